@@ -1,10 +1,17 @@
 """The user-item message-passing graph in CSR form, with cached normalisations."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
 __all__ = ["Graph"]
+
+
+def _check_range(ids: np.ndarray, n: int, what: str) -> None:
+    if ids.size and (ids.min() < 0 or ids.max() >= n):
+        raise ValueError(f"Graph: {what} must lie in [0, {n}), got [{int(ids.min())}, {int(ids.max())}]")
 
 
 class Graph:
@@ -49,21 +56,27 @@ class Graph:
                           social: np.ndarray | None = None) -> "Graph":
         """Build from ``(user, item)`` pairs ``[n, 2]`` and optional user-user pairs ``[m, 2]``.
 
-        Vectorised: one ``np.unique`` over edge keys, one ``bincount`` for the row pointer.
+        Vectorised: one sort of the edge keys ``dst * N + src`` (duplicates merged), one ``bincount``
+        for the row pointer. Ids out of range raise ``ValueError``.
         """
         pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        _check_range(pairs[:, 0], n_users, "user ids of pairs")
+        _check_range(pairs[:, 1], n_items, "item ids of pairs")
         u, i = pairs[:, 0], pairs[:, 1] + n_users
         src = [u, i]
         dst = [i, u]
         if social is not None and len(social):
             s = np.asarray(social, dtype=np.int64).reshape(-1, 2)
+            _check_range(s, n_users, "user ids of social edges")
             s = s[s[:, 0] != s[:, 1]]
             src += [s[:, 0], s[:, 1]]
             dst += [s[:, 1], s[:, 0]]
         src = np.concatenate(src)
         dst = np.concatenate(dst)
         n = n_users + n_items
-        key = np.unique(dst * n + src)  # sorted by destination row, then by source
+        key = np.sort(dst * n + src)  # sorted by destination row, then by source
+        if len(key) > 1:
+            key = key[np.r_[True, key[1:] != key[:-1]]]  # merge duplicates (faster than np.unique)
         dst, src = key // n, key % n
         rowptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(dst, minlength=n), out=rowptr[1:])
@@ -78,8 +91,11 @@ class Graph:
     def norm_adj(self) -> torch.Tensor:
         """Sparse CSR :math:`D^{-1/2} A D^{-1/2}` ``[N, N]`` (float32), built once and cached."""
         if self._norm_adj is None:
-            self._norm_adj = torch.sparse_csr_tensor(self.rowptr, self.col, self.gcn_weight,
-                                                     size=(self.num_nodes, self.num_nodes))
+            with warnings.catch_warnings():  # "sparse CSR support is in beta": known, not actionable
+                warnings.filterwarnings("ignore", message=".*[Ss]parse CSR tensor support.*")
+                self._norm_adj = torch.sparse_csr_tensor(self.rowptr, self.col, self.gcn_weight,
+                                                         size=(self.num_nodes, self.num_nodes),
+                                                         check_invariants=False)
         return self._norm_adj
 
     def to(self, device) -> "Graph":

@@ -1,0 +1,26 @@
+"""Data for darts-gnn: loaders, splits, the synthetic generator, the graph and the BPR sampler.
+
+Typical use::
+
+    from darts_gnn.config import DataConfig
+    from darts_gnn.data import load_dataset, Graph, BPRSampler
+
+    ds = load_dataset(DataConfig(source="lightgcn", path="../shared/data/gowalla"))
+    graph = Graph.from_dataset(ds, "train")
+    for users, pos, neg in BPRSampler(ds, batch_size=2048, seed=0):
+        ...
+"""
+from .build import drop_users_without_train, load_dataset, load_lightgcn
+from .dataset import DataError, Dataset
+from .graph import Graph
+from .loaders import Interactions, drop_duplicates, load_csv, load_movielens, load_social, read_lightgcn
+from .sampler import BPRSampler
+from .splits import carve_valid, holdout_counts, random_split, temporal_split, user_ranks
+from .synthetic import make_synthetic, synthetic_interactions
+
+__all__ = [
+    "Dataset", "DataError", "Graph", "load_dataset", "make_synthetic", "synthetic_interactions",
+    "BPRSampler", "Interactions", "read_lightgcn", "load_lightgcn", "load_movielens", "load_csv",
+    "load_social", "drop_duplicates", "drop_users_without_train", "random_split", "temporal_split",
+    "carve_valid", "holdout_counts", "user_ranks",
+]

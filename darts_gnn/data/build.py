@@ -1,0 +1,167 @@
+"""``load_dataset(DataConfig) -> Dataset``: read, split, carve validation, attach social edges."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..config import DataConfig
+from .dataset import Dataset, DataError
+from .loaders import Interactions, drop_duplicates, load_csv, load_movielens, load_social, read_lightgcn
+from .splits import carve_valid, random_split, temporal_split
+from .synthetic import make_synthetic
+
+__all__ = ["load_dataset", "load_lightgcn", "drop_users_without_train"]
+
+log = logging.getLogger("darts_gnn.data")
+
+
+def _lightgcn_files(path: str | Path) -> tuple[Path, Path]:
+    """``path`` is a folder holding ``train.txt`` (and maybe ``test.txt``), or the train file itself."""
+    p = Path(path)
+    if p.is_dir():
+        return p / "train.txt", p / "test.txt"
+    if p.is_file():
+        return p, p.with_name("test.txt")
+    raise DataError(f"{p}: not found (data.source 'lightgcn' expects a folder with train.txt and, "
+                    f"for data.split 'given', test.txt)")
+
+
+def _union(a: Interactions, b: Interactions) -> Interactions:
+    """Concatenate two files' interactions (for re-splitting LightGCN train + test)."""
+    return Interactions(f"{a.path} + {b.path}", np.concatenate([a.users, b.users]),
+                        np.concatenate([a.items, b.items]), np.concatenate([a.lines, b.lines]),
+                        max(a.n_users, b.n_users), max(a.n_items, b.n_items))
+
+
+def drop_users_without_train(train: np.ndarray, other: np.ndarray, n_users: int, what: str,
+                             source: str = "", lines: np.ndarray | None = None) -> np.ndarray:
+    """Policy for users with no training interactions: their ``other`` (valid/test) pairs are dropped.
+
+    Such a user cannot be personalised (a model has learnt nothing about them), so counting them in
+    a metric only adds noise. The user keeps its id (the id space is unchanged). The number of
+    users and pairs dropped is logged as a warning, naming the first such user (and its file line
+    when ``lines`` is given).
+    """
+    has_train = np.bincount(train[:, 0], minlength=n_users) > 0
+    orphan = ~has_train[other[:, 0]] if len(other) else np.zeros(0, dtype=bool)
+    if orphan.any():
+        k = int(np.flatnonzero(orphan)[0])
+        where = f" at {source}:{int(lines[k])}" if lines is not None else ""
+        log.warning("%s: %d users have %s interactions but no training interactions (first: user "
+                    "%d%s); dropped their %d %s pairs", source or what,
+                    len(np.unique(other[orphan, 0])), what, int(other[k, 0]), where,
+                    int(orphan.sum()), what)
+        return other[~orphan]
+    return other
+
+
+def load_lightgcn(path: str | Path, duplicates: str = "drop", need_test: bool = True
+                  ) -> tuple[Interactions, Interactions | None]:
+    """Read a LightGCN folder: ``(train, test)`` interactions, duplicates handled by ``duplicates``.
+
+    A test pair that is also a training pair counts as a duplicate (dropped from test, or an error).
+    ``test`` is ``None`` when ``test.txt`` is absent and ``need_test`` is false.
+    """
+    train_path, test_path = _lightgcn_files(path)
+    if not train_path.exists():
+        raise DataError(f"{train_path}: file not found (data.source 'lightgcn' expects a folder "
+                        f"with train.txt and, for data.split 'given', test.txt)")
+    train = drop_duplicates(read_lightgcn(train_path), duplicates, what="train")
+    test = None
+    if test_path.exists():
+        test = drop_duplicates(read_lightgcn(test_path), duplicates, against=train, what="test")
+    elif need_test:
+        raise DataError(f"{test_path}: file not found (data.split 'given' needs the test file; use "
+                        f"data.split: random to hold out a test set from train.txt instead)")
+    return train, test
+
+
+def load_dataset(cfg: DataConfig) -> Dataset:
+    """Build the :class:`Dataset` that ``cfg`` describes.
+
+    * ``source``: ``synthetic`` (:func:`make_synthetic`), ``lightgcn`` (folder with ``train.txt`` /
+      ``test.txt``), ``movielens`` (``u.data``), ``csv`` (header-named columns).
+    * ``split``: ``given`` (the test file; ``lightgcn`` only), ``random`` (per-user seeded holdout of
+      ``test_fraction``; for ``lightgcn`` the union of train and test files is re-split) or
+      ``temporal`` (per-user latest ``test_fraction`` by timestamp; needs timestamps). ``synthetic``
+      always uses its own random holdout.
+    * validation: ``valid_fraction`` of each user's training pairs, seeded by ``seed``
+      (:func:`~darts_gnn.data.splits.carve_valid`).
+    * duplicates: ``cfg.duplicates`` (see :func:`~darts_gnn.data.loaders.drop_duplicates`).
+    * users with no training pairs: their test/valid pairs are dropped with a warning
+      (:func:`drop_users_without_train`).
+    * ``social_path``: user-user edges (:func:`~darts_gnn.data.loaders.load_social`).
+
+    Logs one summary line on the ``darts_gnn.data`` logger. Bad input raises :class:`DataError`.
+    """
+    t0 = time.perf_counter()
+    if cfg.source == "synthetic":
+        ds = make_synthetic(cfg.synthetic, cfg.seed, test_fraction=cfg.test_fraction,
+                            valid_fraction=cfg.valid_fraction)
+    else:
+        if not cfg.path:
+            raise DataError(f"data.path is required for data.source {cfg.source!r}")
+        ds = _load_files(cfg)
+    if cfg.social_path:
+        ds.social = load_social(cfg.social_path, ds)
+    s = ds.stats()
+    log.info("data %s (%s, split %s): %d users, %d items, train %d / valid %d / test %d, "
+             "social %d, density %.5f, %.2f s", ds.name, cfg.source,
+             "random" if cfg.source == "synthetic" else cfg.split, s["users"], s["items"], s["train"],
+             s["valid"], s["test"], s["social_edges"], s["density"], time.perf_counter() - t0)
+    return ds
+
+
+def _load_files(cfg: DataConfig) -> Dataset:
+    src, split = cfg.source, cfg.split
+    path = Path(cfg.path)
+    test_lines = None
+    if src == "lightgcn":
+        if split == "temporal":
+            raise DataError(f"{path}: data.split 'temporal' needs timestamps, which the LightGCN "
+                            f"format does not have; use 'given' or 'random'")
+        train_i, test_i = load_lightgcn(path, cfg.duplicates, need_test=(split == "given"))
+        name = (path if path.is_dir() else path.parent).name
+        n_users = max(train_i.n_users, test_i.n_users if test_i is not None else 0)
+        n_items = max(train_i.n_items, test_i.n_items if test_i is not None else 0)
+        user_ids = item_ids = None
+        if split == "given":
+            train, test = train_i.pairs, test_i.pairs
+            test_lines, test_src = test_i.lines, test_i.path
+        else:
+            pool = train_i.pairs if test_i is None else np.concatenate([train_i.pairs, test_i.pairs])
+            train, test = random_split(pool, cfg.test_fraction, cfg.seed)
+    else:
+        if src == "movielens":
+            inter = load_movielens(path, cfg.min_rating)
+            name = path.parent.name or path.stem
+        elif src == "csv":
+            inter = load_csv(path, cfg.user_col, cfg.item_col, cfg.rating_col, cfg.time_col,
+                             cfg.delimiter, cfg.min_rating)
+            name = path.stem
+        else:
+            raise DataError(f"data.source {cfg.source!r}: expected synthetic, lightgcn, movielens or csv")
+        inter = drop_duplicates(inter, cfg.duplicates)
+        n_users, n_items = inter.n_users, inter.n_items
+        user_ids, item_ids = inter.user_ids, inter.item_ids
+        if split == "given":
+            raise DataError(f"{path}: data.split 'given' needs a separate test file, which data.source "
+                            f"{src!r} does not have; use data.split: random or temporal")
+        if split == "temporal":
+            if inter.times is None:
+                raise DataError(f"{path}: data.split 'temporal' needs timestamps; set data.time_col to "
+                                f"the timestamp column's header name")
+            train, test = temporal_split(inter.pairs, inter.times, cfg.test_fraction)
+        else:
+            train, test = random_split(inter.pairs, cfg.test_fraction, cfg.seed)
+    if len(train) == 0:
+        raise DataError(f"{path}: no training interactions (every line lists a user without items)")
+    train, valid = carve_valid(train, cfg.valid_fraction, cfg.seed)
+    if test_lines is not None:
+        test = drop_users_without_train(train, test, n_users, "test", test_src, test_lines)
+    else:
+        test = drop_users_without_train(train, test, n_users, "test", str(path))
+    return Dataset(name, n_users, n_items, train, valid, test, user_ids=user_ids, item_ids=item_ids)

@@ -18,10 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import darts_gnn  # noqa: E402,F401  (first: sets OMP_WAIT_POLICY before torch starts its thread pool)
+import torch  # noqa: E402
 
 from darts_gnn.config import load_config  # noqa: E402
 from darts_gnn.data import Graph, load_dataset  # noqa: E402

@@ -104,13 +104,83 @@ class TrainConfig:
 
 @dataclass
 class SearchConfig:
-    """Architecture search (owned by ``darts_gnn.search``)."""
-    epochs: int = 30
+    """Architecture search (owned by ``darts_gnn.search``; see ``docs/search.md``).
+
+    ``space``: ``None`` (the default space with ``n_layers`` layers), a YAML file or an inline mapping
+    of :class:`darts_gnn.space.SearchSpace` fields. Weights are trained on training BPR with
+    ``lr`` / ``batch_size`` / ``l2`` (``None``: the ``train`` section's values), α with Adam
+    (``arch_lr``, ``arch_betas``, ``arch_weight_decay``) on validation BPR, after ``warmup_epochs``
+    of weights only. ``order``: 1 (first order, default) or 2 (unrolled). ``relaxation``: ``softmax``,
+    ``gumbel`` or ``sigmoid``. ``max_steps_per_epoch`` caps the weight steps of one search epoch
+    (``None``: one pass over the training pairs). ``eval_every``: supernet validation Recall every n
+    epochs (0: never); ``log_every``: α figures to TensorBoard every n epochs. ``seed``: ``None``
+    uses ``train.seed``. ``retrain``: retrain the derived genotype from scratch and test it.
+    ``derive``: ``argmax`` of α per choice (DARTS) or ``greedy`` (fix choices one at a time by the
+    supernet's validation Recall@20; see ``darts_gnn.search.derive``).
+
+    Defaults suit the small budgets of this project (tens of epochs, a few steps each: every step
+    propagates over the whole graph, so the search uses larger batches and learning rates than the
+    retraining; ``arch_lr`` is 100x DARTS's 3e-4 because α sees ~10^2, not ~10^4, steps).
+    """
+    epochs: int = 20
     warmup_epochs: int = 2
-    arch_lr: float = 3e-3
+    arch_lr: float = 0.03
     arch_weight_decay: float = 1e-3
     n_layers: int = 3
-    space: str | None = None
+    space: str | dict[str, Any] | None = None
+    lr: float | None = 0.005
+    batch_size: int | None = 4096
+    l2: float | None = None
+    arch_betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    order: int = 1
+    relaxation: str = "softmax"
+    max_steps_per_epoch: int | None = None
+    eval_every: int = 1
+    log_every: int = 1
+    hessian_every: int = 0
+    init_std: float = 0.1
+    seed: int | None = None
+    retrain: bool = True
+    derive: str = "argmax"
+    # robustness (issue 5): relaxation options (darts_gnn.search.relax), finite-difference step of
+    # the unrolled gradient, eigenvalue guard (darts_gnn.search.hessian; stop factor 0: log only),
+    # search checkpoints (darts_gnn.search.checkpoint)
+    tau_max: float = 10.0
+    tau_min: float = 0.1
+    tau_schedule: str = "linear"
+    zero_one_weight: float = 10.0
+    unrolled_eps: float = 0.01
+    hessian_iters: int = 20
+    hessian_stop_factor: float = 0.0
+    hessian_window: int = 2
+    checkpoint_every: int = 1
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("search.epochs", self.epochs >= 0, "a non-negative integer"),
+            ("search.warmup_epochs", self.warmup_epochs >= 0, "a non-negative integer"),
+            ("search.arch_lr", self.arch_lr > 0, "a positive number"),
+            ("search.arch_weight_decay", self.arch_weight_decay >= 0, "a non-negative number"),
+            ("search.n_layers", self.n_layers >= 1, "a positive integer"),
+            ("search.lr", self.lr is None or self.lr > 0, "a positive number or null"),
+            ("search.batch_size", self.batch_size is None or self.batch_size > 0, "a positive integer or null"),
+            ("search.l2", self.l2 is None or self.l2 >= 0, "a non-negative number or null"),
+            ("search.arch_betas", len(self.arch_betas) == 2 and all(0 <= b < 1 for b in self.arch_betas),
+             "two numbers in [0, 1), e.g. [0.5, 0.999]"),
+            ("search.order", self.order in (1, 2), "1 (first order) or 2 (second order)"),
+            ("search.relaxation", self.relaxation in ("softmax", "gumbel", "sigmoid"),
+             "one of softmax, gumbel, sigmoid"),
+            ("search.max_steps_per_epoch", self.max_steps_per_epoch is None or self.max_steps_per_epoch > 0,
+             "a positive integer or null"),
+            ("search.eval_every", self.eval_every >= 0, "a non-negative integer (0: never)"),
+            ("search.log_every", self.log_every >= 0, "a non-negative integer (0: never)"),
+            ("search.hessian_every", self.hessian_every >= 0, "a non-negative integer (0: never)"),
+            ("search.init_std", self.init_std > 0, "a positive number"),
+            ("search.derive", self.derive in ("argmax", "greedy"), "argmax or greedy"),
+        ]
+        for key, ok, expected in checks:
+            if not ok:
+                raise ConfigError(f"{key}: expected {expected}, got {getattr(self, key.split('.')[1])!r}")
 
 
 @dataclass

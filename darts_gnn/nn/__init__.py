@@ -1,0 +1,16 @@
+"""Models and layers: the :class:`Recommender` interface and the hand-designed baselines."""
+from .base import Recommender, sym_spmm
+from .lightgcn import LightGCN
+from .mf import MF
+from .ngcf import NGCF
+from .discrete import GenotypeNet
+from .mixed import MixedAggregate, MixedCombine, MixedLayer, MixedSkip, MixedTransform
+
+__all__ = [
+    "Recommender",
+    "MF",
+    "LightGCN",
+    "NGCF",
+    "sym_spmm",
+    "GenotypeNet", "MixedAggregate", "MixedTransform", "MixedSkip", "MixedLayer", "MixedCombine",
+]

@@ -1,0 +1,87 @@
+"""The discrete model of a genotype: what a search hands to the trainer."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .base import Recommender
+from .graphcache import DeviceGraph
+
+__all__ = ["GenotypeNet", "GenotypeLayer"]
+
+
+class GenotypeLayer(nn.Module):
+    r"""One propagation layer :math:`h' = \mathrm{skip}(h, \mathrm{transform}(\mathrm{aggregator}(G, h)))`."""
+
+    def __init__(self, aggregator: nn.Module, transform: nn.Module, skip: nn.Module):
+        super().__init__()
+        self.aggregator = aggregator
+        self.transform = transform
+        self.skip = skip
+
+    def forward(self, graph, x: torch.Tensor) -> torch.Tensor:
+        return self.skip(x, self.transform(self.aggregator(graph, x)))
+
+
+class GenotypeNet(Recommender):
+    r"""A GNN recommender built from a :class:`~darts_gnn.genotype.Genotype`.
+
+    .. math::
+        h^{(0)} = [E_U; E_I], \quad h^{(l+1)} = \mathrm{layer}_l(G, h^{(l)}), \quad
+        e = \mathrm{combine}(h^{(0)}, \dots, h^{(D)}), \quad \hat y_{ui} = \langle e_u, e_i\rangle
+
+    Ego tables ``user_emb`` ``[U, d]`` and ``item_emb`` ``[I, d]`` (:math:`\mathcal N(0, 0.1^2)`, the
+    same names and initialisation as :class:`~darts_gnn.nn.LightGCN`, so its ``state_dict`` loads into
+    the LightGCN genotype's model), ``d`` = the genotype's width unless ``dim`` is given.
+
+    Args:
+        genotype: the architecture.
+        graph: the training :class:`~darts_gnn.data.Graph`.
+        dim: embedding width override.
+        registry: where the candidate names are looked up (default: :data:`darts_gnn.space.REGISTRY`).
+    """
+
+    def __init__(self, genotype, graph, dim: int | None = None, registry=None):
+        super().__init__()
+        from ..space import REGISTRY
+        registry = registry or REGISTRY
+        self.genotype = genotype
+        self.n_users, self.n_items = int(graph.n_users), int(graph.n_items)
+        self.dim = int(dim if dim is not None else genotype.width)
+        if self.dim <= 0:
+            raise ValueError(f"GenotypeNet: dim must be positive, got {self.dim}")
+        self.graph = DeviceGraph(graph)
+        self.user_emb = nn.Embedding(self.n_users, self.dim)
+        self.item_emb = nn.Embedding(self.n_items, self.dim)
+        self.layers = nn.ModuleList(
+            GenotypeLayer(registry.get("aggregator", g.aggregator).build(self.dim),
+                          registry.get("transform", g.transform).build(self.dim),
+                          registry.get("skip", g.skip).build(self.dim))
+            for g in genotype.layers)
+        self.combine = registry.get("combine", genotype.combine).build(self.dim, genotype.depth + 1)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.user_emb.weight, std=0.1)
+        nn.init.normal_(self.item_emb.weight, std=0.1)
+        parts = [m for layer in self.layers for m in (layer.aggregator, layer.transform, layer.skip)]
+        for m in parts + [self.combine]:
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+
+    def ego_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.user_emb.weight, self.item_emb.weight
+
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.cat([self.user_emb.weight, self.item_emb.weight], dim=0)
+        if not self.layers:
+            return x.split([self.n_users, self.n_items])
+        graph = self.graph.get(x.device)
+        hs = [x]
+        for layer in self.layers:
+            x = layer(graph, x)
+            hs.append(x)
+        return self.combine(hs).split([self.n_users, self.n_items])
+
+    def extra_repr(self) -> str:
+        return f"users={self.n_users}, items={self.n_items}, dim={self.dim}, genotype={self.genotype.summary()!r}"

@@ -1,0 +1,335 @@
+r"""An honest comparison: DARTS (each relaxation), random search at equal budget, LightGCN and MF.
+
+Every method ends the same way: one model, trained from scratch with the config's ``train`` section
+(BPR, Adam, early stop on validation Recall@20, the same seed), then evaluated once on test. What
+differs is only how the architecture was chosen:
+
+==================  ===========================================================================
+method              architecture
+==================  ===========================================================================
+``darts-softmax``   DARTS search (``search`` section) with the softmax relaxation
+``darts-gumbel``    ... with the Gumbel-softmax relaxation (GDAS-style, hard one-hot forward)
+``darts-sigmoid``   ... with the sigmoid relaxation and zero-one loss (FairDARTS-style)
+``random``          :func:`~darts_gnn.search.random_search.random_search` in the same space,
+                    given the same wall-clock budget as the DARTS searches of that seed (their
+                    mean), picked on validation Recall@20
+``lightgcn``        LightGCN with the ``model`` section's dim and layers
+``mf``              matrix factorisation (same dim)
+==================  ===========================================================================
+
+For each seed ``s`` (``train.seed = search.seed = s``; the data split keeps ``data.seed``) every
+method runs once. The report gives mean ± std over seeds of test Recall@20 / NDCG@20, the search wall
+time and the retrain wall time, plus every run's genotype and, for the DARTS runs, a summary of the α
+trajectory (per choice: the winner, its final weight, the epoch since which it has led, the entropy at
+the start and the end). Results are written after every run, so an interrupted comparison keeps what
+it finished and ``resume=True`` skips those runs.
+
+Use from Python::
+
+    from darts_gnn.config import load_config
+    from darts_gnn.compare import run_compare, markdown_report
+    report = run_compare(load_config("configs/search_ml100k.yaml"), seeds=[0, 1, 2])
+    print(markdown_report(report))
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .config import Config, ModelConfig, config_to_dict
+
+__all__ = ["METHODS", "DARTS_METHODS", "run_compare", "summarize", "markdown_report",
+           "trajectory_summary", "seed_config"]
+
+log = logging.getLogger("darts_gnn.compare")
+
+DARTS_METHODS = ("darts-softmax", "darts-gumbel", "darts-sigmoid")
+METHODS = DARTS_METHODS + ("random", "lightgcn", "mf")
+METRICS = ("recall@20", "ndcg@20")
+REPORT_VERSION = 1
+
+
+def seed_config(cfg: Config, seed: int) -> Config:
+    """``cfg`` with ``train.seed`` and ``search.seed`` set to ``seed`` (the data split is unchanged)."""
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=int(seed)),
+                               search=dataclasses.replace(cfg.search, seed=int(seed)))
+
+
+def _entropy(p: Sequence[float]) -> float:
+    s = sum(p)
+    if s <= 0:
+        return 0.0
+    return -sum((x / s) * math.log(x / s) for x in p if x > 0)
+
+
+def trajectory_summary(trajectory: list[dict], candidates: dict[str, Sequence]) -> dict[str, dict]:
+    """Per choice: ``winner`` (final argmax), ``weight`` (its final weight), ``since`` (first epoch
+    from which the winner stayed the argmax), ``switches`` (how often the argmax changed),
+    ``entropy_start`` / ``entropy_end`` (of the normalised weights; the maximum is ``log K``)."""
+    out: dict[str, dict] = {}
+    if not trajectory:
+        return out
+    keys = list(trajectory[-1]["weights"])
+    for key in keys:
+        names = [str(c) for c in candidates.get(key, range(len(trajectory[-1]["weights"][key])))]
+        series = [(snap["epoch"], snap["weights"][key]) for snap in trajectory if key in snap["weights"]]
+        arg = [max(range(len(w)), key=lambda i: w[i]) for _, w in series]
+        final = arg[-1]
+        since_idx = len(arg) - 1
+        while since_idx > 0 and arg[since_idx - 1] == final:
+            since_idx -= 1
+        w_end = series[-1][1]
+        out[key] = {
+            "winner": names[final],
+            "weight": float(w_end[final]),
+            "weight_share": float(w_end[final] / sum(w_end)) if sum(w_end) > 0 else float("nan"),
+            "since": int(series[since_idx][0]),
+            "switches": int(sum(a != b for a, b in zip(arg, arg[1:]))),
+            "entropy_start": _entropy(series[0][1]),
+            "entropy_end": _entropy(w_end),
+            "max_entropy": math.log(len(w_end)) if len(w_end) > 1 else 0.0,
+        }
+    return out
+
+
+# --------------------------------------------------------------------------- one run per method
+
+def _retrain_model(model, dataset, cfg: Config, evaluator) -> dict:
+    from .train import Trainer
+    t0 = time.perf_counter()
+    res = Trainer(model, dataset, cfg.train, evaluator=evaluator).fit()
+    seconds = time.perf_counter() - t0
+    test = evaluator.evaluate(model, "test")
+    return {"test": {k: float(v) for k, v in test.items()}, "retrain_seconds": seconds,
+            "retrain_epochs": res.epochs_run, "best_epoch": res.best_epoch,
+            "best_valid": {k: float(v) for k, v in res.best_valid.items()}}
+
+
+def _run_darts(relaxation: str, cfg: Config, dataset, graph, evaluator, progress: bool) -> dict:
+    from .search.pipeline import run_search
+    from .space import SearchSpace
+    c = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, relaxation=relaxation, retrain=True))
+    rep = run_search(c, None, dataset=dataset, graph=graph, progress=progress)
+    cands = {ch.key: ch.candidates for ch in SearchSpace.from_config(c.search).searched_choices()}
+    return {"test": rep.test, "search_seconds": rep.search.seconds, "search_epochs": rep.search.epochs_run,
+            "stopped_early": rep.search.stopped_early, "retrain_seconds": rep.retrain_seconds,
+            "retrain_epochs": rep.retrain.epochs_run, "best_epoch": rep.retrain.best_epoch,
+            "genotype": rep.genotype.to_dict(), "summary": rep.genotype.summary(),
+            "derive": getattr(c.search, "derive", "argmax"),
+            "argmax_summary": (getattr(rep, "argmax", None) or rep.genotype).summary(),
+            "alpha": trajectory_summary(rep.search.trajectory, cands),
+            "trajectory": rep.search.trajectory,
+            "eigenvalues": [[h["epoch"], h["hessian/eigenvalue"]] for h in rep.search.history
+                            if "hessian/eigenvalue" in h]}
+
+
+def _random_train_cfg(cfg: Config):
+    """Trials train like the supernet's weights (search lr / batch size / l2 when set)."""
+    s = cfg.search
+    return dataclasses.replace(cfg.train, lr=s.lr if s.lr is not None else cfg.train.lr,
+                               batch_size=s.batch_size if s.batch_size is not None else cfg.train.batch_size,
+                               l2=s.l2 if s.l2 is not None else cfg.train.l2, progress=False)
+
+
+def _run_random(cfg: Config, dataset, graph, evaluator, budget_seconds: float | None, n_samples: int,
+                budget_epochs: int | None) -> dict:
+    from .search.random_search import random_search
+    from .space import SearchSpace
+    space = SearchSpace.from_config(cfg.search)
+    res = random_search(space, dataset, graph, n_samples=n_samples, budget_seconds=budget_seconds,
+                        budget_epochs=budget_epochs if budget_seconds is None else None,
+                        train_cfg=_random_train_cfg(cfg), seed=cfg.train.seed, evaluator=evaluator,
+                        retrain=True, retrain_cfg=cfg.train)
+    r = res.retrain
+    return {"test": r["test"], "search_seconds": res.seconds, "retrain_seconds": r["seconds"],
+            "retrain_epochs": r["epochs"], "best_epoch": r["best_epoch"], "genotype": res.best.to_dict(),
+            "summary": res.best.summary(), "budget_seconds": budget_seconds, "budget_epochs": budget_epochs,
+            "n_samples": n_samples,
+            "trials": [{k: t[k] for k in ("summary", "valid", "epochs", "seconds")} for t in res.trials]}
+
+
+def _run_baseline(name: str, cfg: Config, dataset, graph, evaluator) -> dict:
+    from .models import build_model
+    from .seed import seed_everything
+    seed_everything(cfg.train.seed)
+    mcfg = dataclasses.replace(cfg.model, name=name) if isinstance(cfg.model, ModelConfig) else ModelConfig(name=name)
+    model = build_model(mcfg, dataset, graph)
+    out = _retrain_model(model, dataset, cfg, evaluator)
+    out.update({"search_seconds": 0.0, "summary": f"{name} (dim {mcfg.dim}"
+                + (f", {mcfg.n_layers} layers)" if name != "mf" else ")")})
+    return out
+
+
+# --------------------------------------------------------------------------- the whole comparison
+
+def summarize(rows: list[dict], methods: Sequence[str] = METHODS) -> dict[str, dict]:
+    """Mean and (sample) standard deviation over seeds, per method, of the test metrics and times."""
+    out: dict[str, dict] = {}
+    for m in methods:
+        rs = [r for r in rows if r["method"] == m and "error" not in r]
+        if not rs:
+            continue
+        stats: dict[str, Any] = {"n": len(rs), "seeds": [r["seed"] for r in rs]}
+        for key, get in [(k, (lambda r, k=k: r["test"][k])) for k in METRICS] + [
+                ("search_seconds", lambda r: r.get("search_seconds", 0.0)),
+                ("retrain_seconds", lambda r: r["retrain_seconds"])]:
+            vals = [float(get(r)) for r in rs]
+            stats[key] = {"mean": statistics.fmean(vals),
+                          "std": statistics.stdev(vals) if len(vals) > 1 else 0.0, "values": vals}
+        out[m] = stats
+    return out
+
+
+def run_compare(cfg: Config, seeds: Sequence[int], methods: Sequence[str] = METHODS, random_samples: int = 8,
+                random_budget_seconds: float | None = None, run=None, dataset=None, graph=None,
+                resume: bool = False, progress: bool = False,
+                on_row: Callable[[dict], None] | None = None) -> dict:
+    """Run every method for every seed; return (and, with ``run``, write) the report.
+
+    Args:
+        cfg: the :class:`~darts_gnn.config.Config` (data, ``train`` = the retrain protocol for every
+            method, ``search`` = the DARTS settings and the random-search space, ``model`` = dim and
+            layers of the LightGCN and MF baselines).
+        seeds: the seeds; each sets ``train.seed`` and ``search.seed``.
+        methods: a subset of :data:`METHODS`, run in that order per seed (DARTS first: random search
+            takes their mean search time as its budget).
+        random_samples: genotypes random search tries.
+        random_budget_seconds: a fixed wall-clock budget for random search instead of the DARTS mean;
+            when no DARTS method runs and this is ``None``, random search gets ``search.epochs``
+            training epochs in total.
+        run: a :class:`~darts_gnn.rundir.RunDir` for ``compare.json`` / ``compare.md`` (rewritten after
+            every run).
+        resume: with ``run``, keep the runs already in its ``compare.json`` (same settings) and skip them.
+        on_row: called with each finished row.
+
+    Returns ``{"version", "config", "seeds", "methods", "rows", "summary", "dataset"}``; each row has
+    ``method, seed, test {recall@20, ndcg@20, ...}, search_seconds, retrain_seconds, summary`` and more.
+    """
+    from .data import Graph, load_dataset
+    from .metrics import Evaluator
+    from .train import resolve_device
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise ValueError(f"unknown method(s) {', '.join(bad)}; choose from {', '.join(METHODS)}")
+    if not seeds:
+        raise ValueError("run_compare: give at least one seed")
+    if 20 not in cfg.train.ks:
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, ks=sorted({*cfg.train.ks, 20})))
+    if cfg.train.num_threads > 0:
+        import torch
+        torch.set_num_threads(cfg.train.num_threads)
+    resolve_device(cfg.train.device)
+    if dataset is None:
+        dataset = load_dataset(cfg.data)
+    if graph is None:
+        graph = Graph.from_dataset(dataset, "train")
+    evaluator = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
+    report: dict[str, Any] = {"version": REPORT_VERSION, "config": config_to_dict(cfg), "seeds": list(seeds),
+                              "methods": list(methods), "random_samples": random_samples,
+                              "random_budget_seconds": random_budget_seconds, "rows": [],
+                              "dataset": dataset.stats() if hasattr(dataset, "stats") else {}}
+    done: dict[tuple[str, int], dict] = {}
+    if resume and run is not None and run.file("compare.json").is_file():
+        import json
+        old = json.loads(run.file("compare.json").read_text())
+        if old.get("config") != report["config"]:
+            from .errors import UserError
+            raise UserError(f"{run.file('compare.json')}: written with other settings; use another --out "
+                            f"or run without --resume")
+        done = {(r["method"], int(r["seed"])): r for r in old.get("rows", []) if "error" not in r}
+
+    def save() -> None:
+        report["summary"] = summarize(report["rows"], methods)
+        if run is not None:
+            run.write_json("compare.json", report)
+            run.write_text("compare.md", markdown_report(report))
+
+    for seed in seeds:
+        scfg = seed_config(cfg, seed)
+        darts_seconds: list[float] = []
+        for method in methods:
+            if (method, int(seed)) in done:
+                row = done[(method, int(seed))]
+                log.info("compare: %s seed %d already done (resume)", method, seed)
+            else:
+                log.info("compare: %s, seed %d", method, seed)
+                t0 = time.perf_counter()
+                if method in DARTS_METHODS:
+                    out = _run_darts(method.split("-", 1)[1], scfg, dataset, graph, evaluator, progress)
+                elif method == "random":
+                    budget = random_budget_seconds
+                    if budget is None and darts_seconds:
+                        budget = statistics.fmean(darts_seconds)
+                    out = _run_random(scfg, dataset, graph, evaluator, budget, random_samples,
+                                      None if budget is not None else max(scfg.search.epochs, random_samples))
+                else:
+                    out = _run_baseline(method, scfg, dataset, graph, evaluator)
+                row = {"method": method, "seed": int(seed), **out, "wall_seconds": time.perf_counter() - t0}
+                log.info("compare: %s seed %d -> recall@20 %.4f ndcg@20 %.4f (%s)", method, seed,
+                         row["test"]["recall@20"], row["test"]["ndcg@20"], row.get("summary", ""))
+            if method in DARTS_METHODS:
+                darts_seconds.append(float(row["search_seconds"]))
+            report["rows"].append(row)
+            save()
+            if on_row is not None:
+                on_row(row)
+    save()
+    return report
+
+
+# --------------------------------------------------------------------------- text
+
+def _cell(text: str) -> str:
+    """Text for a markdown table cell (a ``|`` would end the cell, even inside backticks)."""
+    return str(text).replace("|", "\\|")
+
+
+def _ms(stat: dict | None, digits: int = 4) -> str:
+    if not stat:
+        return "-"
+    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+
+
+def markdown_report(report: dict) -> str:
+    """The comparison as markdown: the main table, every run's genotype, and α summaries."""
+    summary = report.get("summary") or summarize(report["rows"], report.get("methods", METHODS))
+    n_seeds = len(report.get("seeds", []))
+    lines = [f"| method | Recall@20 | NDCG@20 | search s | retrain s | runs |",
+             "|---|---|---|---|---|---|"]
+    for m in report.get("methods", METHODS):
+        s = summary.get(m)
+        if s is None:
+            continue
+        lines.append(f"| {m} | {_ms(s['recall@20'])} | {_ms(s['ndcg@20'])} | "
+                     f"{_ms(s['search_seconds'], 1)} | {_ms(s['retrain_seconds'], 1)} | {s['n']}/{n_seeds} |")
+    lines += ["", "mean ± sample std over seeds; test split, full ranking, train/valid items masked; "
+              "every model retrained from scratch under the same protocol.", "",
+              "| method | seed | Recall@20 | NDCG@20 | search s | retrain s (epochs) | architecture |",
+              "|---|---|---|---|---|---|---|"]
+    for r in report["rows"]:
+        if "error" in r:
+            continue
+        lines.append(f"| {r['method']} | {r['seed']} | {r['test']['recall@20']:.4f} | "
+                     f"{r['test']['ndcg@20']:.4f} | {r.get('search_seconds', 0.0):.1f} | "
+                     f"{r['retrain_seconds']:.1f} ({r.get('retrain_epochs', '-')}) | "
+                     f"`{_cell(r.get('summary', ''))}` |")
+    darts = [r for r in report["rows"] if r["method"] in DARTS_METHODS and r.get("alpha")]
+    if darts:
+        lines += ["", "α at the end of each DARTS search: per choice the winner, its weight (share of "
+                  "the row), the epoch since which it has led, and the entropy of the row start → end "
+                  "(max log K). The genotype is derived from α by `search.derive` (argmax of α, or "
+                  "greedy by the supernet's validation Recall).", ""]
+        for r in darts:
+            derived = ""
+            if r.get("derive", "argmax") != "argmax":
+                derived = f" (derive={r['derive']}; argmax of α: `{r.get('argmax_summary', '?')}`)"
+            lines.append(f"- **{r['method']}, seed {r['seed']}**{derived}: " + "; ".join(
+                f"{k}: {a['winner']} {a['weight_share']:.2f} (since {a['since']}, "
+                f"H {a['entropy_start']:.2f}→{a['entropy_end']:.2f}/{a['max_entropy']:.2f})"
+                for k, a in r["alpha"].items()))
+    return "\n".join(lines) + "\n"

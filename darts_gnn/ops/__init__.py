@@ -1,0 +1,15 @@
+r"""The hot op of the supernet: fused mixed neighbourhood aggregation.
+
+.. code-block:: python
+
+    from darts_gnn.ops import mixed_aggregate, backend
+    out = mixed_aggregate(rowptr, col, x, weights, ("sum", "mean", "gcn", "max", "min"))
+    backend()  # 'cpp-cpu' (fused C++ kernel), 'cuda' (fused CPU + CUDA kernels) or 'reference'
+
+See ``docs/kernels.md`` for semantics, gradients, build and fallback.
+"""
+from . import reference
+from ._checks import AGGREGATORS
+from .mixed import backend, mixed_aggregate
+
+__all__ = ["mixed_aggregate", "backend", "reference", "AGGREGATORS"]

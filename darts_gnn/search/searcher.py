@@ -1,0 +1,368 @@
+r"""The bilevel search loop (DARTS) over a :class:`~darts_gnn.search.SuperNet`.
+
+.. math::
+    \min_\alpha\; L_{val}(w^*(\alpha), \alpha) \quad \text{s.t.} \quad
+    w^*(\alpha) = \arg\min_w L_{train}(w, \alpha)
+
+* ``L_train``: BPR over training interactions + ``l2`` on the batch's ego embeddings (as the Trainer).
+* ``L_val``: BPR over *validation* interactions (negatives avoid the user's train and valid items) +
+  the relaxation's regularizer. Message passing always uses the training graph.
+* First order (``search.order == 1``, default): each step runs the supernet **once**, then takes
+  :math:`\nabla_\alpha L_{val}` and :math:`\nabla_w L_{train}` from that forward pass (two backward
+  passes) and steps both optimisers: Adam on α (``arch_lr``, ``arch_betas``, ``arch_weight_decay``)
+  and Adam on w. Second order (``order == 2``): α gets
+  :func:`darts_gnn.search.unrolled.unrolled_arch_grads`, then a separate weight step.
+* The first ``warmup_epochs`` epochs train the weights only.
+
+Determinism: batches of epoch ``e`` are a pure function of ``(seed, e)`` (see
+:class:`~darts_gnn.data.BPRSampler`), so :meth:`Searcher.state_dict` needs no sampler RNG beyond the
+epoch counter; ``load_state_dict`` + :meth:`Searcher.run` continue an interrupted search.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from ..config import SearchConfig, TrainConfig
+from ..data.dataset import DataError
+from ..data.sampler import BPRSampler
+from ..train import TrainingError, bpr_loss, l2_penalty, resolve_device
+
+__all__ = ["Searcher", "SearchResult", "ValidSampler", "EpochHook"]
+
+#: ``hook(searcher, epoch, record)`` after every search epoch; returning ``True`` stops the search.
+EpochHook = Callable[["Searcher", int, dict], "bool | None"]
+
+
+class ValidSampler(BPRSampler):
+    """BPR triples over the validation pairs; negatives avoid the user's train *and* valid items."""
+
+    def __init__(self, dataset, batch_size: int, seed: int = 0):
+        super().__init__(dataset, batch_size, seed, split="valid")
+        known = np.concatenate([dataset.train, dataset.valid])
+        self._known = np.unique(known[:, 0] * self.n_items + known[:, 1])
+        full = np.bincount(self._known // self.n_items, minlength=self.n_users) >= self.n_items
+        if full[np.unique(self.users)].any():
+            raise DataError(f"{dataset.name}: a validation user knows every item; no BPR negative exists")
+
+    def is_positive(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        keys = np.asarray(users, dtype=np.int64) * self.n_items + np.asarray(items, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self._known, keys), len(self._known) - 1)
+        return self._known[pos] == keys
+
+
+@dataclass
+class SearchResult:
+    """What :meth:`Searcher.run` returns.
+
+    ``history``: one record per epoch (``epoch``, ``loss/train``, ``loss/valid``, ``seconds``,
+    ``valid/<metric>`` when evaluated, ``genotype``, ``probabilities``). ``trajectory``: α snapshots
+    ``{"epoch", "alpha": {key: [..]}, "weights": {key: [..]}}`` (epoch -1 is the start).
+    """
+    genotype: Any
+    history: list[dict] = field(default_factory=list)
+    trajectory: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    epochs_run: int = 0
+    stopped_early: bool = False
+    probabilities: dict = field(default_factory=dict)
+
+
+def _relax_generators(relaxation) -> list[torch.Generator]:
+    g = getattr(relaxation, "generator", None)
+    return [g] if isinstance(g, torch.Generator) else []
+
+
+class Searcher:
+    """Runs the bilevel optimisation of a :class:`~darts_gnn.search.SuperNet` (see the module doc).
+
+    Args:
+        model: the supernet (moved to ``train_cfg.device``).
+        dataset: a :class:`~darts_gnn.data.Dataset` with a non-empty ``valid`` split.
+        cfg: :class:`~darts_gnn.config.SearchConfig` (epochs, warm-up, α optimiser, order, ...).
+        train_cfg: :class:`~darts_gnn.config.TrainConfig` (defaults for lr, batch size, l2, seed, device).
+        evaluator: validation :class:`~darts_gnn.metrics.Evaluator` for the supernet (every
+            ``cfg.eval_every`` epochs); ``None`` skips it.
+        logger: an :class:`~darts_gnn.search.monitor.AlphaLogger` (TensorBoard), or ``None``.
+        hooks: :data:`EpochHook` callables run after every epoch.
+        progress: show a tqdm bar (default ``train_cfg.progress``).
+    """
+
+    def __init__(self, model, dataset, cfg: SearchConfig, train_cfg: TrainConfig, evaluator=None,
+                 logger=None, hooks: list[EpochHook] | None = None, progress: bool | None = None):
+        if len(dataset.valid) == 0:
+            raise DataError(f"{dataset.name}: the search needs validation interactions for α; set "
+                            f"data.valid_fraction > 0")
+        self.cfg = cfg
+        self.train_cfg = train_cfg
+        self.device = resolve_device(train_cfg.device)
+        self.model = model.to(self.device)
+        self.dataset = dataset
+        self.evaluator = evaluator
+        self.logger = logger
+        self.hooks: list[EpochHook] = list(hooks or [])
+        self.progress = train_cfg.progress if progress is None else progress
+        self.lr = cfg.lr if cfg.lr is not None else train_cfg.lr
+        self.l2 = cfg.l2 if cfg.l2 is not None else train_cfg.l2
+        self.batch_size = cfg.batch_size if cfg.batch_size is not None else train_cfg.batch_size
+        self.seed = cfg.seed if cfg.seed is not None else train_cfg.seed
+        self.train_sampler = BPRSampler(dataset, self.batch_size, self.seed)
+        self.valid_sampler = ValidSampler(dataset, self.batch_size, self.seed + 1)
+        self._weights = model.weights()
+        self._alphas = model.arch_parameters()
+        self.w_optimizer = torch.optim.Adam(self._weights, lr=self.lr)
+        self.arch_optimizer = torch.optim.Adam(self._alphas, lr=cfg.arch_lr, betas=tuple(cfg.arch_betas),
+                                               weight_decay=cfg.arch_weight_decay) if self._alphas else None
+        self.epoch = 0                       # next epoch to run (= epochs completed)
+        self.seconds = 0.0                   # search wall time so far (across resumes)
+        self.history: list[dict] = []
+        self.trajectory: list[dict] = []
+        self.stopped_early = False
+        self.monitor = "recall@20"
+        if evaluator is not None:
+            ks = list(evaluator.ks)
+            self.monitor = "recall@20" if 20 in ks else f"recall@{ks[0]}"
+
+    # ------------------------------------------------------------------ batches and losses
+    @property
+    def steps_per_epoch(self) -> int:
+        n = len(self.train_sampler)
+        return min(n, self.cfg.max_steps_per_epoch) if self.cfg.max_steps_per_epoch else n
+
+    def valid_batches(self, epoch: int) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        """Endless validation batches for ``epoch`` (a pure function of seed and epoch)."""
+        r = 0
+        while True:
+            yield from self.valid_sampler.epoch(epoch * 100_003 + r)
+            r += 1
+
+    def _bpr(self, user_emb: Tensor, item_emb: Tensor, batch) -> Tensor:
+        users, pos, neg = batch
+        # index_select, not fancy indexing: its backward accumulates repeated rows in a fixed order,
+        # so two runs with the same seed give the same numbers on a multi-threaded CPU.
+        u = user_emb.index_select(0, users)
+        return bpr_loss((u * item_emb.index_select(0, pos)).sum(-1), (u * item_emb.index_select(0, neg)).sum(-1))
+
+    def train_loss_from(self, user_emb: Tensor, item_emb: Tensor, batch) -> Tensor:
+        """BPR on a training batch + ``l2`` on its ego embeddings (the Trainer's loss)."""
+        loss = self._bpr(user_emb, item_emb, batch)
+        if self.l2 > 0:
+            users, pos, neg = batch
+            ego_u, ego_i = self.model.ego_embeddings()
+            loss = loss + self.l2 * l2_penalty(ego_u.index_select(0, users), ego_i.index_select(0, pos),
+                                                  ego_i.index_select(0, neg))
+        return loss
+
+    def valid_loss_from(self, user_emb: Tensor, item_emb: Tensor, batch) -> Tensor:
+        """BPR on a validation batch + the relaxation's regularizer (the α objective)."""
+        return self._bpr(user_emb, item_emb, batch) + self.model.arch_regularizer()
+
+    def train_loss(self, batch) -> Tensor:
+        return self.train_loss_from(*self.model.embeddings(), batch)
+
+    def valid_loss(self, batch) -> Tensor:
+        return self.valid_loss_from(*self.model.embeddings(), batch)
+
+    def _to(self, batch):
+        return tuple(t.to(self.device, non_blocking=True) for t in batch)
+
+    # ------------------------------------------------------------------ one step
+    def step(self, batch, valid_batch=None, epoch: int = 0, step: int = 0) -> tuple[float, float | None]:
+        """One weight step on ``batch`` and, given ``valid_batch``, one α step. Returns the losses."""
+        batch = self._to(batch)
+        vloss = None
+        if valid_batch is not None and self.cfg.order == 2:
+            from .unrolled import unrolled_arch_grads
+            valid_batch = self._to(valid_batch)
+            with torch.no_grad():
+                vloss = float(self.valid_loss(valid_batch))
+            self._check(vloss, "architecture (validation) loss", epoch, step)
+            grads = unrolled_arch_grads(self._weights, self._alphas, lambda: self.train_loss(batch),
+                                        lambda: self.valid_loss(valid_batch), lr=self.lr,
+                                        eps=getattr(self.cfg, "unrolled_eps", 0.01),
+                                        generators=_relax_generators(self.model.relaxation))
+            for a, g in zip(self._alphas, grads):
+                a.grad = g
+            self.arch_optimizer.step()
+            valid_batch = None
+        user_emb, item_emb = self.model.embeddings()
+        loss = self.train_loss_from(user_emb, item_emb, batch)
+        tloss = self._check(loss, "training loss", epoch, step)
+        if valid_batch is not None and self.arch_optimizer is not None:
+            lv = self.valid_loss_from(user_emb, item_emb, self._to(valid_batch))
+            vloss = self._check(lv, "architecture (validation) loss", epoch, step)
+            ga = torch.autograd.grad(lv, self._alphas, retain_graph=True, allow_unused=True)
+            for a, g in zip(self._alphas, ga):
+                a.grad = torch.zeros_like(a) if g is None else g
+        gw = torch.autograd.grad(loss, self._weights, allow_unused=True)
+        for w, g in zip(self._weights, gw):
+            w.grad = None if g is None else g
+        if valid_batch is not None and self.arch_optimizer is not None:
+            self.arch_optimizer.step()
+        self.w_optimizer.step()
+        return tloss, vloss
+
+    def _check(self, value, what: str, epoch: int, step: int) -> float:
+        v = float(value.detach() if isinstance(value, Tensor) else value)
+        if not math.isfinite(v):
+            try:
+                from .checkpoint import check_finite
+            except ImportError:  # pragma: no cover
+                raise TrainingError(f"search stopped: the {what} is {v} at epoch {epoch}, step {step}")
+            check_finite(v, what, epoch, step)
+        return v
+
+    # ------------------------------------------------------------------ one epoch
+    def train_epoch(self, epoch: int) -> dict:
+        """Run search epoch ``epoch`` (0-based), evaluate and log it; returns its record."""
+        start = time.perf_counter()
+        model = self.model
+        model.train()
+        if hasattr(model.relaxation, "set_progress"):
+            model.relaxation.set_progress(epoch, self.cfg.epochs)
+        arch = epoch >= self.cfg.warmup_epochs and self.arch_optimizer is not None
+        valid_iter = self.valid_batches(epoch) if arch else None
+        tl, vl, n = 0.0, 0.0, 0
+        for step, batch in enumerate(self.train_sampler.epoch(epoch)):
+            if step >= self.steps_per_epoch:
+                break
+            t, v = self.step(batch, next(valid_iter) if arch else None, epoch, step)
+            tl += t
+            vl += v if v is not None else 0.0
+            n += 1
+        record: dict[str, Any] = {"epoch": epoch, "arch_step": bool(arch), "loss/train": tl / max(n, 1)}
+        if arch:
+            record["loss/valid"] = vl / max(n, 1)
+        record["seconds"] = time.perf_counter() - start
+        if self.evaluator is not None and self.cfg.eval_every and \
+                ((epoch + 1) % self.cfg.eval_every == 0 or epoch + 1 == self.cfg.epochs):
+            t0 = time.perf_counter()
+            for k, v in self.evaluator.evaluate(model, "valid").items():
+                record[f"valid/{k}"] = float(v)
+            record["eval_seconds"] = time.perf_counter() - t0
+        if arch and self.cfg.hessian_every and (epoch + 1) % self.cfg.hessian_every == 0:
+            record["hessian/eigenvalue"] = self.dominant_eigenvalue(epoch)
+        g = model.genotype()
+        record["genotype"] = g.summary()
+        record["probabilities"] = model.probabilities()
+        self.history.append(record)
+        self.trajectory.append(self.snapshot(epoch))
+        if self.logger is not None:
+            self.logger.log_epoch(self, epoch, record)
+        return record
+
+    def dominant_eigenvalue(self, epoch: int, iters: int | None = None) -> float:
+        """Dominant eigenvalue of the Hessian of the validation loss w.r.t. α on one fixed batch
+        (``search.hessian_iters`` power iterations; Gumbel draws repeat across the products)."""
+        from .hessian import dominant_eigenvalue
+        batch = self._to(next(self.valid_batches(epoch)))
+        iters = iters if iters is not None else getattr(self.cfg, "hessian_iters", 20)
+        return float(dominant_eigenvalue(lambda: self.valid_loss(batch), self._alphas, iters=iters,
+                                         generators=_relax_generators(self.model.relaxation)))
+
+    def snapshot(self, epoch: int) -> dict:
+        """α and its deterministic weights now, as plain lists (one trajectory point)."""
+        with torch.no_grad():
+            w = self.model.arch_weights(deterministic=True)
+        return {"epoch": int(epoch),
+                "alpha": {k: a.detach().cpu().tolist() for k, a in self.model.named_arch_parameters()},
+                "weights": {k: w[k].detach().cpu().tolist() for k in self.model.choice_keys}}
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, until: int | None = None) -> SearchResult:
+        """Run epochs ``self.epoch .. cfg.epochs - 1`` (all of them for a fresh searcher), or only up
+        to epoch ``until - 1`` when given (call again to continue)."""
+        if not self.trajectory:
+            self.trajectory.append(self.snapshot(-1))
+            if self.logger is not None:
+                self.logger.log_start(self)
+        total = self.cfg.epochs
+        last = total if until is None else min(total, int(until))
+        bar = tqdm(total=total, initial=self.epoch, desc="search", unit="epoch", disable=not self.progress,
+                   dynamic_ncols=True)
+        try:
+            while self.epoch < last and not self.stopped_early:
+                t0 = time.perf_counter()
+                epoch = self.epoch
+                record = self.train_epoch(epoch)
+                self.epoch = epoch + 1
+                stop = False
+                for hook in self.hooks:
+                    if hook(self, epoch, record):
+                        stop = True
+                self.seconds += time.perf_counter() - t0
+                post = {"loss": f"{record['loss/train']:.4f}"}
+                if f"valid/{self.monitor}" in record:
+                    post[self.monitor] = f"{record[f'valid/{self.monitor}']:.4f}"
+                bar.set_postfix(post, refresh=False)
+                bar.update(1)
+                if stop:
+                    self.stopped_early = True
+        finally:
+            bar.close()
+        return self.result()
+
+    def result(self) -> SearchResult:
+        return SearchResult(genotype=self.model.genotype(), history=list(self.history),
+                            trajectory=list(self.trajectory), seconds=self.seconds, epochs_run=self.epoch,
+                            stopped_early=self.stopped_early, probabilities=self.model.probabilities())
+
+    # ------------------------------------------------------------------ state (checkpoint / resume)
+    def state_dict(self) -> dict:
+        """Everything needed to continue: epoch, model (weights and α), both optimisers, relaxation
+        state, history, trajectory, wall time. Plain tensors/numbers/strings/lists/dicts only
+        (loads with ``torch.load(weights_only=True)``). Batches need no RNG state: they are a pure
+        function of ``(seed, epoch)``."""
+        relax = self.model.relaxation
+        return {
+            "epoch": int(self.epoch),
+            "seed": int(self.seed),
+            "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
+            "w_optimizer": self.w_optimizer.state_dict(),
+            "arch_optimizer": self.arch_optimizer.state_dict() if self.arch_optimizer is not None else None,
+            "relaxation": relax.state_dict() if hasattr(relax, "state_dict") else {},
+            "history": list(self.history),
+            "trajectory": list(self.trajectory),
+            "seconds": float(self.seconds),
+            "stopped_early": bool(self.stopped_early),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if int(state.get("seed", self.seed)) != self.seed:
+            raise ValueError(f"the checkpoint was searched with seed {state['seed']} but this searcher uses "
+                             f"{self.seed}; resume with the same seed")
+        self.model.load_state_dict(state["model"])
+        self.w_optimizer.load_state_dict(state["w_optimizer"])
+        if self.arch_optimizer is not None and state.get("arch_optimizer") is not None:
+            self.arch_optimizer.load_state_dict(state["arch_optimizer"])
+        relax = self.model.relaxation
+        if hasattr(relax, "load_state_dict") and state.get("relaxation"):
+            relax.load_state_dict(state["relaxation"])
+        self.epoch = int(state["epoch"])
+        self.history = list(state.get("history", []))
+        self.trajectory = list(state.get("trajectory", []))
+        self.seconds = float(state.get("seconds", 0.0))
+        self.stopped_early = bool(state.get("stopped_early", False))
+
+
+def relaxation_options(cfg: SearchConfig, seed: int | None = None) -> dict:
+    """Keyword options for ``build_relaxation``: every ``SearchConfig`` field named like an argument
+    of a relaxation class (e.g. ``tau_max``, ``tau_min``, ``schedule``, ``hard``, ``zero_one_weight``),
+    plus ``seed`` (the search seed) for the Gumbel generator."""
+    try:
+        from .relax import RELAXATIONS
+    except ImportError:  # pragma: no cover
+        return {}
+    names = {p for cls in RELAXATIONS.values() for p in inspect.signature(cls.__init__).parameters} - {"self"}
+    kw = {n: getattr(cfg, n) for n in names if hasattr(cfg, n) and n != "seed"}
+    if "seed" in names:
+        kw["seed"] = seed
+    return kw

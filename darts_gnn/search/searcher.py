@@ -294,11 +294,12 @@ class Searcher:
                 epoch = self.epoch
                 record = self.train_epoch(epoch)
                 self.epoch = epoch + 1
+                # counted before the hooks run, so the checkpoint hook saves this epoch's time too
+                self.seconds += time.perf_counter() - t0
                 stop = False
                 for hook in self.hooks:
                     if hook(self, epoch, record):
                         stop = True
-                self.seconds += time.perf_counter() - t0
                 post = {"loss": f"{record['loss/train']:.4f}"}
                 if f"valid/{self.monitor}" in record:
                     post[self.monitor] = f"{record[f'valid/{self.monitor}']:.4f}"

@@ -25,15 +25,10 @@ from darts_gnn.compare import METHODS, markdown_report, run_compare  # noqa: E40
 from darts_gnn.config import load_config  # noqa: E402
 from darts_gnn.rundir import RunDir  # noqa: E402
 
-DATASETS = {
-    "ml100k": ROOT / "configs" / "search_ml100k.yaml",
-    "lastfm": ROOT / "configs" / "search_lastfm.yaml",
-}
-
-# --quick: the caps of benchmarks/bench_search.py (issue 4), so the two benchmarks agree, for every
-# method alike: retrains stop at 60 epochs (validation every 5, patience 4), searches run 8 epochs.
-QUICK = ["train.epochs=60", "train.eval_every=5", "train.patience=4", "search.epochs=8",
-         "search.warmup_epochs=2", "search.eval_every=0", "search.log_every=0"]
+# --quick uses the caps of benchmarks/bench_search.py (issue 4), imported so the two benchmarks agree,
+# for every method alike: retrains stop at 60 epochs (validation every 5, patience 4), searches run 8.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_search import DATASETS, QUICK  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

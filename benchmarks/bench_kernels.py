@@ -354,7 +354,7 @@ def render(doc: dict) -> str:
     """Markdown of a results JSON: the median table, then the per-measurement minima."""
     lines = [f"Command: `python benchmarks/{doc['command']}` ({doc['date']}; backend `{doc['backend']}`, "
              f"device {doc['device']}, torch {doc['torch']}, {doc['threads']} threads, {doc['cpu_count']} CPUs).",
-             f"K -> ops: " + ", ".join(f"K={k}: {'/'.join(v)}" for k, v in doc["ops_by_k"].items()) + ".", "",
+             "K -> ops: " + ", ".join(f"K={k}: {'/'.join(v)}" for k, v in doc["ops_by_k"].items()) + ".", "",
              "Medians (ms):", "", HEADER, SEP]
     for r in doc["rows"]:
         row = Row(**{k: v for k, v in r.items() if k in Row.__dataclass_fields__})

@@ -74,8 +74,8 @@ def baselines(seeds: list[int], overrides: list[str]) -> list[dict]:
                 row[k] = mean_std([r[k] for r in runs])
             rows.append(row)
     print()
-    print(f"| data | model | Recall@20 | NDCG@20 | best epoch | s/epoch |")
-    print(f"|---|---|---|---|---|---|")
+    print("| data | model | Recall@20 | NDCG@20 | best epoch | s/epoch |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['data']} | {r['model']} | {r['recall@20'][0]:.4f} ± {r['recall@20'][1]:.4f} | "
               f"{r['ndcg@20'][0]:.4f} ± {r['ndcg@20'][1]:.4f} | {r['best_epoch'][0]:.0f} ± {r['best_epoch'][1]:.0f} | "

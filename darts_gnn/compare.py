@@ -299,7 +299,7 @@ def markdown_report(report: dict) -> str:
     """The comparison as markdown: the main table, every run's genotype, and α summaries."""
     summary = report.get("summary") or summarize(report["rows"], report.get("methods", METHODS))
     n_seeds = len(report.get("seeds", []))
-    lines = [f"| method | Recall@20 | NDCG@20 | search s | retrain s | runs |",
+    lines = ["| method | Recall@20 | NDCG@20 | search s | retrain s | runs |",
              "|---|---|---|---|---|---|"]
     for m in report.get("methods", METHODS):
         s = summary.get(m)

@@ -15,8 +15,6 @@ combination and the embedding width. It is what a search returns (argmax of α p
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,18 +136,12 @@ class Genotype:
 
     def save(self, path: str | Path) -> Path:
         """Write ``to_json()`` atomically (temporary file + rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
+        from .rundir import atomic_write
+
+        def write(tmp: str) -> None:
+            with open(tmp, "w", encoding="utf-8") as f:
                 f.write(self.to_json() + "\n")
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
+        return atomic_write(path, write)
 
     @classmethod
     def load(cls, path: str | Path, registry: Registry | None = REGISTRY) -> "Genotype":

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import torch
 import yaml
 
-__all__ = ["RunDir", "new_run_dir", "atomic_write"]
+__all__ = ["RunDir", "new_run_dir", "atomic_write", "load_versioned"]
 
 
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
@@ -32,6 +32,22 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def load_versioned(path: str | Path, fmt: int, kind: str) -> dict:
+    """``torch.load`` (``weights_only=True``, on the CPU) of a dict whose ``"format"`` is ``fmt``.
+
+    A file that cannot be read, or of another format, raises :class:`darts_gnn.errors.UserError`
+    naming ``path`` and ``kind`` (e.g. ``"search checkpoint"``).
+    """
+    from .errors import UserError
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated or foreign file
+        raise UserError(f"{path}: not a readable {kind} ({type(e).__name__}: {e})") from None
+    if not isinstance(obj, dict) or obj.get("format") != fmt:
+        raise UserError(f"{path}: not a darts-gnn {kind} of format {fmt}")
+    return obj
 
 
 def _write_text(path: Path, text: str) -> Path:

@@ -11,6 +11,7 @@ import torch
 
 from ..config import Config, config_to_dict, load_config
 from ..errors import UserError
+from ..rundir import load_versioned
 
 log = logging.getLogger("darts_gnn")
 
@@ -70,13 +71,7 @@ def load_checkpoint(path: str | Path) -> dict:
         path = path / "model.pt"
     if not path.is_file():
         raise UserError(f"{path}: checkpoint not found (expected a run directory or its model.pt)")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # corrupt or foreign file
-        raise UserError(f"{path}: not a darts-gnn checkpoint ({type(e).__name__})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise UserError(f"{path}: not a darts-gnn checkpoint of format {CHECKPOINT_FORMAT}")
-    return ckpt
+    return load_versioned(path, CHECKPOINT_FORMAT, "checkpoint")
 
 
 def format_metrics(rows: dict[str, dict[str, float]], keys: list[str]) -> str:

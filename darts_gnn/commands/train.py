@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import time
 from pathlib import Path
 
 from ..config import config_to_dict
 from ..errors import UserError
-from .common import add_config_args, config_from_args, format_metrics, load_data, log, save_checkpoint, setup_torch
+from .common import add_config_args, config_from_args, format_metrics, load_data, save_checkpoint, setup_torch
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

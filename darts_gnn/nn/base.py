@@ -53,7 +53,21 @@ class Recommender(nn.Module):
         raise NotImplementedError
 
     def ego_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
+        """The layer-0 tables ``(users [U, d], items [I, d])``; by default those of :meth:`init_tables`."""
+        if "user_emb" not in self._modules:
+            raise NotImplementedError(f"{type(self).__name__} has no ego tables: override ego_embeddings()")
+        return self.user_emb.weight, self.item_emb.weight
+
+    def init_tables(self, dim: int) -> None:
+        """Create the ego tables ``user_emb [U, dim]`` and ``item_emb [I, dim]`` (``n_users`` /
+        ``n_items`` must be set); :meth:`reset_tables` initialises them."""
+        self.user_emb = nn.Embedding(self.n_users, dim)
+        self.item_emb = nn.Embedding(self.n_items, dim)
+
+    def reset_tables(self) -> None:
+        """Ego tables drawn from :math:`\\mathcal N(0, 0.1^2)`, as in the LightGCN reference."""
+        nn.init.normal_(self.user_emb.weight, std=0.1)
+        nn.init.normal_(self.item_emb.weight, std=0.1)
 
     def reset_parameters(self) -> None:
         raise NotImplementedError

@@ -51,8 +51,7 @@ class GenotypeNet(Recommender):
         if self.dim <= 0:
             raise ValueError(f"GenotypeNet: dim must be positive, got {self.dim}")
         self.graph = DeviceGraph(graph)
-        self.user_emb = nn.Embedding(self.n_users, self.dim)
-        self.item_emb = nn.Embedding(self.n_items, self.dim)
+        self.init_tables(self.dim)
         self.layers = nn.ModuleList(
             GenotypeLayer(registry.get("aggregator", g.aggregator).build(self.dim),
                           registry.get("transform", g.transform).build(self.dim),
@@ -62,15 +61,11 @@ class GenotypeNet(Recommender):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.normal_(self.user_emb.weight, std=0.1)
-        nn.init.normal_(self.item_emb.weight, std=0.1)
+        self.reset_tables()
         parts = [m for layer in self.layers for m in (layer.aggregator, layer.transform, layer.skip)]
         for m in parts + [self.combine]:
             if hasattr(m, "reset_parameters"):
                 m.reset_parameters()
-
-    def ego_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.user_emb.weight, self.item_emb.weight
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([self.user_emb.weight, self.item_emb.weight], dim=0)

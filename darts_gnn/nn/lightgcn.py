@@ -2,30 +2,11 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from .base import Recommender, sym_spmm
+from .graphcache import DeviceGraph
 
-__all__ = ["LightGCN", "GraphAdjacency"]
-
-
-class GraphAdjacency:
-    """The cached sparse ``D^-1/2 A D^-1/2`` of a graph, moved lazily to the device it is used on.
-
-    Not a module buffer on purpose: it stays out of ``state_dict`` (checkpoints hold only weights)
-    and is rebuilt from the :class:`~darts_gnn.data.Graph` cache, never per batch.
-    """
-
-    def __init__(self, graph):
-        self.graph = graph
-        self._adj: torch.Tensor | None = None
-
-    def get(self, device: torch.device) -> torch.Tensor:
-        if self._adj is None:
-            self._adj = self.graph.norm_adj()
-        if self._adj.device != device:
-            self._adj = self._adj.to(device)
-        return self._adj
+__all__ = ["LightGCN"]
 
 
 class LightGCN(Recommender):
@@ -56,23 +37,18 @@ class LightGCN(Recommender):
             raise ValueError(f"LightGCN: dim must be positive and n_layers non-negative, got {dim}, {n_layers}")
         self.n_users, self.n_items = int(graph.n_users), int(graph.n_items)
         self.dim, self.n_layers = int(dim), int(n_layers)
-        self.adj = GraphAdjacency(graph)
-        self.user_emb = nn.Embedding(self.n_users, self.dim)
-        self.item_emb = nn.Embedding(self.n_items, self.dim)
+        self.graph = DeviceGraph(graph)
+        self.init_tables(self.dim)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.normal_(self.user_emb.weight, std=0.1)
-        nn.init.normal_(self.item_emb.weight, std=0.1)
-
-    def ego_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.user_emb.weight, self.item_emb.weight
+        self.reset_tables()
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([self.user_emb.weight, self.item_emb.weight], dim=0)
         if self.n_layers == 0:
             return x.split([self.n_users, self.n_items])
-        adj = self.adj.get(x.device)
+        adj = self.graph.get(x.device).norm_adj()
         total = x
         for _ in range(self.n_layers):
             x = sym_spmm(adj, x)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from .base import Recommender
 
@@ -30,16 +29,11 @@ class MF(Recommender):
         if n_users <= 0 or n_items <= 0 or dim <= 0:
             raise ValueError(f"MF: n_users, n_items and dim must be positive, got {n_users}, {n_items}, {dim}")
         self.n_users, self.n_items, self.dim = int(n_users), int(n_items), int(dim)
-        self.user_emb = nn.Embedding(self.n_users, self.dim)
-        self.item_emb = nn.Embedding(self.n_items, self.dim)
+        self.init_tables(self.dim)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.normal_(self.user_emb.weight, std=0.1)
-        nn.init.normal_(self.item_emb.weight, std=0.1)
-
-    def ego_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.user_emb.weight, self.item_emb.weight
+        self.reset_tables()
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.user_emb.weight, self.item_emb.weight

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Recommender, sym_spmm
-from .lightgcn import GraphAdjacency
+from .graphcache import DeviceGraph
 
 __all__ = ["NGCF"]
 
@@ -41,9 +41,8 @@ class NGCF(Recommender):
                              f"{dim}, {n_layers}, {dropout}")
         self.n_users, self.n_items = int(graph.n_users), int(graph.n_items)
         self.dim, self.n_layers, self.dropout = int(dim), int(n_layers), float(dropout)
-        self.adj = GraphAdjacency(graph)
-        self.user_emb = nn.Embedding(self.n_users, self.dim)
-        self.item_emb = nn.Embedding(self.n_items, self.dim)
+        self.graph = DeviceGraph(graph)
+        self.init_tables(self.dim)
         self.w1 = nn.ModuleList(nn.Linear(self.dim, self.dim) for _ in range(self.n_layers))
         self.w2 = nn.ModuleList(nn.Linear(self.dim, self.dim) for _ in range(self.n_layers))
         self.reset_parameters()
@@ -53,20 +52,16 @@ class NGCF(Recommender):
         return self.dim * (self.n_layers + 1)
 
     def reset_parameters(self) -> None:
-        nn.init.normal_(self.user_emb.weight, std=0.1)
-        nn.init.normal_(self.item_emb.weight, std=0.1)
+        self.reset_tables()
         for lin in (*self.w1, *self.w2):
             nn.init.xavier_uniform_(lin.weight)
             nn.init.zeros_(lin.bias)
-
-    def ego_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.user_emb.weight, self.item_emb.weight
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([self.user_emb.weight, self.item_emb.weight], dim=0)
         outs = [x]
         if self.n_layers:
-            adj = self.adj.get(x.device)
+            adj = self.graph.get(x.device).norm_adj()
         for w1, w2 in zip(self.w1, self.w2):
             side = sym_spmm(adj, x)
             x = F.leaky_relu(w1(side + x) + w2(side * x), negative_slope=0.2)

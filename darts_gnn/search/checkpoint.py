@@ -33,7 +33,7 @@ import torch
 
 from ..config import config_to_dict
 from ..errors import UserError
-from ..rundir import RunDir, atomic_write
+from ..rundir import RunDir, atomic_write, load_versioned
 from ..train import TrainingError
 
 __all__ = [
@@ -157,13 +157,7 @@ def load_search_state(path: str | Path) -> dict:
     if not path.is_file():
         raise UserError(f"{path}: no search checkpoint here (expected a search run directory holding "
                         f"{CHECKPOINT_NAME})")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated or foreign file
-        raise UserError(f"{path}: not a readable search checkpoint ({type(e).__name__}: {e})") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise UserError(f"{path}: not a darts-gnn search checkpoint of format {CHECKPOINT_FORMAT}")
-    return state
+    return load_versioned(path, CHECKPOINT_FORMAT, "search checkpoint")
 
 
 class SearchCheckpointer:

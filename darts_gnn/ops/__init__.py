@@ -10,6 +10,6 @@ See ``docs/kernels.md`` for semantics, gradients, build and fallback.
 """
 from . import reference
 from ._checks import AGGREGATORS
-from .mixed import backend, mixed_aggregate
+from .mixed import aggregate_stack, backend, mixed_aggregate
 
-__all__ = ["mixed_aggregate", "backend", "reference", "AGGREGATORS"]
+__all__ = ["mixed_aggregate", "aggregate_stack", "backend", "reference", "AGGREGATORS"]

@@ -9,7 +9,7 @@ from torch import Tensor
 from . import _extension, reference
 from ._checks import check_inputs
 
-__all__ = ["mixed_aggregate", "backend"]
+__all__ = ["mixed_aggregate", "aggregate_stack", "backend"]
 
 _CUDA_MAX_K = 64  # the CUDA kernels take the op codes by value
 
@@ -84,3 +84,16 @@ def mixed_aggregate(rowptr: Tensor, col: Tensor, x: Tensor, weights: Tensor, ops
 
         return _fused.mixed_aggregate(rowptr, col, x, weights, codes, edge_weight)
     return reference.mixed_aggregate(rowptr, col, x, weights, ops, edge_weight)
+
+
+def aggregate_stack(rowptr: Tensor, col: Tensor, x: Tensor, ops: Sequence[str],
+                    edge_weight: Optional[Tensor] = None) -> Tensor:
+    r"""Every aggregator of ``ops`` separately, stacked: ``out[k] = agg_{ops_k}(G, x)``, ``[K, N, d]``.
+
+    The per-candidate outputs that a normalised mixture needs (each candidate rescaled before it
+    is weighted). Same arguments and semantics as :func:`mixed_aggregate` without ``weights``;
+    ``mixed_aggregate(..., w, ops) == (w[:, None, None] * aggregate_stack(..., ops)).sum(0)``.
+    Gradients flow to ``x`` and ``edge_weight``.
+    """
+    one = x.new_ones(1)
+    return torch.stack([mixed_aggregate(rowptr, col, x, one, (op,), edge_weight) for op in ops])

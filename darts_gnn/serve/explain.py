@@ -199,7 +199,7 @@ class Explainer:
                 attr = torch.cat([(gu * ego_u).sum(1), (gi * ego_i).sum(1)]).detach().double()
                 own = attr[user] + attr[self.n_users + item]
                 values = attr[nb]
-                out.append({"score": float(score), "exact": False, "method": "gradient x input (approximate)",
-                            "self": float(own), "other": float(score) - float(own) - float(values.sum()),
+                out.append({"score": float(score.detach()), "exact": False, "method": "gradient x input (approximate)",
+                            "self": float(own), "other": float(score.detach()) - float(own) - float(values.sum()),
                             "nodes": nb, "values": values, "by_layer": None})
         return out

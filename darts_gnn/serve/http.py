@@ -81,10 +81,11 @@ def _flag(raw: str) -> bool:
     raise HTTPException(400, f"explain: expected 0 or 1, got {raw!r}")
 
 
-def _run(slot: ModelSlot, users: list, k: int, explain: bool) -> list[dict]:
+def _run(slot: ModelSlot, users: list, k: int, explain: bool) -> tuple[str, list[dict]]:
+    """``(version, results)``, both from the recommender current when the request started."""
     rec = slot.current  # read once: a reload during this request does not mix two models
     try:
-        return [r.to_dict() for r in rec.recommend(users, k=k, explain=explain)]
+        return rec.version, [r.to_dict() for r in rec.recommend(users, k=k, explain=explain)]
     except UnknownIdError as e:
         raise HTTPException(404, str(e)) from None
     except UserError as e:
@@ -144,7 +145,8 @@ def create_app(source: str | Path | Recommender, max_k: int = 1000, max_batch: i
 
     @app.get("/recommend")
     def recommend_one(user: str, k: int = 10, explain: str = "0") -> dict:
-        return _run(slot, [user], _parse_k(k, max_k), _flag(explain))[0]
+        version, results = _run(slot, [user], _parse_k(k, max_k), _flag(explain))
+        return {**results[0], "version": version}
 
     @app.post("/recommend")
     async def recommend_batch(request: Request) -> dict:
@@ -160,8 +162,8 @@ def create_app(source: str | Path | Recommender, max_k: int = 1000, max_batch: i
         if not isinstance(explain, bool):
             raise HTTPException(400, f"explain: expected true or false, got {explain!r}")
         k = _parse_k(body.get("k", 10), max_k)
-        results = await run_in_threadpool(_run, slot, users, k, explain)
-        return {"version": slot.current.version, "results": results}
+        version, results = await run_in_threadpool(_run, slot, users, k, explain)
+        return {"version": version, "results": results}
 
     @app.post("/reload")
     async def reload(request: Request) -> dict:

@@ -34,7 +34,7 @@ class FaissIndex:
         threads: faiss OpenMP threads (0 leaves faiss's default).
     """
 
-    def __init__(self, items: torch.Tensor, m: int = 32, ef_search: int = 128, ef_construction: int = 200,
+    def __init__(self, items: torch.Tensor, m: int = 32, ef_search: int = 128, ef_construction: int = 100,
                  threads: int = 0):
         faiss = _faiss()
         if m <= 0 or ef_search <= 0 or ef_construction <= 0:

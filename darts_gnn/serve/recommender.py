@@ -185,6 +185,8 @@ class Recommender:
         return items, self.bundle.popularity[items].double()
 
     def _approximate(self, users: torch.Tensor, k: int, exclude_seen: bool) -> list[tuple]:
+        if users.numel() == 0:
+            return []
         extra = int(self._seen_count[users].max()) if exclude_seen and users.numel() else 0
         cand = self.ann.search(self.user_emb[users], min(self.n_items, k + extra))
         out = []

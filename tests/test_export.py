@@ -115,3 +115,27 @@ def test_recommend_cli_caps_k_and_never_pads_with_seen_items(csv_run, tmp_path, 
             assert len(items) == rec.n_items - len(seen) and not seen & set(items)
     assert main(["recommend", str(model), "--users", "u0", "nobody"]) == 2
     assert "unknown user id 'nobody'" in capsys.readouterr().err
+
+
+def test_export_of_a_genotype_run_keeps_the_genotype_and_explains_exactly(tmp_path):
+    from darts_gnn import Genotype
+    g = Genotype(({"aggregator": "gcn", "transform": "identity", "skip": "residual"},
+                  {"aggregator": "mean", "transform": "identity", "skip": "none"}), "sum", 8)
+    g.save(tmp_path / "genotype.json")
+    small = ["data.synthetic.n_users=50", "data.synthetic.n_items=60", "data.synthetic.interactions_per_user=10"]
+    assert main(["train", *_sets(small), "--genotype", str(tmp_path / "genotype.json"),
+                 "--out", str(tmp_path / "run")]) == 0
+    assert main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "model")]) == 0
+    rec = Recommender.load(tmp_path / "model")
+    info = rec.info()
+    assert info["model"]["name"] == "genotype" and Genotype.from_dict(info["model"]["genotype"]) == g
+    from darts_gnn.commands.common import load_run
+    _, ds, _, model = load_run(tmp_path / "run")
+    with torch.no_grad():
+        u, i = model.embeddings()
+    assert torch.equal(rec.user_emb, u) and torch.equal(rec.item_emb, i)  # the network ran once, at export
+    r = rec.recommend(["3"], k=4, explain=True)[0]
+    parts = rec.explainer().explain(3, [int(x) for x in r.items])
+    for e, s in zip(parts, r.scores):
+        assert e["exact"] and e["self"] + e["other"] + float(e["values"].sum()) == pytest.approx(e["score"], rel=1e-12)
+        assert e["score"] == pytest.approx(s, rel=1e-4)

@@ -258,6 +258,9 @@ def run_cells(name: str, model_dir: Path, args, rng: np.random.Generator) -> lis
                     rows.append(row)
                     print(fmt_row(row), flush=True)
             if kind == "exact":
+                res, _ = load(port, [("GET", "/info", None)], 1, 30)
+                print(f"[{name}] exact server: {json.loads(res[0][3])['rescored_blocks']} small blocks re-scored "
+                      f"as padded blocks (near ties)", flush=True)
                 rows.append(reload_cell(name, port, proc, users, expected, seen, args, rng))
         finally:
             proc.terminate()

@@ -71,6 +71,9 @@ class Recommender:
         reasons: neighbours listed per explained item.
     """
 
+    #: Rows of the smallest block whose scores BLAS computes like a large block's (bitwise).
+    GEMM_ROWS = 8
+
     def __init__(self, bundle: Bundle, batch_users: int = 1024, reasons: int = 5):
         if batch_users <= 0 or reasons < 0:
             raise ValueError(f"Recommender: batch_users must be positive and reasons >= 0, got {batch_users}, {reasons}")
@@ -82,6 +85,8 @@ class Recommender:
         self._seen_count = bundle.seen_rowptr[1:] - bundle.seen_rowptr[:-1]
         # popularity order: most training interactions first, ties by the lowest item id
         self._pop_order = topk_items(bundle.popularity.double().unsqueeze(0), bundle.n_items)[0]
+        self._max_item_norm = float(bundle.item_emb.norm(dim=1).max()) if bundle.n_items else 0.0
+        self.rescored = 0  # small blocks scored again as a padded block (see _exact)
         self.ann = None
         self._explainer = None
         self._lock = threading.Lock()
@@ -118,7 +123,7 @@ class Recommender:
         m = self.bundle.manifest
         return {"version": self.version, "created": m.get("created"), "model": m.get("model"),
                 "dataset": m.get("dataset"), "seen_splits": m.get("seen_splits"),
-                "retrieval": "ann" if self.ann is not None else "exact",
+                "retrieval": "ann" if self.ann is not None else "exact", "rescored_blocks": self.rescored,
                 "darts_gnn_version": m.get("darts_gnn_version")}
 
     # ------------------------------------------------------------------ ids
@@ -154,16 +159,37 @@ class Recommender:
         return mask
 
     # ------------------------------------------------------------------ ranking
+    def _scores(self, batch: torch.Tensor, exclude_seen: bool, allowed, pad: bool = False) -> torch.Tensor:
+        """Masked scores ``[B, I]``; ``pad`` computes them in a block of at least :attr:`GEMM_ROWS` rows."""
+        rows = batch
+        if pad and batch.numel() < self.GEMM_ROWS:
+            rows = torch.cat([batch, batch[:1].expand(self.GEMM_ROWS - batch.numel())])
+        scores = (self.user_emb[rows] @ self.item_emb.t())[:batch.numel()]
+        if exclude_seen:
+            r, c = _csr_rows(self.bundle.seen_rowptr, self.bundle.seen_items, batch)
+            scores[r, c] = float("-inf")
+        if allowed is not None:
+            scores[:, ~allowed] = float("-inf")
+        return scores
+
+    def _near_tie(self, scores: torch.Tensor, batch: torch.Tensor, k: int) -> bool:
+        r"""Whether two of the best ``k + 1`` scores of a row lie within twice the float32 error bound
+        of a dot product, :math:`\gamma_d \|u\| \max_i \|e_i\|` with :math:`\gamma_d = d\,2^{-24}`,
+        so that another summation order could swap them."""
+        vals = scores.topk(min(k + 1, scores.size(1)), dim=1).values
+        bound = self.user_emb.size(1) * 2.0 ** -24 * self.user_emb[batch].norm(dim=1) * self._max_item_norm
+        gaps = vals[:, :-1] - vals[:, 1:]
+        return bool(((gaps <= 4 * bound.unsqueeze(1)) & torch.isfinite(vals[:, 1:])).any())
+
     def _exact(self, users: torch.Tensor, k: int, exclude_seen: bool, allowed) -> list[tuple]:
         out = []
-        b = self.bundle
         for batch in users.split(self.batch_users):
-            scores = self.user_emb[batch] @ self.item_emb.t()
-            if exclude_seen:
-                rows, cols = _csr_rows(b.seen_rowptr, b.seen_items, batch)
-                scores[rows, cols] = float("-inf")
-            if allowed is not None:
-                scores[:, ~allowed] = float("-inf")
+            scores = self._scores(batch, exclude_seen, allowed)
+            # BLAS scores a block of one to a few rows with another kernel (other rounding) than the
+            # evaluator's large blocks; where that could change the order, redo it as a larger block.
+            if batch.numel() < self.GEMM_ROWS and self._near_tie(scores, batch, k):
+                scores = self._scores(batch, exclude_seen, allowed, pad=True)
+                self.rescored += 1
             top = topk_items(scores, k)
             vals = scores.gather(1, top)
             n_ok = torch.isfinite(vals).sum(1).tolist()  # -inf (masked) sorts last: cut it off

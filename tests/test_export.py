@@ -139,3 +139,13 @@ def test_export_of_a_genotype_run_keeps_the_genotype_and_explains_exactly(tmp_pa
     for e, s in zip(parts, r.scores):
         assert e["exact"] and e["self"] + e["other"] + float(e["values"].sum()) == pytest.approx(e["score"], rel=1e-12)
         assert e["score"] == pytest.approx(s, rel=1e-4)
+
+
+def test_serve_command_refuses_bad_input_before_listening(csv_run, tmp_path, capsys):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+    _, _, run, model = csv_run
+    assert main(["serve", str(model), "--port", "70000"]) == 2
+    assert "--port: expected 1..65535" in capsys.readouterr().err
+    assert main(["serve", str(run), "--port", "8765"]) == 2  # a run directory is not a bundle
+    assert "manifest.json not found" in capsys.readouterr().err

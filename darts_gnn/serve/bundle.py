@@ -126,7 +126,8 @@ def build_bundle(model, dataset, graph=None, config: dict | None = None, genotyp
     manifest = {
         "format": BUNDLE_FORMAT,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "model": {"name": "genotype" if genotype is not None else (config or {}).get("model", {}).get("name", type(model).__name__.lower()),
+        "model": {"name": "genotype" if genotype is not None
+                  else (config or {}).get("model", {}).get("name", type(model).__name__.lower()),
                   "class": type(model).__name__,
                   "genotype": genotype.to_dict() if genotype is not None else None,
                   "n_users": int(dataset.n_users), "n_items": int(dataset.n_items), "dim": int(u.size(1))},

@@ -76,7 +76,8 @@ class Recommender:
 
     def __init__(self, bundle: Bundle, batch_users: int = 1024, reasons: int = 5):
         if batch_users <= 0 or reasons < 0:
-            raise ValueError(f"Recommender: batch_users must be positive and reasons >= 0, got {batch_users}, {reasons}")
+            raise ValueError(f"Recommender: batch_users must be positive and reasons >= 0, got "
+                             f"{batch_users}, {reasons}")
         self.bundle = bundle
         self.batch_users, self.reasons = int(batch_users), int(reasons)
         self.user_emb, self.item_emb = bundle.user_emb, bundle.item_emb

@@ -147,3 +147,20 @@ def test_hot_reload_drops_no_request(client, bundles):
     assert not failures and seen <= {va, vb}
     assert client.get("/health").json()["version"] == vb
     assert json.loads(client.get("/info").text)["reloads"] == 3
+
+
+def test_watch_picks_up_a_bundle_replaced_on_disk(bundles, tmp_path):
+    import time
+
+    from darts_gnn.serve import load_bundle
+    live = export_bundle(load_bundle(bundles[0]), tmp_path / "live")
+    va, vb = (Recommender.load(b).version for b in bundles)
+    with TestClient(create_app(live, watch=0.05)) as c:
+        assert c.get("/health").json()["version"] == va
+        export_bundle(load_bundle(bundles[1]), live, force=True)
+        deadline = time.time() + 20
+        while c.get("/health").json()["version"] != vb:
+            assert c.get("/recommend", params={"user": "4", "k": 3}).status_code == 200
+            assert time.time() < deadline, "the watcher did not reload within 20 s"
+            time.sleep(0.05)
+        assert c.get("/info").json()["reloads"] >= 1

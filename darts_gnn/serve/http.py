@@ -8,6 +8,9 @@
 ``POST /reload``                re-read the bundle folder (or ``{"path": ...}``) and swap it in atomically
 ==============================  ===========================================================================
 
+With ``watch`` seconds, a thread also reloads when the folder's ``manifest.json`` changes (e.g. after
+``darts-gnn export RUN --out MODEL_DIR --force``).
+
 A bad request gets a 4xx and ``{"detail": "<one line>"}``: 400 malformed JSON or a bad field, 404
 unknown user, 413 a batch over ``max_batch`` users or a body over ``max_body`` bytes. Requests in
 flight during a reload finish on the recommender they started with (each request reads the current
@@ -15,6 +18,7 @@ one once); a failed reload keeps the old one and answers 409.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from pathlib import Path
@@ -55,6 +59,22 @@ class ModelSlot:
                 self.path = Path(path)
             self.reloads += 1
             return new
+
+
+def _watch(slot: ModelSlot, every: float, stop: threading.Event) -> None:
+    """Every ``every`` s, reload when the bundle folder's manifest names other table bytes than the
+    model being served (a half-replaced folder fails to load and is tried again next time)."""
+    while not stop.wait(every):
+        try:
+            manifest = json.loads((slot.path / "manifest.json").read_text(encoding="utf-8"))
+            digest = (manifest.get("files") or {}).get("tables.pt", "")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if digest and not digest.startswith(slot.current.version):
+            try:
+                slot.reload()
+            except UserError:
+                continue
 
 
 def _one_line(text: Any) -> str:
@@ -124,14 +144,32 @@ async def _json_body(request: Request, max_body: int) -> Any:
         raise HTTPException(400, f"malformed JSON body: {e}") from None
 
 
+def _lifespan(slot: ModelSlot, watch: float):
+    @contextlib.asynccontextmanager
+    async def lifespan(app):  # noqa: ANN001
+        stop = threading.Event()
+        thread = None
+        if watch > 0 and slot.path is not None:
+            thread = threading.Thread(target=_watch, args=(slot, watch, stop), daemon=True, name="bundle-watch")
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=5)
+    return lifespan
+
+
 def create_app(source: str | Path | Recommender, max_k: int = 1000, max_batch: int = 1000,
-               max_body: int = 1 << 20, ann: bool = False) -> FastAPI:
-    """The FastAPI app serving ``source`` (a bundle folder, or a :class:`Recommender`)."""
+               max_body: int = 1 << 20, ann: bool = False, watch: float = 0.0) -> FastAPI:
+    """The FastAPI app serving ``source`` (a bundle folder, or a :class:`Recommender`). With
+    ``watch > 0`` (seconds), a new bundle written to the folder is picked up without ``/reload``."""
     if isinstance(source, Recommender):
         slot = ModelSlot(None, source, ann)
     else:
         slot = ModelSlot(source, ann=ann)
-    app = FastAPI(title="darts-gnn", docs_url=None, redoc_url=None)
+    app = FastAPI(title="darts-gnn", docs_url=None, redoc_url=None, lifespan=_lifespan(slot, watch))
     app.state.slot = slot
     _install_errors(app)
 

@@ -12,7 +12,7 @@ import sys
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = ("train", "search", "evaluate", "recommend", "compare")
+COMMANDS = ("train", "search", "evaluate", "recommend", "compare", "export", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,11 +10,13 @@ split per line with :meth:`str.split` and converted with one ``numpy`` call per 
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import logging
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,8 +78,42 @@ class Interactions:
 
 # --------------------------------------------------------------------------- low-level helpers
 
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _decode(raw: bytes, p: Path, what: str) -> str:
+    """UTF-8, or the UTF-8/16/32 its byte-order mark announces (logged); else DataError with the line."""
+    encoding = next((enc for bom, enc in _BOMS if raw.startswith(bom)), "utf-8")
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise DataError(f"{p}:{line}: not {encoding.upper().replace('-SIG', '')} text (byte 0x{raw[e.start]:02x}); "
+                        f"expected {what} in UTF-8") from None
+    if encoding not in ("utf-8", "utf-8-sig"):
+        log.info("%s: read as %s (byte-order mark)", p, encoding.upper())
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise DataError(f"{p}:{line}: NUL byte in the text (a binary file, or UTF-16 without a byte-order "
+                        f"mark?); expected {what} in UTF-8")
+    return text.lstrip("\ufeff")
+
+
+def _normalise_newlines(text: str, p: Path) -> str:
+    """``\\r\\n`` (Windows) and lone ``\\r`` (classic Mac) line ends become ``\\n``; a change is logged."""
+    if "\r" not in text:
+        return text
+    crlf = text.count("\r\n")
+    lone = text.count("\r") - crlf
+    log.info("%s: line endings %s", p, ", ".join(x for x in (f"{crlf} CRLF" if crlf else "",
+                                                             f"{lone} CR" if lone else "") if x))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _read_text(path: str | Path, what: str) -> tuple[str, str]:
-    """Whole file as text (UTF-8, BOM stripped). Missing, unreadable or empty -> DataError."""
+    """Whole file as text (encoding from the BOM, else UTF-8; line ends normalised to ``\\n``).
+    Missing, unreadable, binary or empty -> DataError."""
     p = Path(path)
     if not p.exists():
         raise DataError(f"{p}: file not found (expected {what})")
@@ -87,11 +123,7 @@ def _read_text(path: str | Path, what: str) -> tuple[str, str]:
         raw = p.read_bytes()
     except OSError as e:
         raise DataError(f"{p}: cannot read ({e.strerror})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise DataError(f"{p}:{line}: not UTF-8 text (expected {what})") from None
+    text = _normalise_newlines(_decode(raw, p, what), p)
     if not text.strip():
         raise DataError(f"{p}: empty file (expected {what})")
     return text, str(p)
@@ -109,6 +141,21 @@ def _token_at(text: str, pos: int) -> str:
     while end < len(text) and not text[end].isspace():
         end += 1
     return text[start:end]
+
+
+def _bad_char_message(path: str, text: str, pos: int, expected: str) -> str:
+    """Name an unexpected character by its code point, line and column (invisible ones too)."""
+    ch = text[pos]
+    line = _line_of(text, pos)
+    col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    token = _token_at(text, pos)
+    if re.fullmatch(r"-\d+", token):
+        return _bad_id_message(path, line, token, expected)
+    if not ch.isprintable() or ch.isspace() or unicodedata.category(ch) in ("Cf", "Zs", "Mn"):
+        name = unicodedata.name(ch, "control character")
+        return (f"{path}:{line}:{col}: invisible character U+{ord(ch):04X} ({name}) in {token!r}; "
+                f"expected {expected}")
+    return _bad_id_message(path, line, token, expected)
 
 
 def _bad_id_message(path: str, line: int, token: str, expected: str) -> str:
@@ -241,8 +288,7 @@ def read_lightgcn(path: str | Path) -> Interactions:
     text, p = _read_text(path, _LIGHTGCN_EXPECTED)
     bad = _NOT_DIGIT_OR_SPACE.search(text)
     if bad:
-        line = _line_of(text, bad.start())
-        raise DataError(_bad_id_message(p, line, _token_at(text, bad.start()), _LIGHTGCN_EXPECTED))
+        raise DataError(_bad_char_message(p, text, bad.start(), _LIGHTGCN_EXPECTED))
     tokens: list[str] = []
     counts: list[int] = []
     line_no: list[int] = []
@@ -382,13 +428,10 @@ def load_csv(path: str | Path, user_col: str = "user", item_col: str = "item",
         wanted["data.rating_col"] = rating_col
     if time_col:
         wanted["data.time_col"] = time_col
-    if delim == " ":
-        rows = ([f for f in line.split()] for line in io.StringIO(text))
-    else:
-        if len(delim) != 1:
-            raise DataError(f"{p}: data.delimiter must be one character (or 'tab'), got {delimiter!r}")
-        rows = csv.reader(io.StringIO(text), delimiter=delim)
-    header = [h.strip() for h in next(rows)]
+    if delim != " " and len(delim) != 1:
+        raise DataError(f"{p}: data.delimiter must be one character (or 'tab'), got {delimiter!r}")
+    rows = _csv_rows(text, delim, p)
+    header = [h.strip() for h in next(rows)[1]]
     index = {}
     for key, name in wanted.items():
         if name not in header:
@@ -398,9 +441,7 @@ def load_csv(path: str | Path, user_col: str = "user", item_col: str = "item",
     ncol = len(header)
     cols: dict[str, list[str]] = {k: [] for k in wanted}
     line_no: list[int] = []
-    line = 1
-    for row in rows:
-        line = rows.line_num if hasattr(rows, "line_num") else line + 1
+    for line, row in rows:
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if len(row) != ncol:
@@ -424,19 +465,67 @@ def load_csv(path: str | Path, user_col: str = "user", item_col: str = "item",
                          numeric_ids=False)
 
 
+def _csv_rows(text: str, delim: str, p: str):
+    """``(line, fields)`` per record; a record that spans lines (an unterminated quote) or any error of
+    the ``csv`` module -> DataError with the line where the record starts."""
+    if delim == " ":
+        for k, line in enumerate(text.split("\n")):
+            yield k + 1, line.split()
+        return
+    reader = csv.reader(io.StringIO(text), delimiter=delim, strict=True)
+    start = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise DataError(f"{p}:{start}: malformed CSV record ({e}); expected fields separated by "
+                            f"{delim!r}, quotes closed on the same line") from None
+        end = reader.line_num
+        if end > start and any("\n" in f for f in row):
+            raise DataError(f"{p}:{start}: a quoted field runs from line {start} to line {end} (an "
+                            f"unterminated quote?); every record must fit on one line")
+        yield start, row
+        start = end + 1
+
+
 # --------------------------------------------------------------------------- social edges
 
 _SOCIAL_EXPECTED = "lines 'user user' (two user ids separated by a tab or spaces)"
 
 
-def load_social(path: str | Path, dataset: Dataset, id_base: int | None = None) -> np.ndarray:
+def _social_base(ids: np.ndarray, n: int, id_base: int | str | None, p: str) -> int:
+    """The id base of a social file: ``0``/``1`` as given, or ``auto``: 0 when the file has an id 0,
+    1 when its largest id is ``n`` (the number of users); anything else is ambiguous -> DataError."""
+    lo, hi = int(ids.min()), int(ids.max())
+    if id_base in (0, 1):
+        log.info("%s: social ids are %d-based (data.social_base); ids range from %d to %d, %d users",
+                 p, id_base, lo, hi, n)
+        return int(id_base)
+    if id_base not in (None, "auto"):
+        raise DataError(f"{p}: data.social_base is {id_base!r}; expected 0, 1 or auto")
+    zero, top = lo == 0, hi == n
+    if zero == top:
+        why = (f"it has both id 0 and id {n} (= the number of users)" if zero else
+               f"its ids run from {lo} to {hi} and the data set has {n} users")
+        raise DataError(f"{p}: cannot tell whether the user ids are 0- or 1-based ({why}); "
+                        f"set data.social_base: 0 or 1")
+    base = 0 if zero else 1
+    log.info("%s: social ids taken as %d-based (data.social_base auto: %s)", p, base,
+             "the file has an id 0" if zero else f"the largest id is {n} = the number of users")
+    return base
+
+
+def load_social(path: str | Path, dataset: Dataset, id_base: int | str | None = "auto") -> np.ndarray:
     """Read a user-user edge file and map it onto ``dataset``'s users; returns int64 ``[m, 2]``.
 
     Each line holds two user ids (extra columns, e.g. a weight, are ignored). When the data set
     remapped its ids (``dataset.user_ids`` is set) the file ids are matched against the original
     ids as strings. Otherwise they are integers, shifted by ``id_base``: user ``k`` of the data set
-    is file id ``k + id_base``. ``id_base=None`` infers it: 0, unless the file has no id 0 and its
-    largest id is exactly ``n_users`` (a 1-based file, as LastFM's ``trustnetwork.txt``), then 1.
+    is file id ``k + id_base``. ``id_base="auto"`` (or ``None``) decides only when the file leaves no
+    doubt: 0 when it has an id 0, 1 when its largest id is ``n_users`` (LastFM's ``trustnetwork.txt``);
+    otherwise :class:`DataError` asks for ``data.social_base``. The base used is always logged.
 
     Edges touching users unknown to the data set are dropped (count logged); so are self-loops and
     repeated pairs. Direction is kept; :class:`~darts_gnn.data.graph.Graph` symmetrises.
@@ -463,11 +552,7 @@ def load_social(path: str | Path, dataset: Dataset, id_base: int | None = None) 
         dst = np.fromiter((lookup.get(x, -1) for x in b), dtype=np.int64, count=len(b))
     else:
         ids = _to_ids(a + b, np.concatenate([ln, ln]), p, _SOCIAL_EXPECTED)
-        if id_base is None:
-            id_base = 1 if (ids.min() >= 1 and ids.max() == n) else 0
-            if id_base == 1:
-                log.info("%s: ids look 1-based (no id 0, largest id %d = number of users); "
-                         "shifting them by -1", p, n)
+        id_base = _social_base(ids, n, id_base, p)
         src, dst = ids[: len(a)] - id_base, ids[len(a):] - id_base
     known = (src >= 0) & (src < n) & (dst >= 0) & (dst < n)
     if not known.all():

@@ -1,0 +1,49 @@
+"""Helpers of the fault-injection tests: the CLI in a subprocess, optionally slowed down per epoch.
+
+``cli_cmd(*args, slow=0.4)`` runs ``python -c <code> args``: the code wraps the search's checkpoint hook
+and the trainer's epoch (through the public Python API) with a sleep, so that a test can send a signal
+while a tiny run is midway. Nothing in the package reads an environment variable for this.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_SLOW = """
+import sys, time
+delay = float(sys.argv.pop(1))
+from darts_gnn.search import checkpoint as _c
+from darts_gnn import train as _t
+_hook = _c.CheckpointHook.__call__
+def _slow_hook(self, *a):
+    out = _hook(self, *a)
+    time.sleep(delay)
+    return out
+_c.CheckpointHook.__call__ = _slow_hook
+_epoch = _t.Trainer.train_epoch
+def _slow_epoch(self, epoch):
+    out = _epoch(self, epoch)
+    time.sleep(delay)
+    return out
+_t.Trainer.train_epoch = _slow_epoch
+from darts_gnn.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def cli_cmd(*args: str, slow: float = 0.0) -> list[str]:
+    """argv of ``darts-gnn args`` in a fresh interpreter; ``slow`` seconds of sleep after each epoch."""
+    if slow > 0:
+        return [sys.executable, "-c", _SLOW, str(slow), *args]
+    return [sys.executable, "-m", "darts_gnn", *args]
+
+
+def cli_env(**extra: str) -> dict:
+    """Environment for :func:`cli_cmd`: this checkout first on ``PYTHONPATH``, the pure-PyTorch
+    aggregation (no kernel compile inside a test's time budget)."""
+    env = dict(os.environ, DARTS_GNN_NO_EXT="1", **extra)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env

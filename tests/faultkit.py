@@ -47,3 +47,38 @@ def cli_env(**extra: str) -> dict:
     env = dict(os.environ, DARTS_GNN_NO_EXT="1", **extra)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+TINY = ["data.synthetic.n_users=60", "data.synthetic.n_items=80", "data.synthetic.interactions_per_user=12",
+        "data.synthetic.n_communities=4", "train.epochs=2", "train.batch_size=256", "train.progress=false",
+        "train.num_threads=1", "model.dim=8", "model.n_layers=1"]
+SEARCH = ["search.epochs=3", "search.warmup_epochs=1", "search.n_layers=1", "search.retrain=false",
+          "search.eval_every=0", "search.log_every=0", "search.batch_size=256"]
+
+
+def sets(*extra: str, base=TINY) -> list[str]:
+    """``--set`` arguments for the tiny synthetic run plus ``extra``."""
+    return [x for s in [*base, *extra] for x in ("--set", s)]
+
+
+def one_error(err: str) -> str:
+    """The single ``darts-gnn: error:`` line of ``err`` (asserting there is exactly one, no traceback)."""
+    assert "Traceback" not in err, err[-3000:]
+    lines = [ln for ln in err.splitlines() if ln.startswith("darts-gnn: error:")]
+    assert len(lines) == 1, err[-3000:]
+    return lines[0]
+
+
+def cli(argv: list[str], capsys) -> tuple[int, str]:
+    """Run the CLI in this process: ``(exit code, the one error line or '')``."""
+    from darts_gnn.cli import main
+    capsys.readouterr()
+    rc = main(argv)
+    err = capsys.readouterr().err
+    return rc, (one_error(err) if rc else "")
+
+
+def tree(path: Path) -> list[str]:
+    """Sorted relative names under ``path`` (``[]`` when it does not exist)."""
+    path = Path(path)
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*")) if path.exists() else []

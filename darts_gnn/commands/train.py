@@ -74,6 +74,7 @@ def train_and_evaluate(cfg, run, genotype_path: str | None = None, *, dataset=No
     trainer = Trainer(model, ds, cfg.train, evaluator=evaluator, writer=writer)
     result = _fit(trainer, run, model, cfg, extra, ds)
     train_s = time.perf_counter() - t0
+    save_checkpoint(run, model, cfg, extra, dataset=ds)  # before testing: an interruption keeps the model
     t0 = time.perf_counter()
     test = evaluator.evaluate(model, "test")
     eval_s = time.perf_counter() - t0
@@ -90,7 +91,6 @@ def train_and_evaluate(cfg, run, genotype_path: str | None = None, *, dataset=No
         "eval_seconds": eval_s,
         "dataset": ds.stats(),
     }
-    save_checkpoint(run, model, cfg, extra, dataset=ds)
     run.write_json("metrics.json", metrics)
     run.close()
     return metrics

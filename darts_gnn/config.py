@@ -297,6 +297,7 @@ def config_to_dict(cfg: Any) -> dict:
 
 
 _SEED_MAX = 2**32  # numpy's legacy seeding takes seeds in [0, 2**32)
+_SYNTHETIC_MAX = 10_000_000  # refused before the generator allocates (users x dim tables, interactions)
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -314,8 +315,8 @@ def _range_checks(cfg: Config) -> list[tuple[str, bool, str]]:
         ("data.delimiter", d.delimiter is None or len(d.delimiter) == 1
          or d.delimiter in ("tab", "\\t", "comma", "semicolon", "pipe", "space"),
          "one character, or tab / comma / semicolon / pipe / space, or null (sniffed)"),
-        ("data.synthetic.n_users", syn.n_users >= 2, "an integer >= 2"),
-        ("data.synthetic.n_items", syn.n_items >= 2, "an integer >= 2"),
+        ("data.synthetic.n_users", 2 <= syn.n_users <= _SYNTHETIC_MAX, f"an integer in [2, {_SYNTHETIC_MAX:,}]"),
+        ("data.synthetic.n_items", 2 <= syn.n_items <= _SYNTHETIC_MAX, f"an integer in [2, {_SYNTHETIC_MAX:,}]"),
         ("data.synthetic.n_communities", syn.n_communities >= 1, "a positive integer"),
         ("data.synthetic.dim", syn.dim >= 1, "a positive integer"),
         ("data.synthetic.interactions_per_user", syn.interactions_per_user >= 1, "a positive integer"),

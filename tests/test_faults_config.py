@@ -24,8 +24,10 @@ CASES = [  # (override, what the message must contain)
     ("model.dropout=1.0", "model.dropout: expected a number in [0, 1)"),
     ("data.seed=-5", "data.seed: expected an integer in [0, 2**32)"),
     ("data.test_fraction=1.5", "data.test_fraction: expected a number in (0, 1)"),
-    ("data.synthetic.n_users=0", "data.synthetic.n_users: expected an integer >= 2"),
-    ("data.synthetic.n_items=-3", "data.synthetic.n_items: expected an integer >= 2"),
+    ("data.synthetic.n_users=0", "data.synthetic.n_users: expected an integer in [2, 10,000,000]"),
+    ("data.synthetic.n_items=-3", "data.synthetic.n_items: expected an integer in [2, 10,000,000]"),
+    ("data.synthetic.n_users=1e12", "data.synthetic.n_users: expected an integer, got 1000000000000.0"),
+    ("data.synthetic.n_items=1000000000000", "data.synthetic.n_items: expected an integer in [2, 10,000,000]"),
     ("data.synthetic.interactions_per_user=0", "data.synthetic.interactions_per_user"),
     ("data.social_base=2", "data.social_base: expected 0, 1 or auto"),
     ("data.delimiter=ab", "data.delimiter"),
@@ -82,3 +84,21 @@ def test_yaml_1_2_numbers_and_no_1_1_surprises(tmp_path):
         cfg.write_text(text)
         with pytest.raises(ConfigError, match=needle):
             load_config(cfg)
+
+
+GENOTYPES = [  # (genotype.json text, message)
+    ('{"version": 1, "width"', "genotype: not valid JSON"),
+    ('{"version": 1, "depth": 0, "combine": "last", "layers": []}', "genotype: missing key(s) ['width']"),
+    ('{"version": 1, "width": 16, "combine": "last", "layers": [{"aggregator": "sum"}]}', "genotype.layers[0]"),
+    ('{"version": 7, "width": 16, "combine": "last", "layers": []}', "version 7 is not supported"),
+    ('{"version": 1, "width": 0, "combine": "last", "layers": []}', "genotype width: expected a positive integer"),
+]
+
+
+@pytest.mark.parametrize("text, needle", GENOTYPES, ids=["json", "no-width", "layer-keys", "version", "width-0"])
+def test_bad_genotype(tmp_path, capsys, text, needle):
+    g = tmp_path / "genotype.json"
+    g.write_text(text)
+    rc, err = cli(["train", *sets(), "--genotype", str(g), "--out", str(tmp_path / "run")], capsys)
+    assert rc == 2 and needle in err, err
+    assert not (tmp_path / "run").exists()

@@ -88,6 +88,8 @@ def load_versioned(path: str | Path, fmt: int, kind: str) -> dict:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated or foreign file
         first = " ".join(str(e).split())[:160]
+        if "Weights only load failed" in first:
+            first = "it holds Python objects other than tensors and plain values; refused, not executed"
         raise UserError(f"{path}: not a readable {kind} ({type(e).__name__}: {first})") from None
     if not isinstance(obj, dict) or obj.get("format") != fmt:
         raise UserError(f"{path}: not a darts-gnn {kind} of format {fmt}")

@@ -6,6 +6,7 @@ while a tiny run is midway. Nothing in the package reads an environment variable
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -69,13 +70,29 @@ def one_error(err: str) -> str:
     return lines[0]
 
 
+#: when set, every outcome is appended to this JSON-lines file (benchmarks/fault_table.py reads it)
+LOG_ENV = "FAULT_TABLE_LOG"
+
+
+def record(rc: int, line: str) -> None:
+    """Log ``(test id, exit code, message)`` for the table of docs/reliability.md (only when
+    ``$FAULT_TABLE_LOG`` is set)."""
+    log = os.environ.get(LOG_ENV)
+    if log:
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" (", 1)[0]
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"test": test, "rc": rc, "line": line}) + "\n")
+
+
 def cli(argv: list[str], capsys) -> tuple[int, str]:
     """Run the CLI in this process: ``(exit code, the one error line or '')``."""
     from darts_gnn.cli import main
     capsys.readouterr()
     rc = main(argv)
     err = capsys.readouterr().err
-    return rc, (one_error(err) if rc else "")
+    line = one_error(err) if rc else ""
+    record(rc, line)
+    return rc, line
 
 
 def tree(path: Path) -> list[str]:

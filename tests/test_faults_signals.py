@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from faultkit import SEARCH, cli, cli_cmd, cli_env, one_error, sets
+from faultkit import SEARCH, cli, cli_cmd, cli_env, one_error, record, sets
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
@@ -66,6 +66,7 @@ def test_interrupted_train_keeps_its_best_model(tmp_path, sig, code):
     rc, err = _finish(proc)
     assert rc == code, err[-2000:]
     line = one_error(err)
+    record(rc, line)
     assert f"interrupted by {sig.name}" in line and "model.pt holds the best model so far" in line
     assert _status(run) == "interrupted" and not (run / ".lock").exists()
     ckpt = torch.load(run / "model.pt", weights_only=True)
@@ -81,6 +82,7 @@ def test_interrupted_search_resumes_and_is_not_overwritten(tmp_path, capsys):
     proc.send_signal(signal.SIGINT)
     rc, err = _finish(proc)
     assert rc == 130, err[-2000:]
+    record(rc, one_error(err))
     assert f"continue with 'darts-gnn search --resume {run}'" in one_error(err)
     assert _status(run) == "interrupted"
     stopped_at = _epoch(run)
@@ -99,6 +101,7 @@ def test_killed_search_leaves_a_stale_lock_that_resume_takes_over(tmp_path, caps
     assert _wait_for(lambda: _epoch(run) >= 1, proc)
     proc.send_signal(signal.SIGKILL)
     rc, _ = _finish(proc)
+    record(rc, "(killed: no message; the next run takes over the stale lock)")
     assert rc == -signal.SIGKILL
     assert (run / ".lock").is_file() and _status(run) == "running"  # what a kill leaves
     assert cli(["search", "--resume", str(run)], capsys)[0] == 0
@@ -113,12 +116,14 @@ def test_second_writer_is_refused_while_the_first_runs(tmp_path):
         second = subprocess.run(cli_cmd("search", *sets(*SEARCH), "--out", str(run), "--overwrite"),
                                 env=cli_env(), capture_output=True, text=True, timeout=120)
         assert second.returncode == 2
+        record(2, one_error(second.stderr))
         assert f"in use by another darts-gnn process (pid {first.pid}" in one_error(second.stderr)
         assert first.poll() is None  # the first run goes on
     finally:
         first.send_signal(signal.SIGTERM)
     rc, err = _finish(first)
     assert rc == 143, err[-2000:]
+    record(rc, one_error(err))
     events = [p for p in run.iterdir() if p.name.startswith("events.out.tfevents")]
     assert len(events) == 1 and json.loads((run / "run.json").read_text())["pid"] == first.pid
 

@@ -253,13 +253,23 @@ def open_run(out: str | Path | None, name: str = "run", root: str | Path = "runs
     """
     from .errors import RunDirError
     from .runlock import LOCK_NAME, LockFile
-    path = Path(out) if out is not None else _fresh_path(name, root)
-    if path.exists() and not path.is_dir():
-        raise RunDirError(f"{path}: exists and is not a directory; choose another --out")
-    if resume and not path.is_dir():
-        raise RunDirError(f"{path}: run directory not found")
-    created = not path.exists()
-    path.mkdir(parents=True, exist_ok=True)
+    if out is None:  # a fresh name; two runs started in the same second each get their own
+        while True:
+            path = _fresh_path(name, root)
+            try:
+                path.mkdir(parents=True)
+                break
+            except FileExistsError:
+                continue
+        created = True
+    else:
+        path = Path(out)
+        if path.exists() and not path.is_dir():
+            raise RunDirError(f"{path}: exists and is not a directory; choose another --out")
+        if resume and not path.is_dir():
+            raise RunDirError(f"{path}: run directory not found")
+        created = not path.exists()
+        path.mkdir(parents=True, exist_ok=True)
     lock = LockFile(path / LOCK_NAME)
     try:
         lock.acquire()

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from faultkit import cli, sets, tree
+from faultkit import cli, sets
 
 LG = ["data.source=lightgcn"]
 

@@ -48,11 +48,13 @@ def _resume_config(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from ..rundir import open_run
     from ..search.pipeline import run_search
-    from .common import load_data
+    from .common import check_splits, load_data
     resume = bool(getattr(args, "resume", None))
     cfg = _resume_config(args) if resume else config_from_args(args)
     setup_torch(cfg)
     ds, graph = load_data(cfg)  # bad data is refused before the run directory exists
+    if cfg.search.retrain or args.compare_baseline:
+        check_splits(ds)
     name = "search" if cfg.name == "run" else cfg.name
     out = args.resume if resume else args.out
     with open_run(out, name, cfg.out_dir, command="search", overwrite=args.overwrite, resume=resume) as run_dir:

@@ -10,19 +10,18 @@ split per line with :meth:`str.split` and converted with one ``numpy`` call per 
 """
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import logging
-import math
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .dataset import Dataset, DataError
+from .dataset import DataError
+from .social import load_social  # noqa: F401  (re-exported: part of this module's API)
+from .text import _bad_char_message, _read_text, _to_floats, _to_ids, _to_times
 
 __all__ = [
     "Interactions", "read_lightgcn", "load_movielens", "load_csv", "load_social", "drop_duplicates",
@@ -31,8 +30,6 @@ __all__ = [
 log = logging.getLogger("darts_gnn.data")
 
 _NOT_DIGIT_OR_SPACE = re.compile(r"[^0-9 \t\r\n]")
-_NOT_DIGIT = re.compile(r"[^0-9]")
-_MAX_ID = 2**31 - 1  # ids index embedding tables; anything larger is certainly a mistake
 
 
 @dataclass
@@ -75,159 +72,6 @@ class Interactions:
                             self.n_users, self.n_items, sub(self.ratings), sub(self.times),
                             self.user_ids, self.item_ids)
 
-
-# --------------------------------------------------------------------------- low-level helpers
-
-_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
-         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-
-
-def _decode(raw: bytes, p: Path, what: str) -> str:
-    """UTF-8, or the UTF-8/16/32 its byte-order mark announces (logged); else DataError with the line."""
-    encoding = next((enc for bom, enc in _BOMS if raw.startswith(bom)), "utf-8")
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise DataError(f"{p}:{line}: not {encoding.upper().replace('-SIG', '')} text (byte 0x{raw[e.start]:02x}); "
-                        f"expected {what} in UTF-8") from None
-    if encoding not in ("utf-8", "utf-8-sig"):
-        log.info("%s: read as %s (byte-order mark)", p, encoding.upper())
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise DataError(f"{p}:{line}: NUL byte in the text (a binary file, or UTF-16 without a byte-order "
-                        f"mark?); expected {what} in UTF-8")
-    return text.lstrip("\ufeff")
-
-
-def _normalise_newlines(text: str, p: Path) -> str:
-    """``\\r\\n`` (Windows) and lone ``\\r`` (classic Mac) line ends become ``\\n``; a change is logged."""
-    if "\r" not in text:
-        return text
-    crlf = text.count("\r\n")
-    lone = text.count("\r") - crlf
-    log.info("%s: line endings %s", p, ", ".join(x for x in (f"{crlf} CRLF" if crlf else "",
-                                                             f"{lone} CR" if lone else "") if x))
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _read_text(path: str | Path, what: str) -> tuple[str, str]:
-    """Whole file as text (encoding from the BOM, else UTF-8; line ends normalised to ``\\n``).
-    Missing, unreadable, binary or empty -> DataError."""
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"{p}: file not found (expected {what})")
-    if p.is_dir():
-        raise DataError(f"{p}: is a folder, expected a file ({what})")
-    try:
-        raw = p.read_bytes()
-    except OSError as e:
-        raise DataError(f"{p}: cannot read ({e.strerror})") from None
-    text = _normalise_newlines(_decode(raw, p, what), p)
-    if not text.strip():
-        raise DataError(f"{p}: empty file (expected {what})")
-    return text, str(p)
-
-
-def _line_of(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
-
-
-def _token_at(text: str, pos: int) -> str:
-    start = pos
-    while start > 0 and not text[start - 1].isspace():
-        start -= 1
-    end = pos
-    while end < len(text) and not text[end].isspace():
-        end += 1
-    return text[start:end]
-
-
-def _bad_char_message(path: str, text: str, pos: int, expected: str) -> str:
-    """Name an unexpected character by its code point, line and column (invisible ones too)."""
-    ch = text[pos]
-    line = _line_of(text, pos)
-    col = pos - (text.rfind("\n", 0, pos) + 1) + 1
-    token = _token_at(text, pos)
-    if re.fullmatch(r"-\d+", token):
-        return _bad_id_message(path, line, token, expected)
-    if not ch.isprintable() or ch.isspace() or unicodedata.category(ch) in ("Cf", "Zs", "Mn"):
-        name = unicodedata.name(ch, "control character")
-        return (f"{path}:{line}:{col}: invisible character U+{ord(ch):04X} ({name}) in {token!r}; "
-                f"expected {expected}")
-    return _bad_id_message(path, line, token, expected)
-
-
-def _bad_id_message(path: str, line: int, token: str, expected: str) -> str:
-    if re.fullmatch(r"-\d+", token):
-        return f"{path}:{line}: negative id {token!r}; expected {expected}"
-    return f"{path}:{line}: {token!r} is not an integer id; expected {expected}"
-
-
-def _to_ids(tokens: list[str], lines: np.ndarray, path: str, expected: str) -> np.ndarray:
-    """Convert string tokens to non-negative int64 ids; the first bad one -> DataError with its line."""
-    try:
-        arr = np.array(tokens, dtype=np.int64) if tokens else np.zeros(0, np.int64)
-        ok = bool(np.all(arr >= 0)) and bool(np.all(arr <= _MAX_ID))
-    except (ValueError, OverflowError):
-        ok = False
-    if ok:
-        # numpy also accepts "+3", " 3" and "1_0"; insist on plain digits.
-        ok = not _NOT_DIGIT.search("".join(tokens))
-    if ok:
-        return arr
-    for k, t in enumerate(tokens):
-        if not t.isdigit():
-            raise DataError(_bad_id_message(path, int(lines[k]), t, expected))
-        if int(t) > _MAX_ID:
-            raise DataError(f"{path}:{int(lines[k])}: id {t} is too large (at most {_MAX_ID}); "
-                            f"expected {expected}")
-    raise DataError(f"{path}: could not read the ids; expected {expected}")  # pragma: no cover
-
-
-def _to_floats(tokens: list[str], lines: np.ndarray, path: str, column: str) -> np.ndarray:
-    """Convert to float64; unparsable, NaN or infinite values -> DataError with the line."""
-    try:
-        arr = np.array(tokens, dtype=np.float64) if tokens else np.zeros(0)
-        ok = bool(np.all(np.isfinite(arr)))
-    except ValueError:
-        ok = False
-    if ok:
-        return arr
-    for k, t in enumerate(tokens):
-        try:
-            v = float(t)
-        except ValueError:
-            v = None
-        if v is None or not math.isfinite(v):
-            what = "empty" if not t.strip() else repr(t)
-            raise DataError(f"{path}:{int(lines[k])}: {column} is {what}; expected a finite number")
-    raise DataError(f"{path}: could not read column {column}")  # pragma: no cover
-
-
-def _to_times(tokens: list[str], lines: np.ndarray, path: str, column: str) -> np.ndarray:
-    """Timestamps as float64 seconds: numbers, or ISO 8601 dates / date-times."""
-    try:
-        arr = np.array(tokens, dtype=np.float64)
-        if np.all(np.isfinite(arr)):
-            return arr
-    except ValueError:
-        pass
-    out = np.empty(len(tokens), dtype=np.float64)
-    for k, t in enumerate(tokens):
-        try:
-            out[k] = float(t)
-            if not math.isfinite(out[k]):
-                raise ValueError
-            continue
-        except ValueError:
-            pass
-        try:
-            out[k] = np.datetime64(t.strip().replace(" ", "T"), "s").astype(np.int64)
-        except ValueError:
-            raise DataError(f"{path}:{int(lines[k])}: {column} is {t!r}; expected a number (e.g. unix "
-                            f"seconds) or an ISO 8601 date such as 2020-01-31T12:00:00") from None
-    return out
 
 
 def drop_duplicates(inter: Interactions, policy: str, *, against: Interactions | None = None,
@@ -488,86 +332,3 @@ def _csv_rows(text: str, delim: str, p: str):
                             f"unterminated quote?); every record must fit on one line")
         yield start, row
         start = end + 1
-
-
-# --------------------------------------------------------------------------- social edges
-
-_SOCIAL_EXPECTED = "lines 'user user' (two user ids separated by a tab or spaces)"
-
-
-def _social_base(ids: np.ndarray, n: int, id_base: int | str | None, p: str) -> int:
-    """The id base of a social file: ``0``/``1`` as given, or ``auto``: 0 when the file has an id 0,
-    1 when its largest id is ``n`` (the number of users); anything else is ambiguous -> DataError."""
-    lo, hi = int(ids.min()), int(ids.max())
-    if id_base in (0, 1):
-        log.info("%s: social ids are %d-based (data.social_base); ids range from %d to %d, %d users",
-                 p, id_base, lo, hi, n)
-        return int(id_base)
-    if id_base not in (None, "auto"):
-        raise DataError(f"{p}: data.social_base is {id_base!r}; expected 0, 1 or auto")
-    zero, top = lo == 0, hi == n
-    if zero == top:
-        why = (f"it has both id 0 and id {n} (= the number of users)" if zero else
-               f"its ids run from {lo} to {hi} and the data set has {n} users")
-        raise DataError(f"{p}: cannot tell whether the user ids are 0- or 1-based ({why}); "
-                        f"set data.social_base: 0 or 1")
-    base = 0 if zero else 1
-    log.info("%s: social ids taken as %d-based (data.social_base auto: %s)", p, base,
-             "the file has an id 0" if zero else f"the largest id is {n} = the number of users")
-    return base
-
-
-def load_social(path: str | Path, dataset: Dataset, id_base: int | str | None = "auto") -> np.ndarray:
-    """Read a user-user edge file and map it onto ``dataset``'s users; returns int64 ``[m, 2]``.
-
-    Each line holds two user ids (extra columns, e.g. a weight, are ignored). When the data set
-    remapped its ids (``dataset.user_ids`` is set) the file ids are matched against the original
-    ids as strings. Otherwise they are integers, shifted by ``id_base``: user ``k`` of the data set
-    is file id ``k + id_base``. ``id_base="auto"`` (or ``None``) decides only when the file leaves no
-    doubt: 0 when it has an id 0, 1 when its largest id is ``n_users`` (LastFM's ``trustnetwork.txt``);
-    otherwise :class:`DataError` asks for ``data.social_base``. The base used is always logged.
-
-    Edges touching users unknown to the data set are dropped (count logged); so are self-loops and
-    repeated pairs. Direction is kept; :class:`~darts_gnn.data.graph.Graph` symmetrises.
-    """
-    text, p = _read_text(path, _SOCIAL_EXPECTED)
-    a: list[str] = []
-    b: list[str] = []
-    line_no: list[int] = []
-    for k, line in enumerate(text.split("\n")):
-        f = line.split("\t") if "\t" in line else line.split()
-        f = [x.strip() for x in f]
-        if not any(f):
-            continue
-        if len(f) < 2 or not f[0] or not f[1]:
-            raise DataError(f"{p}:{k + 1}: found {line.strip()!r}; expected {_SOCIAL_EXPECTED}")
-        a.append(f[0])
-        b.append(f[1])
-        line_no.append(k + 1)
-    ln = np.asarray(line_no, dtype=np.int64)
-    n = dataset.n_users
-    if dataset.user_ids is not None:
-        lookup = {s: k for k, s in enumerate(dataset.user_ids)}
-        src = np.fromiter((lookup.get(x, -1) for x in a), dtype=np.int64, count=len(a))
-        dst = np.fromiter((lookup.get(x, -1) for x in b), dtype=np.int64, count=len(b))
-    else:
-        ids = _to_ids(a + b, np.concatenate([ln, ln]), p, _SOCIAL_EXPECTED)
-        id_base = _social_base(ids, n, id_base, p)
-        src, dst = ids[: len(a)] - id_base, ids[len(a):] - id_base
-    known = (src >= 0) & (src < n) & (dst >= 0) & (dst < n)
-    if not known.all():
-        log.warning("%s: dropped %d of %d social edges that name users unknown to the data set",
-                    p, int((~known).sum()), len(known))
-    pairs = np.stack([src[known], dst[known]], axis=1)
-    loops = pairs[:, 0] == pairs[:, 1]
-    if loops.any():
-        log.info("%s: dropped %d self-loops", p, int(loops.sum()))
-        pairs = pairs[~loops]
-    uniq = np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
-    if len(uniq) < len(pairs):
-        log.info("%s: dropped %d repeated social edges", p, len(pairs) - len(uniq))
-    if not len(uniq):
-        raise DataError(f"{p}: no social edge names two users of the data set "
-                        f"({len(a)} lines read; ids matched as "
-                        f"{'original ids' if dataset.user_ids is not None else f'0-based after subtracting {id_base}'})")
-    return uniq.astype(np.int64)

@@ -33,7 +33,7 @@ BY_NAME = [
     (("flipped", "damaged", "malicious", "sealed", "changed_data", "another_data", "valid_split"),
      "checkpoints: corrupted and mismatched"),
     (("read_only", "disk_full", "output_target", "parent_of_out", "out_is_a_file", "umask"), "filesystem errors"),
-    (("divergence", "internal_error", "failed_run"), "divergence and internal errors"),
+    (("divergence", "internal_error", "failed_run", "out_of_memory"), "divergence, memory and internal errors"),
     (("bad_genotype",), "config keys and values"),
 ]
 

@@ -297,6 +297,7 @@ def config_to_dict(cfg: Any) -> dict:
 
 
 _SEED_MAX = 2**32  # numpy's legacy seeding takes seeds in [0, 2**32)
+_DIM_MAX = 4096  # embedding width; larger tables are a typo, refused before they are allocated
 _SYNTHETIC_MAX = 10_000_000  # refused before the generator allocates (users x dim tables, interactions)
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -321,7 +322,7 @@ def _range_checks(cfg: Config) -> list[tuple[str, bool, str]]:
         ("data.synthetic.dim", syn.dim >= 1, "a positive integer"),
         ("data.synthetic.interactions_per_user", syn.interactions_per_user >= 1, "a positive integer"),
         ("data.synthetic.popularity_exponent", syn.popularity_exponent >= 0, "a non-negative number"),
-        ("model.dim", m.dim > 0, "a positive integer"),
+        ("model.dim", 0 < m.dim <= _DIM_MAX, f"an integer in [1, {_DIM_MAX}]"),
         ("model.n_layers", m.n_layers >= 0, "a non-negative integer"),
         ("model.dropout", 0.0 <= m.dropout < 1.0, "a number in [0, 1)"),
         ("train.epochs", t.epochs >= 1, "a positive integer"),

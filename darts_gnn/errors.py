@@ -9,7 +9,7 @@ code   meaning
 =====  ====================================================================================
 0      success
 1      internal error (a bug: please report it with the ``-v`` traceback)
-2      bad input: config, data, checkpoint, run directory, filesystem, command-line usage
+2      bad input: config, data, checkpoint, run directory, filesystem, command-line usage; out of memory
 3      training or search diverged (NaN/inf loss); the last good state is kept
 130    interrupted by SIGINT (Ctrl-C); the run directory is marked ``interrupted``
 143    terminated by SIGTERM; the run directory is marked ``interrupted``
@@ -79,6 +79,12 @@ def classify(e: BaseException) -> tuple[int, str]:
         return 128 + signum, f"interrupted by {signal.Signals(signum).name}"
     if isinstance(e, TrainingError):
         return EXIT_DIVERGED, _first_line(e)
+    if isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and any(
+            s in str(e) for s in ("can't allocate memory", "out of memory", "Cannot allocate memory"))):
+        text = " ".join(str(e).split())
+        size = text[text.find("you tried"):].split(".")[0] if "you tried" in text else type(e).__name__
+        return EXIT_BAD_INPUT, (f"out of memory ({size}); use a smaller model.dim, train.batch_size or "
+                                f"train.eval_batch_users, or a smaller data set")
     if isinstance(e, OSError) and not isinstance(e, UserError):
         return EXIT_BAD_INPUT, _os_message(e)
     if isinstance(e, user_errors()):

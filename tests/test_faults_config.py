@@ -22,6 +22,7 @@ CASES = [  # (override, what the message must contain)
     ("train.device=tpu", "train.device: got 'tpu'; allowed values"),
     ("model.name=gat", "model.name: got 'gat'; allowed values: mf, lightgcn, ngcf"),
     ("model.dropout=1.0", "model.dropout: expected a number in [0, 1)"),
+    ("model.dim=100000000", "model.dim: expected an integer in [1, 4096]"),
     ("data.seed=-5", "data.seed: expected an integer in [0, 2**32)"),
     ("data.test_fraction=1.5", "data.test_fraction: expected a number in (0, 1)"),
     ("data.synthetic.n_users=0", "data.synthetic.n_users: expected an integer in [2, 10,000,000]"),

@@ -154,6 +154,18 @@ def test_internal_error_is_one_line_exit_1_and_traceback_with_v(tmp_path, capsys
     assert not (tmp_path / "r").exists() and not (tmp_path / "r2").exists()
 
 
+def test_out_of_memory_is_one_line(tmp_path, capsys, monkeypatch):
+    from darts_gnn import train
+
+    def oom(self, epoch):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you "
+                           "tried to allocate 240000000000 bytes. Error code 12 (Cannot allocate memory)")
+    monkeypatch.setattr(train.Trainer, "train_epoch", oom)
+    rc, err = cli(["train", *sets(), "--out", str(tmp_path / "r")], capsys)
+    assert rc == 2 and "out of memory (you tried to allocate 240000000000 bytes); use a smaller model.dim" in err
+    assert not (tmp_path / "r").exists()
+
+
 # --------------------------------------------------------------------------- moved and mismatched runs
 
 def test_moved_run_directory_evaluates(done_run, tmp_path, capsys):

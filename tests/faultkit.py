@@ -1,8 +1,9 @@
 """Helpers of the fault-injection tests: the CLI in a subprocess, optionally slowed down per epoch.
 
 ``cli_cmd(*args, slow=0.4)`` runs ``python -c <code> args``: the code wraps the search's checkpoint hook
-and the trainer's epoch (through the public Python API) with a sleep, so that a test can send a signal
-while a tiny run is midway. Nothing in the package reads an environment variable for this.
+and the trainer's epoch (through the public Python API) with a sleep, and appends a line to
+``$FAULTKIT_MARK`` (when set) after each, so that a test can send a signal while a tiny run is midway.
+Nothing in the package reads an environment variable for this.
 """
 from __future__ import annotations
 
@@ -14,19 +15,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 _SLOW = """
-import sys, time
+import os, sys, time
 delay = float(sys.argv.pop(1))
+mark = os.environ.get("FAULTKIT_MARK")
+def _mark(what):
+    if mark:
+        with open(mark, "a") as f:
+            f.write(what + "\\n")
 from darts_gnn.search import checkpoint as _c
 from darts_gnn import train as _t
 _hook = _c.CheckpointHook.__call__
 def _slow_hook(self, *a):
     out = _hook(self, *a)
+    _mark("search")
     time.sleep(delay)
     return out
 _c.CheckpointHook.__call__ = _slow_hook
 _epoch = _t.Trainer.train_epoch
 def _slow_epoch(self, epoch):
     out = _epoch(self, epoch)
+    _mark("train")
     time.sleep(delay)
     return out
 _t.Trainer.train_epoch = _slow_epoch

@@ -35,7 +35,7 @@ def test_cli_lines_exit_as_documented(tmp_path, monkeypatch, capsys):
 def test_fault_table_command_runs(tmp_path):
     (argv, _), = [(a, c) for a, c in _commands() if a[:2] == ["python", "benchmarks/fault_table.py"]]
     out = tmp_path / "table.md"
-    argv = [sys.executable, *argv[1:-1], str(out), "-k", "json_is_strict or out_is_a_file"]  # two cases
+    argv = [sys.executable, *argv[1:-1], str(out), "-k", "json_is_strict or test_out_is_a_file"]  # two cases
     r = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     text = out.read_text()

@@ -438,15 +438,21 @@ def apply_overrides(d: dict, overrides: list[str]) -> dict:
     return d
 
 
+_CONFIG_MAX_BYTES = 1 << 20
+
+
 def read_config_file(path: str | Path) -> dict:
     """The mapping in a YAML config file; any problem -> :class:`ConfigError` naming ``file[:line]``."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        with open(p, "rb") as f:  # a pipe such as --config <(...) is fine; /dev/zero is not
+            raw = f.read(_CONFIG_MAX_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"{p}: config file not found") from None
     except OSError as e:
         raise ConfigError(f"{p}: cannot read the config file ({e.strerror})") from None
+    if len(raw) > _CONFIG_MAX_BYTES:
+        raise ConfigError(f"{p}: larger than {_CONFIG_MAX_BYTES >> 20} MiB; not a config file")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -69,6 +69,11 @@ def test_bad_config_file(tmp_path, capsys, text, needle):
     assert tree(tmp_path) == ["c.yaml"]
 
 
+def test_config_that_never_ends(tmp_path, capsys):
+    rc, err = cli(["train", "--config", "/dev/zero", "--out", str(tmp_path / "run")], capsys)
+    assert rc == 2 and "/dev/zero: larger than 1 MiB; not a config file" in err and not (tmp_path / "run").exists()
+
+
 def test_config_path_is_a_directory(tmp_path, capsys):
     rc, err = cli(["train", "--config", str(tmp_path), "--out", str(tmp_path / "run")], capsys)
     assert rc == 2 and "cannot read the config file" in err and str(tmp_path) in err

@@ -74,6 +74,12 @@ def test_malformed_tables(tmp_path, capsys, source, name, data, extra, parts):
     assert not (tmp_path / "run").exists()
 
 
+def test_data_path_is_a_device(tmp_path, capsys):
+    rc, err = cli(["train", *sets("data.source=movielens", "data.path=/dev/zero", "data.split=random"),
+                   "--out", str(tmp_path / "run")], capsys)
+    assert rc == 2 and "/dev/zero: is a device or socket, not a file" in err and not (tmp_path / "run").exists()
+
+
 def _lightgcn(tmp_path, train=b"0 0 1\n1 1 2\n2 2 3\n3 3 0\n", test=b"0 2\n1 3\n2 0\n3 1\n"):
     d = tmp_path / "lg"
     d.mkdir(exist_ok=True)

@@ -64,6 +64,8 @@ def _read_text(path: str | Path, what: str) -> tuple[str, str]:
         raise DataError(f"{p}: file not found (expected {what})")
     if p.is_dir():
         raise DataError(f"{p}: is a folder, expected a file ({what})")
+    if p.is_char_device() or p.is_block_device() or p.is_socket():
+        raise DataError(f"{p}: is a device or socket, not a file ({what})")  # /dev/zero never ends
     try:
         raw = p.read_bytes()
     except OSError as e:

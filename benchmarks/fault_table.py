@@ -80,7 +80,9 @@ def main() -> int:
             codes = ", ".join(str(r["rc"]) for r in recs) or "—"
             msg = "<br>".join(_short(r["line"]) for r in recs if r["line"]) or "(library level: see the test)"
             rows[_class(file, name)].append((name, codes, msg, "yes" if ok else "**no**"))
-    out = []
+    out = ["| class | cases tried | handled |", "|---|---|---|"]
+    out += [f"| {cls} | {len(rows[cls])} | {sum(r[3] == 'yes' for r in rows[cls])} |" for cls in sorted(rows)]
+    out += [f"| **all** | **{tried}** | **{handled}** |", ""]
     for cls in sorted(rows):
         out += [f"### {cls} ({len(rows[cls])} cases)", "", "| case | exit | message | handled |",
                 "|---|---|---|---|"]

@@ -46,7 +46,7 @@ def _class(path: str, name: str) -> str:
 
 
 def _short(line: str) -> str:
-    line = re.sub(r"/[^\s:'()]*/pytest-\d+/[^/\s]+/", "TMP/", line)
+    line = re.sub(r"/[^\s:'()]*/pytest-\d+/[^/\s:]+", "TMP", line)
     line = line.replace("darts-gnn: error: ", "")
     return line.replace("|", "\\|")[:240]
 

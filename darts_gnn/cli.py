@@ -12,12 +12,15 @@ import argparse
 import contextlib
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
 import traceback
 
 __all__ = ["main", "build_parser"]
+
+EXIT_SIGPIPE = 128 + 13  # what a shell reports for a filter whose reader closed the pipe
 
 COMMANDS = ("train", "search", "evaluate", "recommend", "compare")
 
@@ -28,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="darts-gnn",
         description="Differentiable architecture search for graph-neural-network recommenders.",
         epilog="exit codes: 0 ok, 1 internal error, 2 bad input (config, data, files, run directory), "
-               "3 diverged, 130 interrupted (SIGINT), 143 terminated (SIGTERM); see docs/reliability.md")
+               "3 diverged, 130 interrupted (SIGINT), 141 output pipe closed, 143 terminated (SIGTERM); "
+               "see docs/reliability.md")
     parser.add_argument("--version", action="version", version=f"darts-gnn {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -75,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
             return int(args._run(args) or 0)
     except (SystemExit, GeneratorExit):
         raise
+    except BrokenPipeError:  # the reader went away (`darts-gnn evaluate RUN | head -1`): stop quietly
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_SIGPIPE
     except BaseException as e:  # the error boundary: one line, a documented exit code
         code, msg = classify(e)
         if args.verbose:

@@ -12,6 +12,7 @@ code   meaning
 2      bad input: config, data, checkpoint, run directory, filesystem, command-line usage; out of memory
 3      training or search diverged (NaN/inf loss); the last good state is kept
 130    interrupted by SIGINT (Ctrl-C); the run directory is marked ``interrupted``
+141    the reader of standard output went away (``| head``): stopped quietly, as a Unix filter does
 143    terminated by SIGTERM; the run directory is marked ``interrupted``
 =====  ====================================================================================
 """

@@ -100,3 +100,38 @@ def test_lightgcn_dataset_is_consistent_or_refused(train, test):
     pairs = [set(map(tuple, ds.split(s).tolist())) for s in ("train", "valid", "test")]
     assert not (pairs[0] & pairs[1]) and not (pairs[0] & pairs[2]) and not (pairs[1] & pairs[2])
     assert len(ds.train) > 0
+
+
+@SETTINGS
+@given(BYTES)
+def test_social_reader_reads_or_refuses(data):
+    from darts_gnn.data import Dataset
+    from darts_gnn.data.social import load_social
+    p = _write(data, "trust.txt")
+    ds = Dataset("tiny", 5, 1, [[u, 0] for u in range(5)], [], [])
+    try:
+        edges = load_social(p, ds, "auto")
+    except DataError as e:
+        _refused_well(e, p)
+        return
+    assert edges.ndim == 2 and edges.shape[1] == 2 and len(edges) > 0
+    assert edges.min() >= 0 and edges.max() < 5 and not (edges[:, 0] == edges[:, 1]).any()
+
+
+YAMLISH = st.text(alphabet="abcdeflnrstuy_.:-[]{},#!&*|>'\"0123456789 \t\n\u00e9\ufeff", max_size=160)
+KEYS = st.sampled_from(["train.epochs", "train.lr", "model.name", "data.source", "search.order", "x", "train",
+                        "data.synthetic.n_users", "", "train.ks", "name"])
+
+
+@SETTINGS
+@given(st.one_of(st.binary(max_size=200), YAMLISH.map(str.encode)), st.lists(st.tuples(KEYS, YAMLISH), max_size=3))
+def test_config_loads_or_names_the_problem(data, overrides):
+    from darts_gnn.config import Config, ConfigError, load_config
+    p = _write(data, "c.yaml")
+    try:
+        cfg = load_config(p, [f"{k}={v}" for k, v in overrides])
+    except ConfigError as e:
+        msg = str(e)
+        assert msg.startswith((str(p), "--set")) and "\n" not in msg.strip(), msg
+        return
+    assert isinstance(cfg, Config) and cfg.train.epochs >= 1 and cfg.model.dim >= 1

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -185,3 +186,16 @@ def test_sigterm_between_search_epochs_is_resumable(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(checkpoint.CheckpointHook, "__call__", real)
     assert cli(["search", "--resume", str(run)], capsys)[0] == 0
     assert _status(run) == "done" and (run / "genotype.json").is_file()
+
+
+def test_closed_output_pipe_stops_quietly(tmp_path):
+    """`darts-gnn ... | head -1`: the reader goes away; no traceback, no error line, exit 141."""
+    code = ("import sys\nfrom darts_gnn.cli import main\n"
+            "class Closed:\n    def write(self, s):\n        raise BrokenPipeError(32, 'Broken pipe')\n"
+            "    def flush(self):\n        pass\n"
+            "sys.stdout = Closed()\nsys.exit(main(['train', '--set', 'train.epochs=1', '--set', 'train.progress=false',"
+            f" '--set', 'model.dim=8', '--out', {str(tmp_path / 'r')!r}]))\n")
+    r = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=120)
+    record(r.returncode, "(no message: the reader of stdout is gone)")
+    assert r.returncode == 141 and "Traceback" not in r.stderr and "darts-gnn: error" not in r.stderr, r.stderr[-2000:]
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["status"] == "done"  # the run itself finished

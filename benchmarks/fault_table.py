@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CLASSES = {
     "test_faults_config.py": "config keys and values",
     "test_faults_data.py": "malformed data",
-    "test_faults_property.py": "malformed data (property-based, hypothesis)",
+    "test_faults_property.py": "malformed data and configs (property-based, hypothesis)",
     "test_faults_signals.py": "signals and concurrent writers",
     "test_faults_rundir.py": "run-directory states",
 }

@@ -240,6 +240,27 @@ def _remove_leftovers(path: Path, created: bool) -> None:
             p.unlink()
 
 
+def _make_dir(out: str | Path | None, name: str, root: str | Path, resume: bool) -> tuple[Path, bool]:
+    """The run directory (created when missing) and whether this call created it."""
+    from .errors import RunDirError
+    if out is None:  # a fresh name; two runs started in the same second each get their own
+        while True:
+            path = _fresh_path(name, root)
+            try:
+                path.mkdir(parents=True)
+                return path, True
+            except FileExistsError:
+                continue
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"{path}: exists and is not a directory; choose another --out")
+    if resume and not path.is_dir():
+        raise RunDirError(f"{path}: run directory not found")
+    created = not path.exists()
+    path.mkdir(parents=True, exist_ok=True)
+    return path, created
+
+
 @contextlib.contextmanager
 def open_run(out: str | Path | None, name: str = "run", root: str | Path = "runs", *, command: str = "",
              overwrite: bool = False, resume: bool = False):
@@ -251,25 +272,8 @@ def open_run(out: str | Path | None, name: str = "run", root: str | Path = "runs
     ``KeyboardInterrupt``/SIGTERM) with the message, and a directory this call created is removed
     when none of the result files (:data:`VALUABLE`) was written. The lock is always released.
     """
-    from .errors import RunDirError
     from .runlock import LOCK_NAME, LockFile
-    if out is None:  # a fresh name; two runs started in the same second each get their own
-        while True:
-            path = _fresh_path(name, root)
-            try:
-                path.mkdir(parents=True)
-                break
-            except FileExistsError:
-                continue
-        created = True
-    else:
-        path = Path(out)
-        if path.exists() and not path.is_dir():
-            raise RunDirError(f"{path}: exists and is not a directory; choose another --out")
-        if resume and not path.is_dir():
-            raise RunDirError(f"{path}: run directory not found")
-        created = not path.exists()
-        path.mkdir(parents=True, exist_ok=True)
+    path, created = _make_dir(out, name, root, resume)
     lock = LockFile(path / LOCK_NAME)
     try:
         lock.acquire()

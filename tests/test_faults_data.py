@@ -143,3 +143,13 @@ def test_sparse_ids_are_remapped_not_allocated(tmp_path, caplog):
     assert sorted(map(tuple, ds.test.tolist())) == [(0, 1), (1, 2)]
     assert "user ids are sparse" in caplog.text and "item ids are sparse" in caplog.text
     assert np.array_equal(np.unique(ds.train[:, 0]), [0, 1])
+
+
+def test_movielens_file_read_as_lightgcn_is_not_silent(tmp_path, caplog):
+    from darts_gnn.data.loaders import read_lightgcn
+    p = tmp_path / "train.txt"
+    p.write_text("196\t242\t3\t881250949\n186\t302\t3\t891717742\n196\t377\t1\t878887116\n")
+    with caplog.at_level(logging.WARNING, logger="darts_gnn.data"):
+        read_lightgcn(p)
+    assert "1 of 3 lines repeat a user listed earlier (first: user 196 at lines 1 and 3)" in caplog.text
+    assert "set data.source: movielens or csv" in caplog.text

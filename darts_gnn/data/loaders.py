@@ -122,6 +122,20 @@ def drop_duplicates(inter: Interactions, policy: str, *, against: Interactions |
 _LIGHTGCN_EXPECTED = "lines 'user item item ...' of non-negative integer ids separated by spaces"
 
 
+def _warn_repeated_users(line_users: np.ndarray, line_no: np.ndarray, p: str) -> None:
+    """The LightGCN format lists each user on one line. Repeated users are read (their pairs are
+    merged; repeated pairs go to :func:`drop_duplicates`) but never silently: a MovieLens or CSV file
+    read as LightGCN would turn its ratings and timestamps into items, so the count is a WARNING."""
+    order = np.argsort(line_users, kind="stable")
+    repeat = np.flatnonzero(line_users[order][1:] == line_users[order][:-1])
+    if len(repeat):
+        first, again = int(line_no[order][repeat[0]]), int(line_no[order][repeat[0] + 1])
+        log.warning("%s: %d of %d lines repeat a user listed earlier (first: user %d at lines %d and %d); the "
+                    "LightGCN format has one line per user 'user item item ...'; for one interaction per line "
+                    "set data.source: movielens or csv", p, len(repeat), len(line_users),
+                    int(line_users[order][repeat[0]]), first, again)
+
+
 def read_lightgcn(path: str | Path) -> Interactions:
     """Read one LightGCN-format file: one line per user, ``user item item ...``, space separated.
 
@@ -148,6 +162,7 @@ def read_lightgcn(path: str | Path) -> Interactions:
     starts = np.zeros(len(cnt), dtype=np.int64)
     np.cumsum(cnt[:-1], out=starts[1:])
     line_users = ids[starts]
+    _warn_repeated_users(line_users, np.asarray(line_no, dtype=np.int64), p)
     is_item = np.ones(len(ids), dtype=bool)
     is_item[starts] = False
     users = np.repeat(line_users, cnt - 1)

@@ -108,3 +108,9 @@ def test_bad_genotype(tmp_path, capsys, text, needle):
     rc, err = cli(["train", *sets(), "--genotype", str(g), "--out", str(tmp_path / "run")], capsys)
     assert rc == 2 and needle in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_bad_search_space_is_refused_before_the_run_directory(tmp_path, capsys):
+    out = tmp_path / "run"
+    rc, err = cli(["search", *sets("search.space={aggregators: [nope]}"), "--out", str(out)], capsys)
+    assert rc == 2 and "nope" in err and not out.exists()

@@ -52,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     resume = bool(getattr(args, "resume", None))
     cfg = _resume_config(args) if resume else config_from_args(args)
     setup_torch(cfg)
-    ds, graph = load_data(cfg)  # bad data is refused before the run directory exists
+    from ..space import SearchSpace
+    SearchSpace.from_config(cfg.search)  # a bad search space, like bad data, is refused before the run
+    ds, graph = load_data(cfg)  # directory exists
     if cfg.search.retrain or args.compare_baseline:
         check_splits(ds)
     name = "search" if cfg.name == "run" else cfg.name

@@ -25,6 +25,9 @@ Search
     :class:`Genotype` (the discrete architecture, JSON), :func:`run_search` (search, derive, retrain).
 Configuration
     :class:`Config` and its sections, :func:`load_config` (YAML + ``key=value`` overrides).
+Run directories
+    :func:`open_run` (a locked, status-tracked :class:`RunDir`), :class:`UserError` (bad input: the
+    CLI's exit code 2); checkpoints are sealed and verified by :mod:`darts_gnn.manifest`.
 """
 import os as _os
 
@@ -46,6 +49,8 @@ from .ops import backend, mixed_aggregate  # noqa: E402
 from .search import Searcher, SuperNet, run_search  # noqa: E402
 from .space import SearchSpace, register  # noqa: E402
 from .train import Trainer, TrainResult  # noqa: E402
+from .errors import UserError  # noqa: E402
+from .rundir import RunDir, open_run  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -60,4 +65,6 @@ __all__ = [
     "mixed_aggregate", "backend",
     # search
     "SearchSpace", "register", "SuperNet", "Searcher", "Genotype", "run_search",
+    # run directories
+    "RunDir", "open_run", "UserError",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ import yaml
 
 __all__ = [
     "ConfigError", "Config", "DataConfig", "SyntheticConfig", "ModelConfig", "TrainConfig",
-    "SearchConfig", "load_config", "apply_overrides", "config_to_dict", "config_from_dict",
+    "SearchConfig", "load_config", "apply_overrides", "config_to_dict", "config_from_dict", "validate",
+    "parse_yaml", "read_config_file",
 ]
 
 
@@ -56,11 +58,13 @@ class DataConfig:
     (``path`` is a CSV/TSV file with a header). ``split``: ``given`` (use the test file),
     ``random`` (per-user holdout of ``test_fraction``) or ``temporal`` (per-user last
     ``test_fraction`` by timestamp). Validation is always carved out of each user's training items
-    (``valid_fraction``, seeded).
+    (``valid_fraction``, seeded). ``social_base``: the id the first user has in ``social_path`` (``0``,
+    ``1``, or ``auto``: decided only when the file leaves no doubt, and always logged).
     """
     source: str = "synthetic"
     path: str | None = None
     social_path: str | None = None
+    social_base: int | str = "auto"
     split: str = "given"
     test_fraction: float = 0.2
     valid_fraction: float = 0.1
@@ -177,6 +181,16 @@ class SearchConfig:
             ("search.hessian_every", self.hessian_every >= 0, "a non-negative integer (0: never)"),
             ("search.init_std", self.init_std > 0, "a positive number"),
             ("search.derive", self.derive in ("argmax", "greedy"), "argmax or greedy"),
+            ("search.seed", self.seed is None or 0 <= self.seed < 2**32, "an integer in [0, 2**32) or null"),
+            ("search.tau_max", self.tau_max > 0, "a positive number"),
+            ("search.tau_min", 0 < self.tau_min <= self.tau_max, "a positive number <= search.tau_max"),
+            ("search.tau_schedule", self.tau_schedule in ("linear", "exp"), "linear or exp"),
+            ("search.zero_one_weight", self.zero_one_weight >= 0, "a non-negative number"),
+            ("search.unrolled_eps", self.unrolled_eps > 0, "a positive number"),
+            ("search.hessian_iters", self.hessian_iters >= 1, "a positive integer"),
+            ("search.hessian_stop_factor", self.hessian_stop_factor >= 0, "a non-negative number (0: log only)"),
+            ("search.hessian_window", self.hessian_window >= 1, "a positive integer"),
+            ("search.checkpoint_every", self.checkpoint_every >= 1, "a positive integer"),
         ]
         for key, ok, expected in checks:
             if not ok:
@@ -282,35 +296,126 @@ def config_to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def validate(cfg: Config) -> None:
-    """Range checks that the types alone do not express."""
-    checks = [
-        ("data.test_fraction", 0.0 < cfg.data.test_fraction < 1.0, "a number in (0, 1)"),
-        ("data.valid_fraction", 0.0 <= cfg.data.valid_fraction < 1.0, "a number in [0, 1)"),
-        ("model.dim", cfg.model.dim > 0, "a positive integer"),
-        ("model.n_layers", cfg.model.n_layers >= 0, "a non-negative integer"),
-        ("model.dropout", 0.0 <= cfg.model.dropout < 1.0, "a number in [0, 1)"),
-        ("train.epochs", cfg.train.epochs >= 0, "a non-negative integer"),
-        ("train.batch_size", cfg.train.batch_size > 0, "a positive integer"),
-        ("train.lr", cfg.train.lr > 0, "a positive number"),
-        ("train.l2", cfg.train.l2 >= 0, "a non-negative number"),
-        ("train.patience", cfg.train.patience > 0, "a positive integer"),
-        ("train.eval_every", cfg.train.eval_every > 0, "a positive integer"),
-        ("train.ks", len(cfg.train.ks) > 0 and all(k > 0 for k in cfg.train.ks), "a non-empty list of positive integers"),
+_SEED_MAX = 2**32  # numpy's legacy seeding takes seeds in [0, 2**32)
+_DIM_MAX = 4096  # embedding width; larger tables are a typo, refused before they are allocated
+_SYNTHETIC_MAX = 10_000_000  # refused before the generator allocates (users x dim tables, interactions)
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _range_checks(cfg: Config) -> list[tuple[str, bool, str]]:
+    d, syn, m, t = cfg.data, cfg.data.synthetic, cfg.model, cfg.train
+    return [
+        ("data.test_fraction", 0.0 < d.test_fraction < 1.0, "a number in (0, 1)"),
+        ("data.valid_fraction", 0.0 <= d.valid_fraction < 1.0, "a number in [0, 1)"),
+        ("data.seed", 0 <= d.seed < _SEED_MAX, "an integer in [0, 2**32)"),
+        ("data.social_base", d.social_base in (0, 1, "auto"), "0, 1 or auto"),
+        ("data.user_col", bool(d.user_col.strip()), "a non-empty column name"),
+        ("data.item_col", bool(d.item_col.strip()), "a non-empty column name"),
+        ("data.path", d.path is None or bool(d.path.strip()), "a non-empty path or null"),
+        ("data.social_path", d.social_path is None or bool(d.social_path.strip()), "a non-empty path or null"),
+        ("data.delimiter", d.delimiter is None or len(d.delimiter) == 1
+         or d.delimiter in ("tab", "\\t", "comma", "semicolon", "pipe", "space"),
+         "one character, or tab / comma / semicolon / pipe / space, or null (sniffed)"),
+        ("data.synthetic.n_users", 2 <= syn.n_users <= _SYNTHETIC_MAX, f"an integer in [2, {_SYNTHETIC_MAX:,}]"),
+        ("data.synthetic.n_items", 2 <= syn.n_items <= _SYNTHETIC_MAX, f"an integer in [2, {_SYNTHETIC_MAX:,}]"),
+        ("data.synthetic.n_communities", syn.n_communities >= 1, "a positive integer"),
+        ("data.synthetic.dim", syn.dim >= 1, "a positive integer"),
+        ("data.synthetic.interactions_per_user", syn.interactions_per_user >= 1, "a positive integer"),
+        ("data.synthetic.popularity_exponent", syn.popularity_exponent >= 0, "a non-negative number"),
+        ("model.dim", 0 < m.dim <= _DIM_MAX, f"an integer in [1, {_DIM_MAX}]"),
+        ("model.n_layers", m.n_layers >= 0, "a non-negative integer"),
+        ("model.dropout", 0.0 <= m.dropout < 1.0, "a number in [0, 1)"),
+        ("train.epochs", t.epochs >= 1, "a positive integer"),
+        ("train.batch_size", t.batch_size > 0, "a positive integer"),
+        ("train.lr", t.lr > 0, "a positive number"),
+        ("train.l2", t.l2 >= 0, "a non-negative number"),
+        ("train.patience", t.patience > 0, "a positive integer"),
+        ("train.eval_every", t.eval_every > 0, "a positive integer"),
+        ("train.ks", len(t.ks) > 0 and all(k > 0 for k in t.ks), "a non-empty list of positive integers"),
+        ("train.eval_batch_users", t.eval_batch_users > 0, "a positive integer"),
+        ("train.seed", 0 <= t.seed < _SEED_MAX, "an integer in [0, 2**32)"),
+        ("train.num_threads", t.num_threads >= 0, "a non-negative integer (0: torch's default)"),
+        ("name", bool(_NAME_RE.fullmatch(cfg.name)), "letters, digits, '.', '_' or '-' (no path separators)"),
+        ("out_dir", bool(cfg.out_dir.strip()), "a non-empty path"),
     ]
-    for key, ok, expected in checks:
+
+
+def _get(cfg: Any, key: str) -> Any:
+    for part in key.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    """Range checks that the types alone do not express; the message names the key and the range."""
+    for key, ok, expected in _range_checks(cfg):
         if not ok:
-            section, name = key.split(".")
-            raise ConfigError(f"{key}: expected {expected}, got {getattr(getattr(cfg, section), name)!r}")
+            raise ConfigError(f"{key}: expected {expected}, got {_get(cfg, key)!r}")
     if cfg.data.source != "synthetic" and not cfg.data.path:
         raise ConfigError(f"data.path: required when data.source is {cfg.data.source!r}")
+
+
+# --------------------------------------------------------------------------- YAML
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` with YAML 1.2 core-schema scalars and no duplicate keys.
+
+    YAML 1.1 (PyYAML's default) reads ``1e-3`` as a string, ``yes``/``on`` as booleans, ``010`` as 8
+    and ``1_0`` as 10; here ``1e-3`` is a number and the others stay strings (which the typed fields
+    then reject with the key's name). A key repeated in one mapping is an error, not "last wins".
+    """
+
+
+_StrictLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in rs if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+                                                      "tag:yaml.org,2002:float")]
+    for ch, rs in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                    list("tTfF"))
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+                                    list("-+0123456789"))
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+.0123456789"))
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.Node) -> int:
+    text = loader.construct_scalar(node)
+    if text.startswith(("0o", "0x")):
+        return int(text, 0)
+    return int(text, 10)
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)
+    seen: dict[Any, yaml.Node] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first at line {seen[key].start_mark.line + 1})",
+                key_node.start_mark)
+        seen[key] = key_node
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_StrictLoader.add_constructor("tag:yaml.org,2002:map", lambda ld, n: ld.construct_mapping(n, deep=True))
+_StrictLoader.construct_mapping = _construct_mapping  # type: ignore[assignment]
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse YAML text with the strict loader (YAML 1.2 numbers, duplicate keys refused)."""
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
 
 
 # --------------------------------------------------------------------------- files and overrides
 
 def _parse_scalar(text: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return parse_yaml(text)
     except yaml.YAMLError:
         return text
 
@@ -322,6 +427,8 @@ def apply_overrides(d: dict, overrides: list[str]) -> dict:
             raise ConfigError(f"--set {item!r}: expected key=value, e.g. train.epochs=5")
         key, _, text = item.partition("=")
         parts = key.strip().split(".")
+        if not all(parts):
+            raise ConfigError(f"--set {item!r}: expected a dotted key such as train.epochs")
         node = d
         for p in parts[:-1]:
             node = node.setdefault(p, {})
@@ -331,25 +438,47 @@ def apply_overrides(d: dict, overrides: list[str]) -> dict:
     return d
 
 
+_CONFIG_MAX_BYTES = 1 << 20
+
+
+def read_config_file(path: str | Path) -> dict:
+    """The mapping in a YAML config file; any problem -> :class:`ConfigError` naming ``file[:line]``."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:  # a pipe such as --config <(...) is fine; /dev/zero is not
+            raw = f.read(_CONFIG_MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read the config file ({e.strerror})") from None
+    if len(raw) > _CONFIG_MAX_BYTES:
+        raise ConfigError(f"{p}: larger than {_CONFIG_MAX_BYTES >> 20} MiB; not a config file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{p}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save the config as UTF-8") from None
+    try:
+        d = parse_yaml(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise ConfigError(f"{p}{where}: not valid YAML ({problem})") from None
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"{p}: expected a mapping of sections (data, model, train, ...)")
+    return d
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Load a YAML config (or the defaults when ``path`` is None), apply overrides, validate.
 
     Relative data paths are taken from the current directory (the configs in ``configs/`` assume the
     repository root, with the data sets in ``../shared/data``).
     """
-    d: dict = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"{p}: config file not found")
-        try:
-            d = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f":{mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"{p}{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
-        if not isinstance(d, dict):
-            raise ConfigError(f"{p}: expected a mapping of sections (data, model, train, ...)")
+    d: dict = read_config_file(path) if path is not None else {}
     apply_overrides(d, overrides or [])
     try:
         return config_from_dict(d)

@@ -105,12 +105,15 @@ class Genotype:
         bad = sorted(set(d) - allowed)
         if bad:
             raise SpaceError(f"genotype: unknown key(s) {bad}; allowed keys: {sorted(allowed)}")
+        missing = [k for k in ("width", "combine", "layers") if k not in d]
+        if missing:  # never guess an architecture: a default width would silently build another model
+            raise SpaceError(f"genotype: missing key(s) {missing}; a genotype lists version, width, combine, layers")
         layers = d.get("layers", [])
         if not isinstance(layers, list):
             raise SpaceError(f"genotype.layers: expected a list, got {layers!r}")
         genes = []
         for i, l in enumerate(layers):
-            if not isinstance(l, dict) or set(l) - set(PER_LAYER):
+            if not isinstance(l, dict) or set(l) != set(PER_LAYER):
                 raise SpaceError(f"genotype.layers[{i}]: expected an object with keys {list(PER_LAYER)}, got {l!r}")
             genes.append(LayerGene(**l))
         if "depth" in d and d["depth"] != len(genes):

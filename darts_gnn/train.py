@@ -168,12 +168,26 @@ class Trainer:
         cfg = self.cfg
         seed_everything(cfg.seed)
         history: list[dict[str, Any]] = []
-        best_score, best_epoch, best_valid, best_state = -math.inf, 0, {}, None
-        bad_evals, stopped_early, epoch = 0, False, 0
         epoch_times: list[float] = []
         eval_times: list[float] = []
         bar = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=not cfg.progress,
                    dynamic_ncols=True, leave=True)
+        self.partial: dict[str, Any] = {}
+        try:
+            return self._loop(bar, history, epoch_times, eval_times)
+        except (KeyboardInterrupt, TrainingError):
+            # interrupted or diverged: keep the best weights so far in the model for the caller to save
+            bar.close()
+            if self._best_state is not None:
+                self.model.load_state_dict(self._best_state)
+            self.partial = {"best_epoch": self._best[1], "best_valid": dict(self._best[2])}
+            raise
+
+    def _loop(self, bar, history, epoch_times, eval_times) -> TrainResult:
+        cfg = self.cfg
+        best_score, best_epoch, best_valid, best_state = -math.inf, 0, {}, None
+        self._best, self._best_state = (best_score, best_epoch, best_valid), None
+        bad_evals, stopped_early, epoch = 0, False, 0
         for epoch in bar:
             start = time.perf_counter()
             loss = self.train_epoch(epoch)
@@ -198,6 +212,7 @@ class Trainer:
                 if score > best_score:
                     best_score, best_epoch, best_valid = score, epoch, dict(valid)
                     best_state = copy.deepcopy(self.model.state_dict())
+                    self._best, self._best_state = (best_score, best_epoch, best_valid), best_state
                     bad_evals = 0
                 else:
                     bad_evals += 1

@@ -264,7 +264,7 @@ def test_social_matches_original_string_ids(tmp_path):
     ("0 1\n2\n", r"trust.txt:2: found '2'; expected lines 'user user'"),
     ("0 1\n1 x\n", r"trust.txt:2: 'x' is not an integer id"),
     ("", r"trust.txt: empty file"),
-    ("7 8\n", r"trust.txt: no social edge names two users of the data set"),
+    ("0 9\n", r"trust.txt: no social edge names two users of the data set"),
 ])
 def test_social_bad_input(tmp_path, text, pattern):
     with pytest.raises(DataError, match=pattern):

@@ -3,14 +3,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from darts_gnn.search.checkpoint import SLOW_EPOCH_ENV, load_search_state
+from darts_gnn.search.checkpoint import load_search_state
+from faultkit import cli_cmd
 
 EPOCHS = 5
 SETS = [
@@ -22,9 +22,9 @@ SETS = [
 ]
 
 
-def _cmd(*args):
+def _cmd(*args, slow=0.0):
     sets = [x for s in SETS for x in ("--set", s)]
-    return [sys.executable, "-m", "darts_gnn", *args, *sets]
+    return cli_cmd(*args, *sets, slow=slow)
 
 
 def _alphas(run: Path) -> dict:
@@ -48,7 +48,7 @@ def test_killed_search_resumes_to_the_same_alpha_and_genotype(tmp_path, sig):
     assert done.returncode == 0, done.stderr[-2000:]
 
     # the same search, slowed down after each checkpoint so that the kill lands midway
-    proc = subprocess.Popen(_cmd("search", "--out", str(run)), env=_env(**{SLOW_EPOCH_ENV: "0.4"}),
+    proc = subprocess.Popen(_cmd("search", "--out", str(run), slow=0.4), env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90

@@ -11,7 +11,8 @@ import torch
 
 from ..config import Config, config_to_dict, load_config
 from ..errors import UserError
-from ..rundir import load_versioned
+from ..manifest import check_dataset, make_manifest, seal
+from ..rundir import load_versioned, read_status
 
 log = logging.getLogger("darts_gnn")
 
@@ -23,7 +24,10 @@ def add_config_args(p: argparse.ArgumentParser, config_required: bool = False) -
                    help="YAML config (default: the built-in synthetic quick-start settings)")
     p.add_argument("--set", "-s", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set train.epochs=5 (repeatable)")
-    p.add_argument("--out", "-o", metavar="RUN_DIR", help="run directory (default: runs/<name>-<time>)")
+    p.add_argument("--out", "-o", metavar="RUN_DIR", help="run directory (default: runs/<name>-<time>); "
+                   "one that already holds a run is refused unless --overwrite")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (its files are deleted first)")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -43,6 +47,16 @@ def setup_torch(cfg: Config) -> torch.device:
     return torch.device(dev)
 
 
+def check_splits(ds, splits=("test",)) -> None:
+    """Refuse, before any training, a data set whose ``splits`` hold no (user, item) pair."""
+    from ..data.dataset import DataError
+    for split in splits:
+        if len(ds.split(split)) == 0:
+            hint = ("data.valid_fraction is 0 or every user has a single training item" if split == "valid"
+                    else "the test file lists users without items, or no test user has training items")
+            raise DataError(f"data set {ds.name!r}: the {split} split is empty ({hint})")
+
+
 def load_data(cfg: Config):
     """Dataset and its training graph, with timing logged."""
     from ..data import Graph, load_dataset
@@ -54,14 +68,19 @@ def load_data(cfg: Config):
 
 
 def save_checkpoint(run, model: torch.nn.Module, cfg: Config, extra: dict[str, Any] | None = None,
-                    name: str = "model.pt") -> Path:
-    """``model.pt``: state dict plus what is needed to rebuild the model; loads with weights_only."""
+                    name: str = "model.pt", dataset=None) -> Path:
+    """``model.pt``: state dict plus what is needed to rebuild the model; loads with weights_only.
+
+    Sealed with a manifest (data-set fingerprint of ``dataset``, config hash) and a content hash
+    (:func:`darts_gnn.manifest.seal`)."""
+    cfg_dict = config_to_dict(cfg)
     payload = {
         "format": CHECKPOINT_FORMAT,
-        "config": config_to_dict(cfg),
+        "config": cfg_dict,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
     payload.update(extra or {})
+    seal(payload, make_manifest("model", dataset, cfg_dict))
     return run.save_torch(name, payload)
 
 
@@ -86,17 +105,55 @@ def format_metrics(rows: dict[str, dict[str, float]], keys: list[str]) -> str:
     return "\n".join(lines)
 
 
-def load_run(path: str | Path):
-    """Rebuild ``(cfg, dataset, graph, model)`` of a finished run directory from its checkpoint."""
+#: data/model keys that may differ between a run's config.yaml and its model.pt (where the files
+#: live); any other data or model difference means config.yaml does not describe the model
+_MOVABLE = ("data.path", "data.social_path")
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        out.update(_flat(v, key + ".") if isinstance(v, dict) and k != "space" else {key: v})
+    return out
+
+
+def run_config(path: Path, ckpt: dict) -> Config:
+    """The config of a run directory: ``config.yaml`` (so a moved directory works once its data
+    paths are right), checked against the one stored in ``model.pt`` for the keys that define the
+    model and the data; without ``config.yaml``, the stored one."""
     from ..config import config_from_dict
+    stored = config_from_dict(ckpt["config"])
+    if not (path / "config.yaml").is_file():
+        log.warning("%s: no config.yaml; using the config stored in model.pt", path)
+        return stored
+    cfg = load_config(path / "config.yaml")
+    a, b = _flat(config_to_dict(stored)), _flat(config_to_dict(cfg))
+    defining = ("data.",) if ckpt.get("genotype") else ("data.", "model.")
+    diff = [k for k in sorted(set(a) | set(b))
+            if a.get(k) != b.get(k) and k not in _MOVABLE and k.startswith(defining)]
+    if diff:
+        k = diff[0]
+        raise UserError(f"{path}/config.yaml: {k} is {b.get(k)!r} but model.pt was trained with "
+                        f"{a.get(k)!r}; config.yaml does not describe this model")
+    return cfg
+
+
+def load_run(path: str | Path):
+    """Rebuild ``(cfg, dataset, graph, model)`` of a run directory from ``config.yaml`` and
+    ``model.pt``; the data set must be the one the model was trained on (manifest fingerprint)."""
     from ..models import build_model
     path = Path(path)
     if not path.is_dir():
         raise UserError(f"{path}: run directory not found")
     ckpt = load_checkpoint(path / "model.pt")
-    cfg = config_from_dict(ckpt["config"])
+    status = read_status(path).get("status")
+    if status not in (None, "done"):
+        log.warning("%s: the run is marked %s; model.pt holds its best model so far", path, status)
+    cfg = run_config(path, ckpt)
     setup_torch(cfg)
     ds, graph = load_data(cfg)
+    check_dataset(ckpt, ds, path / "model.pt", "model")
     if (ds.n_users, ds.n_items) != (ckpt.get("n_users"), ckpt.get("n_items")):
         raise UserError(f"{path}: the data set now has {ds.n_users} users / {ds.n_items} items but the "
                         f"checkpoint was trained on {ckpt.get('n_users')} / {ckpt.get('n_items')}")
@@ -105,6 +162,10 @@ def load_run(path: str | Path):
         model = Genotype.from_json(ckpt["genotype"]).build_model(ds, graph)
     else:
         model = build_model(cfg.model, ds, graph)
-    model.load_state_dict(ckpt["state_dict"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except (RuntimeError, KeyError) as e:
+        raise UserError(f"{path}/model.pt: its weights do not fit the model config.yaml describes "
+                        f"({' '.join(str(e).split())[:200]})") from None
     model.eval()
     return cfg, ds, graph, model

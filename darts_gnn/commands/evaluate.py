@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from .common import format_metrics, load_run
+from .common import check_splits, format_metrics, load_run
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -25,9 +24,11 @@ def run(args: argparse.Namespace) -> int:
     if any(k <= 0 for k in ks):
         from ..errors import UserError
         raise UserError(f"--k: expected positive integers, got {ks}")
+    check_splits(ds, (args.split,))
     metrics = Evaluator(ds, ks=tuple(ks), batch_users=cfg.train.eval_batch_users).evaluate(model, args.split)
     if args.json:
-        print(json.dumps(metrics, indent=2))
+        from ..rundir import strict_json
+        print(strict_json(metrics))
     else:
         keys = [f"{m}@{k}" for k in ks for m in ("recall", "ndcg", "precision", "hitrate")]
         print(format_metrics({f"{args.run_dir} ({args.split})": metrics}, keys))

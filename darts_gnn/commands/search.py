@@ -25,42 +25,51 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def _resume_config(args: argparse.Namespace):
-    """Config and run directory of ``--resume RUN_DIR`` (issue 5)."""
+    """Config of ``--resume RUN_DIR`` (issue 5): RUN_DIR/config.yaml plus ``--set``."""
     from pathlib import Path
 
     from ..config import load_config
     from ..errors import UserError
-    from ..rundir import RunDir
     if args.config:
         raise UserError("--resume takes the settings from RUN_DIR/config.yaml; drop --config")
     if args.out and Path(args.out).resolve() != Path(args.resume).resolve():
         raise UserError("--resume continues in RUN_DIR itself; drop --out")
+    if args.overwrite:
+        raise UserError("--resume continues the run in RUN_DIR; --overwrite would delete it: use one or the other")
+    if not Path(args.resume).is_dir():
+        raise UserError(f"{args.resume}: run directory not found")
     if not (Path(args.resume) / "config.yaml").is_file():
         raise UserError(f"{args.resume}: not a search run directory (no config.yaml)")
-    return load_config(Path(args.resume) / "config.yaml", args.set), RunDir(args.resume)
+    if not (Path(args.resume) / "search_state.pt").is_file():
+        raise UserError(f"{args.resume}: no search checkpoint (search_state.pt) to resume from")
+    return load_config(Path(args.resume) / "config.yaml", args.set)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..rundir import new_run_dir
+    from ..rundir import open_run
     from ..search.pipeline import run_search
-    if getattr(args, "resume", None):
-        cfg, run_dir = _resume_config(args)
-        setup_torch(cfg)
-    else:
-        cfg = config_from_args(args)
-        setup_torch(cfg)
-        name = "search" if cfg.name == "run" else cfg.name
-        run_dir = new_run_dir(args.out, name, cfg.out_dir)
-    log.info("run directory: %s", run_dir.path)
-    try:
-        report = run_search(cfg, run_dir, compare_baseline=args.compare_baseline,
-                            resume=bool(getattr(args, "resume", None)))
+    from .common import check_splits, load_data
+    resume = bool(getattr(args, "resume", None))
+    cfg = _resume_config(args) if resume else config_from_args(args)
+    setup_torch(cfg)
+    from ..space import SearchSpace
+    SearchSpace.from_config(cfg.search)  # a bad search space, like bad data, is refused before the run
+    ds, graph = load_data(cfg)  # directory exists
+    if cfg.search.retrain or args.compare_baseline:
+        check_splits(ds)
+    name = "search" if cfg.name == "run" else cfg.name
+    out = args.resume if resume else args.out
+    with open_run(out, name, cfg.out_dir, command="search", overwrite=args.overwrite, resume=resume) as run_dir:
+        log.info("run directory: %s", run_dir.path)
+        state = run_dir.file("search_state.pt")
+        args._interrupt_hint = lambda: (f"run directory {run_dir.path} is marked interrupted; continue with "
+                                        f"'darts-gnn search --resume {run_dir.path}'") if state.is_file() else None
+        report = run_search(cfg, run_dir, compare_baseline=args.compare_baseline, resume=resume,
+                            dataset=ds, graph=graph)
         if report.model is not None:
             save_checkpoint(run_dir, report.model, cfg, {
                 "model_name": "genotype", "n_users": report.model.n_users, "n_items": report.model.n_items,
-                "genotype": report.genotype.to_json()})
-    finally:
-        run_dir.close()
+                "genotype": report.genotype.to_json()}, dataset=ds)
     print(f"found architecture: {report.genotype.summary()}")
     keys = [f"{m}@{k}" for k in cfg.train.ks for m in ("recall", "ndcg")]
     rows = {}

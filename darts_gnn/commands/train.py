@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..config import config_to_dict
 from ..errors import UserError
-from .common import add_config_args, config_from_args, format_metrics, load_data, save_checkpoint, setup_torch
+from .common import (add_config_args, check_splits, config_from_args, format_metrics, load_data, save_checkpoint,
+                     setup_torch)
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -19,20 +20,41 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
-def train_and_evaluate(cfg, run, genotype_path: str | None = None) -> dict:
+def _load_genotype(genotype_path: str | None):
+    if genotype_path is None:
+        return None
+    from ..genotype import Genotype
+    if not Path(genotype_path).is_file():
+        raise UserError(f"{genotype_path}: genotype file not found")
+    return Genotype.load(genotype_path)
+
+
+def _fit(trainer, run, model, cfg, extra: dict, ds):
+    """``trainer.fit()``; when it is interrupted or diverges after a best epoch, that model is saved
+    to ``model.pt`` (marked partial) before the error goes on."""
+    from ..train import TrainingError
+    try:
+        return trainer.fit()
+    except (KeyboardInterrupt, TrainingError):
+        partial = getattr(trainer, "partial", None) or {}
+        if partial.get("best_epoch"):
+            save_checkpoint(run, model, cfg, {**extra, "partial": True, "best_epoch": partial["best_epoch"]},
+                            dataset=ds)
+        raise
+
+
+def train_and_evaluate(cfg, run, genotype_path: str | None = None, *, dataset=None, graph=None,
+                       genotype=None) -> dict:
     """Build data and model from ``cfg``, train, evaluate on test, write the run directory."""
     from ..metrics import Evaluator
     from ..models import build_model
     from ..train import Trainer
 
     device = setup_torch(cfg)
-    ds, graph = load_data(cfg)
-    genotype = None
-    if genotype_path is not None:
-        from ..genotype import Genotype
-        if not Path(genotype_path).is_file():
-            raise UserError(f"{genotype_path}: genotype file not found")
-        genotype = Genotype.load(genotype_path)
+    ds, graph = (dataset, graph) if dataset is not None else load_data(cfg)
+    check_splits(ds)
+    genotype = genotype if genotype is not None else _load_genotype(genotype_path)
+    if genotype is not None:
         model = genotype.build_model(ds, graph)
         model_name = f"genotype:{genotype.summary()}"
     else:
@@ -44,9 +66,15 @@ def train_and_evaluate(cfg, run, genotype_path: str | None = None) -> dict:
         run.write_json("id_map.json", {"users": ds.user_ids, "items": ds.item_ids})
     evaluator = Evaluator(ds, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
     writer = run.writer()
+    extra = {"model_name": cfg.model.name if genotype is None else "genotype",
+             "n_users": ds.n_users, "n_items": ds.n_items}
+    if genotype is not None:
+        extra["genotype"] = genotype.to_json()
     t0 = time.perf_counter()
-    result = Trainer(model, ds, cfg.train, evaluator=evaluator, writer=writer).fit()
+    trainer = Trainer(model, ds, cfg.train, evaluator=evaluator, writer=writer)
+    result = _fit(trainer, run, model, cfg, extra, ds)
     train_s = time.perf_counter() - t0
+    save_checkpoint(run, model, cfg, extra, dataset=ds)  # before testing: an interruption keeps the model
     t0 = time.perf_counter()
     test = evaluator.evaluate(model, "test")
     eval_s = time.perf_counter() - t0
@@ -63,21 +91,24 @@ def train_and_evaluate(cfg, run, genotype_path: str | None = None) -> dict:
         "eval_seconds": eval_s,
         "dataset": ds.stats(),
     }
-    extra = {"model_name": cfg.model.name if genotype is None else "genotype",
-             "n_users": ds.n_users, "n_items": ds.n_items}
-    if genotype is not None:
-        extra["genotype"] = genotype.to_json()
-    save_checkpoint(run, model, cfg, extra)
     run.write_json("metrics.json", metrics)
     run.close()
     return metrics
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..rundir import new_run_dir
+    from ..rundir import open_run
     cfg = config_from_args(args)
-    run_dir = new_run_dir(args.out, cfg.name, cfg.out_dir)
-    metrics = train_and_evaluate(cfg, run_dir, args.genotype)
+    setup_torch(cfg)
+    # everything that can be refused is checked before the run directory exists
+    ds, graph = load_data(cfg)
+    check_splits(ds)
+    genotype = _load_genotype(args.genotype)
+    with open_run(args.out, cfg.name, cfg.out_dir, command="train", overwrite=args.overwrite) as run_dir:
+        model_pt = run_dir.file("model.pt")
+        args._interrupt_hint = lambda: (f"run directory {run_dir.path} is marked interrupted; its model.pt holds "
+                                        f"the best model so far") if model_pt.is_file() else None
+        metrics = train_and_evaluate(cfg, run_dir, dataset=ds, graph=graph, genotype=genotype)
     keys = [f"{m}@{k}" for k in cfg.train.ks for m in ("recall", "ndcg")]
     print(format_metrics({metrics["model"]: metrics}, keys))
     print(f"best epoch {metrics['best_epoch']} of {metrics['epochs']}, "

@@ -36,6 +36,34 @@ def _union(a: Interactions, b: Interactions) -> Interactions:
                         max(a.n_users, b.n_users), max(a.n_items, b.n_items))
 
 
+#: ids are "sparse" when the id space is more than twice the ids in use, plus this slack
+SPARSE_SLACK = 1024
+
+
+def _dense(raw: np.ndarray, n: int, what: str, source: str) -> tuple[np.ndarray, list[str] | None, int]:
+    """``raw`` ids as they are when the id space ``n`` is dense, else remapped to ``0..k-1`` (sorted
+    order; the file ids kept as strings, logged), so that no table is sized by a huge largest id."""
+    uniq = np.unique(raw)
+    if n <= 2 * len(uniq) + SPARSE_SLACK:
+        return raw, None, n
+    log.warning("%s: %s ids are sparse (%d distinct, largest %d): remapped to 0..%d; the file ids are kept "
+                "for recommendations", source, what, len(uniq), n - 1, len(uniq) - 1)
+    return np.searchsorted(uniq, raw).astype(np.int64), [str(x) for x in uniq.tolist()], len(uniq)
+
+
+def _densify(train: Interactions, test: Interactions | None, n_users: int, n_items: int, source: str):
+    """Remap sparse LightGCN ids (shared by the train and test files); see :func:`_dense`."""
+    parts = [train] if test is None else [train, test]
+    users = np.concatenate([x.users for x in parts])
+    items = np.concatenate([x.items for x in parts])
+    users, user_ids, n_users = _dense(users, n_users, "user", source)
+    items, item_ids, n_items = _dense(items, n_items, "item", source)
+    cut = len(train)
+    out = [Interactions(x.path, u, i, x.lines, n_users, n_items)
+           for x, u, i in zip(parts, np.split(users, [cut]), np.split(items, [cut]))]
+    return out[0], (out[1] if test is not None else None), n_users, n_items, user_ids, item_ids
+
+
 def drop_users_without_train(train: np.ndarray, other: np.ndarray, n_users: int, what: str,
                              source: str = "", lines: np.ndarray | None = None) -> np.ndarray:
     """Policy for users with no training interactions: their ``other`` (valid/test) pairs are dropped.
@@ -106,7 +134,7 @@ def load_dataset(cfg: DataConfig) -> Dataset:
             raise DataError(f"data.path is required for data.source {cfg.source!r}")
         ds = _load_files(cfg)
     if cfg.social_path:
-        ds.social = load_social(cfg.social_path, ds)
+        ds.social = load_social(cfg.social_path, ds, cfg.social_base)
     s = ds.stats()
     log.info("data %s (%s, split %s): %d users, %d items, train %d / valid %d / test %d, "
              "social %d, density %.5f, %.2f s", ds.name, cfg.source,
@@ -127,7 +155,8 @@ def _load_files(cfg: DataConfig) -> Dataset:
         name = (path if path.is_dir() else path.parent).name
         n_users = max(train_i.n_users, test_i.n_users if test_i is not None else 0)
         n_items = max(train_i.n_items, test_i.n_items if test_i is not None else 0)
-        user_ids = item_ids = None
+        train_i, test_i, n_users, n_items, user_ids, item_ids = _densify(train_i, test_i, n_users, n_items,
+                                                                         str(path))
         if split == "given":
             train, test = train_i.pairs, test_i.pairs
             test_lines, test_src = test_i.lines, test_i.path

@@ -13,14 +13,15 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .dataset import Dataset, DataError
+from .dataset import DataError
+from .social import load_social  # noqa: F401  (re-exported: part of this module's API)
+from .text import _bad_char_message, _read_text, _to_floats, _to_ids, _to_times
 
 __all__ = [
     "Interactions", "read_lightgcn", "load_movielens", "load_csv", "load_social", "drop_duplicates",
@@ -29,8 +30,6 @@ __all__ = [
 log = logging.getLogger("darts_gnn.data")
 
 _NOT_DIGIT_OR_SPACE = re.compile(r"[^0-9 \t\r\n]")
-_NOT_DIGIT = re.compile(r"[^0-9]")
-_MAX_ID = 2**31 - 1  # ids index embedding tables; anything larger is certainly a mistake
 
 
 @dataclass
@@ -73,114 +72,6 @@ class Interactions:
                             self.n_users, self.n_items, sub(self.ratings), sub(self.times),
                             self.user_ids, self.item_ids)
 
-
-# --------------------------------------------------------------------------- low-level helpers
-
-def _read_text(path: str | Path, what: str) -> tuple[str, str]:
-    """Whole file as text (UTF-8, BOM stripped). Missing, unreadable or empty -> DataError."""
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"{p}: file not found (expected {what})")
-    if p.is_dir():
-        raise DataError(f"{p}: is a folder, expected a file ({what})")
-    try:
-        raw = p.read_bytes()
-    except OSError as e:
-        raise DataError(f"{p}: cannot read ({e.strerror})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise DataError(f"{p}:{line}: not UTF-8 text (expected {what})") from None
-    if not text.strip():
-        raise DataError(f"{p}: empty file (expected {what})")
-    return text, str(p)
-
-
-def _line_of(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
-
-
-def _token_at(text: str, pos: int) -> str:
-    start = pos
-    while start > 0 and not text[start - 1].isspace():
-        start -= 1
-    end = pos
-    while end < len(text) and not text[end].isspace():
-        end += 1
-    return text[start:end]
-
-
-def _bad_id_message(path: str, line: int, token: str, expected: str) -> str:
-    if re.fullmatch(r"-\d+", token):
-        return f"{path}:{line}: negative id {token!r}; expected {expected}"
-    return f"{path}:{line}: {token!r} is not an integer id; expected {expected}"
-
-
-def _to_ids(tokens: list[str], lines: np.ndarray, path: str, expected: str) -> np.ndarray:
-    """Convert string tokens to non-negative int64 ids; the first bad one -> DataError with its line."""
-    try:
-        arr = np.array(tokens, dtype=np.int64) if tokens else np.zeros(0, np.int64)
-        ok = bool(np.all(arr >= 0)) and bool(np.all(arr <= _MAX_ID))
-    except (ValueError, OverflowError):
-        ok = False
-    if ok:
-        # numpy also accepts "+3", " 3" and "1_0"; insist on plain digits.
-        ok = not _NOT_DIGIT.search("".join(tokens))
-    if ok:
-        return arr
-    for k, t in enumerate(tokens):
-        if not t.isdigit():
-            raise DataError(_bad_id_message(path, int(lines[k]), t, expected))
-        if int(t) > _MAX_ID:
-            raise DataError(f"{path}:{int(lines[k])}: id {t} is too large (at most {_MAX_ID}); "
-                            f"expected {expected}")
-    raise DataError(f"{path}: could not read the ids; expected {expected}")  # pragma: no cover
-
-
-def _to_floats(tokens: list[str], lines: np.ndarray, path: str, column: str) -> np.ndarray:
-    """Convert to float64; unparsable, NaN or infinite values -> DataError with the line."""
-    try:
-        arr = np.array(tokens, dtype=np.float64) if tokens else np.zeros(0)
-        ok = bool(np.all(np.isfinite(arr)))
-    except ValueError:
-        ok = False
-    if ok:
-        return arr
-    for k, t in enumerate(tokens):
-        try:
-            v = float(t)
-        except ValueError:
-            v = None
-        if v is None or not math.isfinite(v):
-            what = "empty" if not t.strip() else repr(t)
-            raise DataError(f"{path}:{int(lines[k])}: {column} is {what}; expected a finite number")
-    raise DataError(f"{path}: could not read column {column}")  # pragma: no cover
-
-
-def _to_times(tokens: list[str], lines: np.ndarray, path: str, column: str) -> np.ndarray:
-    """Timestamps as float64 seconds: numbers, or ISO 8601 dates / date-times."""
-    try:
-        arr = np.array(tokens, dtype=np.float64)
-        if np.all(np.isfinite(arr)):
-            return arr
-    except ValueError:
-        pass
-    out = np.empty(len(tokens), dtype=np.float64)
-    for k, t in enumerate(tokens):
-        try:
-            out[k] = float(t)
-            if not math.isfinite(out[k]):
-                raise ValueError
-            continue
-        except ValueError:
-            pass
-        try:
-            out[k] = np.datetime64(t.strip().replace(" ", "T"), "s").astype(np.int64)
-        except ValueError:
-            raise DataError(f"{path}:{int(lines[k])}: {column} is {t!r}; expected a number (e.g. unix "
-                            f"seconds) or an ISO 8601 date such as 2020-01-31T12:00:00") from None
-    return out
 
 
 def drop_duplicates(inter: Interactions, policy: str, *, against: Interactions | None = None,
@@ -231,6 +122,20 @@ def drop_duplicates(inter: Interactions, policy: str, *, against: Interactions |
 _LIGHTGCN_EXPECTED = "lines 'user item item ...' of non-negative integer ids separated by spaces"
 
 
+def _warn_repeated_users(line_users: np.ndarray, line_no: np.ndarray, p: str) -> None:
+    """The LightGCN format lists each user on one line. Repeated users are read (their pairs are
+    merged; repeated pairs go to :func:`drop_duplicates`) but never silently: a MovieLens or CSV file
+    read as LightGCN would turn its ratings and timestamps into items, so the count is a WARNING."""
+    order = np.argsort(line_users, kind="stable")
+    repeat = np.flatnonzero(line_users[order][1:] == line_users[order][:-1])
+    if len(repeat):
+        first, again = int(line_no[order][repeat[0]]), int(line_no[order][repeat[0] + 1])
+        log.warning("%s: %d of %d lines repeat a user listed earlier (first: user %d at lines %d and %d); the "
+                    "LightGCN format has one line per user 'user item item ...'; for one interaction per line "
+                    "set data.source: movielens or csv", p, len(repeat), len(line_users),
+                    int(line_users[order][repeat[0]]), first, again)
+
+
 def read_lightgcn(path: str | Path) -> Interactions:
     """Read one LightGCN-format file: one line per user, ``user item item ...``, space separated.
 
@@ -241,8 +146,7 @@ def read_lightgcn(path: str | Path) -> Interactions:
     text, p = _read_text(path, _LIGHTGCN_EXPECTED)
     bad = _NOT_DIGIT_OR_SPACE.search(text)
     if bad:
-        line = _line_of(text, bad.start())
-        raise DataError(_bad_id_message(p, line, _token_at(text, bad.start()), _LIGHTGCN_EXPECTED))
+        raise DataError(_bad_char_message(p, text, bad.start(), _LIGHTGCN_EXPECTED))
     tokens: list[str] = []
     counts: list[int] = []
     line_no: list[int] = []
@@ -258,6 +162,7 @@ def read_lightgcn(path: str | Path) -> Interactions:
     starts = np.zeros(len(cnt), dtype=np.int64)
     np.cumsum(cnt[:-1], out=starts[1:])
     line_users = ids[starts]
+    _warn_repeated_users(line_users, np.asarray(line_no, dtype=np.int64), p)
     is_item = np.ones(len(ids), dtype=bool)
     is_item[starts] = False
     users = np.repeat(line_users, cnt - 1)
@@ -382,13 +287,10 @@ def load_csv(path: str | Path, user_col: str = "user", item_col: str = "item",
         wanted["data.rating_col"] = rating_col
     if time_col:
         wanted["data.time_col"] = time_col
-    if delim == " ":
-        rows = ([f for f in line.split()] for line in io.StringIO(text))
-    else:
-        if len(delim) != 1:
-            raise DataError(f"{p}: data.delimiter must be one character (or 'tab'), got {delimiter!r}")
-        rows = csv.reader(io.StringIO(text), delimiter=delim)
-    header = [h.strip() for h in next(rows)]
+    if delim != " " and len(delim) != 1:
+        raise DataError(f"{p}: data.delimiter must be one character (or 'tab'), got {delimiter!r}")
+    rows = _csv_rows(text, delim, p)
+    header = [h.strip() for h in next(rows)[1]]
     index = {}
     for key, name in wanted.items():
         if name not in header:
@@ -398,9 +300,7 @@ def load_csv(path: str | Path, user_col: str = "user", item_col: str = "item",
     ncol = len(header)
     cols: dict[str, list[str]] = {k: [] for k in wanted}
     line_no: list[int] = []
-    line = 1
-    for row in rows:
-        line = rows.line_num if hasattr(rows, "line_num") else line + 1
+    for line, row in rows:
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if len(row) != ncol:
@@ -424,65 +324,26 @@ def load_csv(path: str | Path, user_col: str = "user", item_col: str = "item",
                          numeric_ids=False)
 
 
-# --------------------------------------------------------------------------- social edges
-
-_SOCIAL_EXPECTED = "lines 'user user' (two user ids separated by a tab or spaces)"
-
-
-def load_social(path: str | Path, dataset: Dataset, id_base: int | None = None) -> np.ndarray:
-    """Read a user-user edge file and map it onto ``dataset``'s users; returns int64 ``[m, 2]``.
-
-    Each line holds two user ids (extra columns, e.g. a weight, are ignored). When the data set
-    remapped its ids (``dataset.user_ids`` is set) the file ids are matched against the original
-    ids as strings. Otherwise they are integers, shifted by ``id_base``: user ``k`` of the data set
-    is file id ``k + id_base``. ``id_base=None`` infers it: 0, unless the file has no id 0 and its
-    largest id is exactly ``n_users`` (a 1-based file, as LastFM's ``trustnetwork.txt``), then 1.
-
-    Edges touching users unknown to the data set are dropped (count logged); so are self-loops and
-    repeated pairs. Direction is kept; :class:`~darts_gnn.data.graph.Graph` symmetrises.
-    """
-    text, p = _read_text(path, _SOCIAL_EXPECTED)
-    a: list[str] = []
-    b: list[str] = []
-    line_no: list[int] = []
-    for k, line in enumerate(text.split("\n")):
-        f = line.split("\t") if "\t" in line else line.split()
-        f = [x.strip() for x in f]
-        if not any(f):
-            continue
-        if len(f) < 2 or not f[0] or not f[1]:
-            raise DataError(f"{p}:{k + 1}: found {line.strip()!r}; expected {_SOCIAL_EXPECTED}")
-        a.append(f[0])
-        b.append(f[1])
-        line_no.append(k + 1)
-    ln = np.asarray(line_no, dtype=np.int64)
-    n = dataset.n_users
-    if dataset.user_ids is not None:
-        lookup = {s: k for k, s in enumerate(dataset.user_ids)}
-        src = np.fromiter((lookup.get(x, -1) for x in a), dtype=np.int64, count=len(a))
-        dst = np.fromiter((lookup.get(x, -1) for x in b), dtype=np.int64, count=len(b))
-    else:
-        ids = _to_ids(a + b, np.concatenate([ln, ln]), p, _SOCIAL_EXPECTED)
-        if id_base is None:
-            id_base = 1 if (ids.min() >= 1 and ids.max() == n) else 0
-            if id_base == 1:
-                log.info("%s: ids look 1-based (no id 0, largest id %d = number of users); "
-                         "shifting them by -1", p, n)
-        src, dst = ids[: len(a)] - id_base, ids[len(a):] - id_base
-    known = (src >= 0) & (src < n) & (dst >= 0) & (dst < n)
-    if not known.all():
-        log.warning("%s: dropped %d of %d social edges that name users unknown to the data set",
-                    p, int((~known).sum()), len(known))
-    pairs = np.stack([src[known], dst[known]], axis=1)
-    loops = pairs[:, 0] == pairs[:, 1]
-    if loops.any():
-        log.info("%s: dropped %d self-loops", p, int(loops.sum()))
-        pairs = pairs[~loops]
-    uniq = np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
-    if len(uniq) < len(pairs):
-        log.info("%s: dropped %d repeated social edges", p, len(pairs) - len(uniq))
-    if not len(uniq):
-        raise DataError(f"{p}: no social edge names two users of the data set "
-                        f"({len(a)} lines read; ids matched as "
-                        f"{'original ids' if dataset.user_ids is not None else f'0-based after subtracting {id_base}'})")
-    return uniq.astype(np.int64)
+def _csv_rows(text: str, delim: str, p: str):
+    """``(line, fields)`` per record; a record that spans lines (an unterminated quote) or any error of
+    the ``csv`` module -> DataError with the line where the record starts."""
+    if delim == " ":
+        for k, line in enumerate(text.split("\n")):
+            yield k + 1, line.split()
+        return
+    reader = csv.reader(io.StringIO(text), delimiter=delim, strict=True)
+    start = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise DataError(f"{p}:{start}: malformed CSV record ({e}); expected fields separated by "
+                            f"{delim!r}, quotes closed on the same line") from None
+        end = reader.line_num
+        if end > start and any("\n" in f for f in row):
+            raise DataError(f"{p}:{start}: a quoted field runs from line {start} to line {end} (an "
+                            f"unterminated quote?); every record must fit on one line")
+        yield start, row
+        start = end + 1

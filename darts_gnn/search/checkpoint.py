@@ -15,15 +15,18 @@ anything else at save time, naming the key, instead of failing later at resume.
 NaN guard: :func:`check_finite` raises :class:`SearchDivergedError` for a non-finite loss, and
 :meth:`SearchCheckpointer.save` refuses to write a state whose floating-point tensors are not finite, so
 the last good checkpoint stays in place and the run stops with a message that says where it is.
+
+Verification: every saved state carries a manifest (format version, data-set fingerprint, config hash)
+and a content hash (:mod:`darts_gnn.manifest`); loading refuses a file whose hash does not match (a
+flipped bit, a torn copy) and ``--resume`` refuses a data set other than the one the state was made
+from, naming the fields that differ.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import math
-import os
 import random
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +36,7 @@ import torch
 
 from ..config import config_to_dict
 from ..errors import UserError
+from ..manifest import check_dataset, make_manifest, seal
 from ..rundir import RunDir, atomic_write, load_versioned
 from ..train import TrainingError
 
@@ -145,6 +149,8 @@ def save_search_state(path: str | Path, state: dict, finite: bool = True) -> Pat
 
     On any error the file at ``path`` is left as it was."""
     check_state(state, "state", finite)
+    if "content_sha256" not in state:
+        seal(state)
     return atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
@@ -191,6 +197,8 @@ class SearchCheckpointer:
         self.every = int(every)
         self.finite = finite
         self.last_saved_epoch: int | None = None
+        #: the manifest sealed into every save (data-set fingerprint, config hash); see attach_checkpointing
+        self.manifest: dict | None = None
 
     def exists(self) -> bool:
         return self.path.is_file()
@@ -220,6 +228,7 @@ class SearchCheckpointer:
         state = {"format": CHECKPOINT_FORMAT, "epoch": int(epoch), "searcher": searcher.state_dict(),
                  "extra": {k: v.state_dict() for k, v in (extra or {}).items()},
                  "rng": capture_rng_state(), "meta": dict(meta or {})}
+        seal(state, self.manifest)
         try:
             save_search_state(self.path, state, self.finite)
         except SearchDivergedError as e:
@@ -257,9 +266,6 @@ class SearchCheckpointer:
 
 # --------------------------------------------------------------------------- wiring into a Searcher
 
-#: Test-only: seconds to sleep after each checkpoint (lets a test interrupt a tiny search midway).
-SLOW_EPOCH_ENV = "DARTS_GNN_TEST_SLOW_EPOCH"
-
 #: ``train`` keys that change the search itself (the others only affect retraining or speed).
 _TRAIN_KEYS_OF_SEARCH = ("batch_size", "lr", "l2", "seed")
 
@@ -278,9 +284,6 @@ class CheckpointHook:
         final = total is not None and epoch + 1 >= total
         self.checkpointer.save(searcher, epoch, meta=self.meta, final=final or bool(record.get("hessian/stopped")),
                                extra=self.extra)
-        delay = float(os.environ.get(SLOW_EPOCH_ENV, "0") or 0)
-        if delay > 0:
-            time.sleep(delay)
         return False
 
 
@@ -318,8 +321,12 @@ def attach_checkpointing(searcher, run_dir: RunDir | str | Path, cfg, resume: bo
                                               getattr(sc, "hessian_window", 2)))
     ckpt = SearchCheckpointer(run_dir, every=getattr(sc, "checkpoint_every", 1))
     fingerprint = _search_fingerprint(cfg)
+    dataset = getattr(searcher, "dataset", None)
+    ckpt.manifest = make_manifest("search_state", dataset, fingerprint)
     if resume:
         state = ckpt.load()
+        if dataset is not None:
+            check_dataset(state, dataset, ckpt.path, "search checkpoint")
         diffs = _diff(state.get("meta", {}).get("config"), fingerprint) if "config" in state.get("meta", {}) else []
         if diffs:
             raise UserError(f"{ckpt.path}: cannot resume with other search settings ({'; '.join(diffs[:3])})")

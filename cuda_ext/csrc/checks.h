@@ -31,22 +31,16 @@ inline void check_graph(const at::Tensor& rowptr, const at::Tensor& col) {
               rowptr.device(), " and ", col.device());
 }
 
-inline void check_forward(const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& x,
-                          const at::Tensor& weights, at::IntArrayRef ops,
-                          const std::optional<at::Tensor>& edge_weight) {
+// Graph, x and edge weights (everything but the mixing weights).
+inline void check_stack(const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& x, at::IntArrayRef ops,
+                        const std::optional<at::Tensor>& edge_weight) {
   check_graph(rowptr, col);
+  TORCH_CHECK(!ops.empty(), "darts_gnn: ops is empty; give at least one aggregator code");
   TORCH_CHECK(x.dim() == 2, "darts_gnn::mixed_aggregate: x must be 2-D [N, d], got shape ", x.sizes());
   TORCH_CHECK(x.size(0) == rowptr.numel() - 1, "darts_gnn::mixed_aggregate: x has ", x.size(0),
               " rows but rowptr describes ", rowptr.numel() - 1, " rows");
   TORCH_CHECK(x.device() == rowptr.device(), "darts_gnn::mixed_aggregate: x is on ", x.device(),
               " but the graph is on ", rowptr.device());
-  TORCH_CHECK(weights.dim() == 1 && weights.numel() == static_cast<int64_t>(ops.size()),
-              "darts_gnn::mixed_aggregate: weights must be 1-D with one entry per op (K = ", ops.size(),
-              "), got shape ", weights.sizes());
-  TORCH_CHECK(at::isFloatingType(weights.scalar_type()), "darts_gnn::mixed_aggregate: weights must be floating, got ",
-              weights.scalar_type());
-  TORCH_CHECK(weights.device() == x.device(), "darts_gnn::mixed_aggregate: weights are on ", weights.device(),
-              " but x is on ", x.device());
   if (edge_weight.has_value()) {
     const at::Tensor& ew = *edge_weight;
     TORCH_CHECK(ew.dim() == 1 && ew.numel() == col.numel(), "darts_gnn::mixed_aggregate: edge_weight must be 1-D [E = ",
@@ -56,6 +50,19 @@ inline void check_forward(const at::Tensor& rowptr, const at::Tensor& col, const
     TORCH_CHECK(ew.device() == x.device(), "darts_gnn::mixed_aggregate: edge_weight is on ", ew.device(),
                 " but x is on ", x.device());
   }
+}
+
+inline void check_forward(const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& x,
+                          const at::Tensor& weights, at::IntArrayRef ops,
+                          const std::optional<at::Tensor>& edge_weight) {
+  check_stack(rowptr, col, x, ops, edge_weight);
+  TORCH_CHECK(weights.dim() == 1 && weights.numel() == static_cast<int64_t>(ops.size()),
+              "darts_gnn::mixed_aggregate: weights must be 1-D with one entry per op (K = ", ops.size(),
+              "), got shape ", weights.sizes());
+  TORCH_CHECK(at::isFloatingType(weights.scalar_type()), "darts_gnn::mixed_aggregate: weights must be floating, got ",
+              weights.scalar_type());
+  TORCH_CHECK(weights.device() == x.device(), "darts_gnn::mixed_aggregate: weights are on ", weights.device(),
+              " but x is on ", x.device());
 }
 
 }  // namespace darts_gnn

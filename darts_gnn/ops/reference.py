@@ -14,7 +14,7 @@ from torch import Tensor
 
 from ._checks import AGGREGATORS, check_inputs
 
-__all__ = ["mixed_aggregate", "aggregate", "gcn_norm"]
+__all__ = ["mixed_aggregate", "aggregate", "aggregate_stack", "gcn_norm"]
 
 
 def gcn_norm(rowptr: Tensor, col: Tensor) -> Tensor:
@@ -51,6 +51,13 @@ def aggregate(rowptr: Tensor, col: Tensor, x: Tensor, op: str,
     An empty row gives 0 for every aggregator.
     """
     return mixed_aggregate(rowptr, col, x, x.new_ones(1), (op,), edge_weight)
+
+
+def aggregate_stack(rowptr: Tensor, col: Tensor, x: Tensor, ops: Sequence[str],
+                    edge_weight: Optional[Tensor] = None) -> Tensor:
+    r"""Reference ``out[k] = agg_{ops[k]}(v)``, ``[K, N, d]``: one native pass per aggregator."""
+    check_inputs(rowptr, col, x, None, ops, edge_weight)
+    return torch.stack([aggregate(rowptr, col, x, op, edge_weight) for op in ops])
 
 
 def mixed_aggregate(rowptr: Tensor, col: Tensor, x: Tensor, weights: Tensor, ops: Sequence[str],

@@ -170,22 +170,24 @@ void forward_impl(const ForwardArgs<T>& a) {
   });
 }
 
-std::tuple<at::Tensor, at::Tensor> mixed_aggregate_cpu(
-    const at::Tensor& rowptr_in, const at::Tensor& col_in, const at::Tensor& x_in, const at::Tensor& weights,
-    at::IntArrayRef ops, const std::optional<at::Tensor>& edge_weight, bool save_arg) {
-  check_forward(rowptr_in, col_in, x_in, weights, ops, edge_weight);
+// The forward of mixed_aggregate (weights given: out [n, d]) and of aggregate_stack (no weights: out
+// [k, n, d], one slice per op). Arguments are checked by the callers.
+std::tuple<at::Tensor, at::Tensor> forward_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in,
+                                               const at::Tensor& x_in, const at::Tensor* weights, at::IntArrayRef ops,
+                                               const std::optional<at::Tensor>& edge_weight, bool save_arg) {
   check_cpu_dtype(x_in);
   const AggPlan plan = checked_plan(ops);
   const at::Tensor rowptr = rowptr_in.contiguous(), col = col_in.contiguous(), x = x_in.contiguous();
   const at::Tensor ew = edge_weight.has_value() ? edge_weight->contiguous() : at::Tensor();
-  const int64_t n = x.size(0), d = x.size(1), e = col.numel();
+  const int64_t n = x.size(0), d = x.size(1), e = col.numel(), k = static_cast<int64_t>(ops.size());
   check_rowptr_values(rowptr, e);
 
-  at::Tensor out = at::empty({n, d}, x.options());
+  const bool stack = weights == nullptr;
+  at::Tensor out = stack ? at::empty({k, n, d}, x.options()) : at::empty({n, d}, x.options());
   const int64_t words = mask_words(d);
   at::Tensor arg = at::empty({save_arg ? plan.num_slots : 0, e, words}, x.options().dtype(at::kLong));
   if (n == 0 || d == 0) return {out, arg};
-  const std::vector<double> w = weights_as_double(weights);
+  const std::vector<double> w = stack ? std::vector<double>(k, 0.0) : weights_as_double(*weights);
 
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "darts_gnn_mixed_aggregate_cpu", [&] {
     const int64_t* rp = rowptr.data_ptr<int64_t>();
@@ -203,11 +205,28 @@ std::tuple<at::Tensor, at::Tensor> mixed_aggregate_cpu(
     a.e = e;
     a.max_deg = max_degree(rp, n);
     a.words = words;
-    fold_weights(ops.data(), static_cast<int64_t>(ops.size()), w.data(), a.c);
+    fold_weights(ops.data(), k, w.data(), a.c);
     a.plan = plan;
+    a.codes = ops.data();
+    a.k = k;
+    a.stack = stack;
     forward_impl(a);
   });
   return {out, arg};
+}
+
+std::tuple<at::Tensor, at::Tensor> mixed_aggregate_cpu(
+    const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& x, const at::Tensor& weights,
+    at::IntArrayRef ops, const std::optional<at::Tensor>& edge_weight, bool save_arg) {
+  check_forward(rowptr, col, x, weights, ops, edge_weight);
+  return forward_cpu(rowptr, col, x, &weights, ops, edge_weight, save_arg);
+}
+
+std::tuple<at::Tensor, at::Tensor> aggregate_stack_cpu(const at::Tensor& rowptr, const at::Tensor& col,
+                                                       const at::Tensor& x, at::IntArrayRef ops,
+                                                       const std::optional<at::Tensor>& edge_weight, bool save_arg) {
+  check_stack(rowptr, col, x, ops, edge_weight);
+  return forward_cpu(rowptr, col, x, nullptr, ops, edge_weight, save_arg);
 }
 
 // ---------------------------------------------------------------------------------------------- backward
@@ -363,6 +382,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> mixed_aggregate_backward_cpu(
 TORCH_LIBRARY_IMPL(darts_gnn, CPU, m) {
   m.impl("mixed_aggregate", &mixed_aggregate_cpu);
   m.impl("mixed_aggregate_backward", &mixed_aggregate_backward_cpu);
+  m.impl("aggregate_stack", &aggregate_stack_cpu);
 }
 
 }  // namespace cpu

@@ -72,8 +72,9 @@ forward_kernel(Graph g, const T* __restrict__ x, const T* __restrict__ ew,
   const int64_t v = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarp;
   if (v >= g.n) return;  // uniform across the warp
   const int64_t j0 = static_cast<int64_t>(blockIdx.y) * (kWarp * CPT);
+  const bool stack = weights == nullptr;  // aggregate_stack: out [k, n, d], one slice per op
   A c[kNumAggCodes];
-  fold(weights, ops, c);
+  if (!stack) fold(weights, ops, c);
   const int64_t beg = g.rowptr[v], end = g.rowptr[v + 1];
 
   A S[CPT], G[CPT], Mx[CPT], Mn[CPT];
@@ -114,18 +115,34 @@ forward_kernel(Graph g, const T* __restrict__ x, const T* __restrict__ ew,
   }
 
   const int64_t deg = end - beg;
-  const A cs = deg > 0 ? c[kSum] + c[kMean] / static_cast<A>(deg) : A(0);
-  const A cg = c[kGcn] * inv_sqrt_degree<A>(g.rowptr, v);
+  const A inv_deg = deg > 0 ? A(1) / static_cast<A>(deg) : A(0);
+  const A dv = inv_sqrt_degree<A>(g.rowptr, v);
+  if (stack) {
+    for (int k = 0; k < ops.k; ++k) {
+      const int code = ops.code[k];
 #pragma unroll
-  for (int i = 0; i < CPT; ++i) {
-    const int64_t j = j0 + i * kWarp + lane;
-    if (j >= g.d) continue;
-    A r = A(0);
-    if (plan.sum) r += cs * S[i];
-    if (plan.gcn) r += cg * G[i];
-    if (plan.max) r += c[kMax] * Mx[i];
-    if (plan.min) r += c[kMin] * Mn[i];
-    out[v * g.d + j] = from_acc<T>(r);
+      for (int i = 0; i < CPT; ++i) {
+        const int64_t j = j0 + i * kWarp + lane;
+        if (j >= g.d) continue;
+        const A r = code == kSum ? S[i] : code == kMean ? inv_deg * S[i] : code == kGcn ? dv * G[i]
+                    : code == kMax ? Mx[i] : Mn[i];
+        out[(k * g.n + v) * g.d + j] = from_acc<T>(r);
+      }
+    }
+  } else {
+    const A cs = deg > 0 ? c[kSum] + c[kMean] / static_cast<A>(deg) : A(0);
+    const A cg = c[kGcn] * dv;
+#pragma unroll
+    for (int i = 0; i < CPT; ++i) {
+      const int64_t j = j0 + i * kWarp + lane;
+      if (j >= g.d) continue;
+      A r = A(0);
+      if (plan.sum) r += cs * S[i];
+      if (plan.gcn) r += cg * G[i];
+      if (plan.max) r += c[kMax] * Mx[i];
+      if (plan.min) r += c[kMin] * Mn[i];
+      out[v * g.d + j] = from_acc<T>(r);
+    }
   }
   if (!arg) return;
   // Column bitmasks: for each edge, one warp ballot per 32 columns; lane 0 writes the 32-bit half of

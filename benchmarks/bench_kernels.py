@@ -6,6 +6,8 @@ For each graph, feature width d and number of aggregators K it times, side by si
 (b) K native PyTorch passes, each aggregator with the fastest of ``index_add``, ``scatter_reduce`` and
     ``torch.sparse.mm`` (CSR) that supports it (chosen per graph and d by timing each alone),
 (c) K ``torch_scatter`` / ``torch_sparse`` passes when those packages import ('n/a' otherwise),
+(d) ``darts_gnn.ops.aggregate_stack`` (every aggregator's output separately, one fused pass) against
+    K separate fused single-aggregator calls stacked (skip with ``--no-stack``),
 
 forward only and forward + backward (gradients to x and to the mixing weights), as medians of
 ``--repeats`` runs after a warm-up. The bandwidth floor of the forward is the bytes that must move
@@ -36,7 +38,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from darts_gnn.ops import backend, mixed_aggregate
+from darts_gnn.ops import aggregate_stack, backend, mixed_aggregate
 
 GOWALLA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gowalla" / "train.txt"
 OPS_BY_K = {1: ("gcn",), 3: ("sum", "gcn", "max"), 5: ("sum", "mean", "gcn", "max", "min")}
@@ -255,8 +257,26 @@ class Row:
         return self.native_fb_ms / self.fused_fb_ms
 
 
+def stack_times(rowptr: torch.Tensor, col: torch.Tensor, x0: torch.Tensor, ops: tuple, device: torch.device,
+                repeats: int) -> dict:
+    """(d): fused ``aggregate_stack`` vs K fused single-aggregator passes, fwd and fwd+bwd (to x), in ms."""
+    one = torch.ones(1, device=device)
+    grad = torch.randn(len(ops), *x0.shape, generator=torch.Generator().manual_seed(1)).to(device)
+    x = x0.clone().requires_grad_(True)
+    calls = {"stack": lambda inp: aggregate_stack(rowptr, col, inp, ops),
+             "passes": lambda inp: torch.stack([mixed_aggregate(rowptr, col, inp, one, (op,)) for op in ops])}
+    out = {}
+    for name, f in calls.items():
+        def fwd(f=f):
+            with torch.no_grad():
+                f(x0)
+        out[f"{name}_fwd_ms"] = median_ms(fwd, device, repeats)
+        out[f"{name}_fb_ms"] = median_ms(lambda f=f: f(x).backward(grad), device, repeats)
+    return out
+
+
 def bench_graph(g: Graph, ds: list[int], ks: list[int], repeats: int, device: torch.device,
-                log: Callable[[str], None]) -> list[Row]:
+                log: Callable[[str], None], stack: bool = True) -> list[Row]:
     rows: list[Row] = []
     dtype = torch.float32
     native = Native(g, dtype, device)
@@ -327,6 +347,8 @@ def bench_graph(g: Graph, ds: list[int], ks: list[int], repeats: int, device: to
                 sfns = [sc[op] for op in ops]
                 r.scatter_fwd_ms = median_ms(lambda: native_call(x0, sfns), device, repeats)
                 r.scatter_fb_ms = median_ms(lambda: native_call(x, sfns).backward(grad), device, repeats)
+            if stack:
+                r.extras["stack"] = stack_times(rowptr, col, x0, ops, device, repeats)
             rows.append(r)
             log(fmt_row(r))
     return rows
@@ -369,7 +391,23 @@ def render(doc: dict) -> str:
                      f"{m['fused_fb']:.1f} | {m['native_fb']:.1f} | {m['native_fb'] / m['fused_fb']:.1f} | "
                      f"{r['floor_ms']:.1f} | {r['floor_ms'] / m['fused_fwd']:.2f} | "
                      f"{r['extras']['copy_bandwidth_gbs']:.1f} | {choice} |")
+    stacked = [r for r in doc["rows"] if "stack" in r["extras"]]
+    if stacked:
+        lines += ["", "(d) `aggregate_stack` (one fused pass, K outputs) vs K fused single-aggregator passes, "
+                  "medians (ms); backward to x:", "", STACK_HEADER, "|" + "---|" * 10]
+        lines += [fmt_stack(r) for r in stacked]
     return "\n".join(lines) + "\n"
+
+
+STACK_HEADER = ("| graph | d | K | stack fwd | K passes fwd | passes/stack fwd | stack f+b | K passes f+b | "
+                "passes/stack f+b | ops |")
+
+
+def fmt_stack(r: dict) -> str:
+    t = r["extras"]["stack"]
+    return (f"| {r['graph']} | {r['d']} | {r['k']} | {t['stack_fwd_ms']:.1f} | {t['passes_fwd_ms']:.1f} | "
+            f"{t['passes_fwd_ms'] / t['stack_fwd_ms']:.2f} | {t['stack_fb_ms']:.1f} | {t['passes_fb_ms']:.1f} | "
+            f"{t['passes_fb_ms'] / t['stack_fb_ms']:.2f} | {'/'.join(r['ops'])} |")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -381,6 +419,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--k", nargs="*", type=int, default=None, choices=sorted(OPS_BY_K), help="default 1 3 5")
     p.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (default 7, quick 5)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--no-stack", action="store_true", help="skip (d), aggregate_stack vs K passes")
     p.add_argument("--gowalla", type=Path, default=GOWALLA, help="LightGCN-format train.txt")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     p.add_argument("--render", type=Path, default=None, metavar="JSON",
@@ -420,7 +459,13 @@ def main(argv: Optional[list[str]] = None) -> int:
             g = powerlaw(name, n, deg)
         else:
             p.error(f"unknown graph {name!r}; choose from gowalla {' '.join(SYNTHETIC)}")
-        rows += bench_graph(g, ds, ks, repeats, device, log)
+        rows += bench_graph(g, ds, ks, repeats, device, log, stack=not args.no_stack)
+    if rows and not args.no_stack:
+        log("")
+        log(STACK_HEADER)
+        log("|" + "---|" * 10)
+        for r in rows:
+            log(fmt_stack(asdict(r)))
 
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -197,3 +197,68 @@ def test_cuda_stack_and_double_backward(dtype, d):
 
 def _on_cuda(rowptr, col, h, w, ops, ew):
     return mixed_aggregate(rowptr.cuda(), col.cuda(), h.cuda(), w.cuda(), ops, ew.cuda()).cpu()
+
+
+# ------------------------------------------------------------------------------ shared tables and caches
+
+def test_aggregator_table_is_the_one_the_kernels_include():
+    from pathlib import Path
+
+    from darts_gnn.ops import AGGREGATORS, _checks
+
+    assert _checks._read_table() == AGGREGATORS == ALL
+    header = (Path(__file__).resolve().parents[1] / "cuda_ext" / "csrc" / "mixed_aggregate.h").read_text()
+    assert '#include "../../darts_gnn/ops/aggregators.def"' in header  # the enum is built from the same file
+
+
+def test_damaged_aggregator_table_is_reported(tmp_path):
+    from darts_gnn.ops import _checks
+
+    bad = tmp_path / "aggregators.def"
+    bad.write_text("// nothing here\n")
+    with pytest.raises(RuntimeError, match="aggregators.def: no DARTS_GNN_AGGREGATOR"):
+        _checks._read_table(bad)
+
+
+def test_graph_caches_dinv_and_shares_its_transpose_with_the_op(fused):
+    import numpy as np
+
+    from darts_gnn.data import Graph
+    from darts_gnn.ops import csr, inv_sqrt_degree
+
+    gen = np.random.default_rng(0)
+    pairs = np.stack([gen.integers(0, 20, 120), gen.integers(0, 30, 120)], 1)
+    g = Graph.from_interactions(20, 30, pairs)
+    torch.testing.assert_close(g.dinv, inv_sqrt_degree(g.rowptr))
+    torch.testing.assert_close(g.gcn_weight, reference.gcn_norm(g.rowptr, g.col).float())
+    t = g.transpose()
+    assert g.transpose() is t and csr.csr_transpose(g.rowptr, g.col) is t  # one cache, no copy
+    perm = torch.argsort(g.col, stable=True)
+    assert torch.equal(t[2], perm) and torch.equal(t[1], g.row[perm])
+    assert torch.equal(t[0][1:], torch.bincount(g.col, minlength=50).cumsum(0))
+    x = torch.randn(50, 4, requires_grad=True)
+    mixed_aggregate(g.rowptr, g.col, x, torch.ones(1), ("gcn",)).sum().backward()
+    torch.testing.assert_close(x.grad, torch.zeros(50).index_add(0, g.col, g.gcn_weight)[:, None].expand(50, 4))
+
+
+def test_transpose_fallback_without_the_extension(monkeypatch):
+    from darts_gnn.ops import _extension, csr
+
+    rowptr, col = make_graph(40, 200, seed=9, powerlaw=True)
+    monkeypatch.setattr(_extension, "is_loaded", lambda: False)
+    t_rowptr, t_row, t_eid = csr._transpose(rowptr, col)
+    perm = torch.argsort(col, stable=True)
+    row = torch.repeat_interleave(torch.arange(40), rowptr.diff())
+    assert torch.equal(t_eid, perm) and torch.equal(t_row, row[perm])
+    assert torch.equal(t_rowptr, torch.cat([torch.zeros(1, dtype=torch.long), torch.bincount(col, minlength=40).cumsum(0)]))
+
+
+def test_kernels_doc_python_examples_run():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "kernels.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/kernels.md", "exec"), {})

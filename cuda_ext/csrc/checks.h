@@ -15,8 +15,21 @@ inline AggPlan checked_plan(at::IntArrayRef ops) {
   AggPlan plan;
   TORCH_CHECK(!ops.empty(), "darts_gnn::mixed_aggregate: ops is empty; give at least one aggregator code");
   TORCH_CHECK(make_plan(ops.data(), static_cast<int64_t>(ops.size()), &plan),
-              "darts_gnn::mixed_aggregate: ops holds a code outside 0..4 (sum, mean, gcn, max, min): ", ops);
+              "darts_gnn::mixed_aggregate: ops holds a code outside 0..", kNumAggCodes - 1, " (codes of ",
+              aggregator_names(), "in order): ", ops);
   return plan;
+}
+
+// The one validation of a CPU rowptr's values, by every CPU operator before it allocates anything sized by
+// degrees: rowptr[0] == 0, rowptr[N] == E, non-decreasing. O(N), against the kernels' O(E d).
+inline void check_rowptr_values(const at::Tensor& rowptr, int64_t e, const char* op) {
+  const int64_t* rp = rowptr.data_ptr<int64_t>();
+  const int64_t n = rowptr.numel() - 1;
+  TORCH_CHECK(rp[0] == 0 && rp[n] == e, op, ": rowptr must start at 0 and end at E = ", e, ", got rowptr[0] = ", rp[0],
+              ", rowptr[N] = ", rp[n]);
+  for (int64_t v = 0; v < n; ++v)
+    TORCH_CHECK(rp[v] <= rp[v + 1], op, ": rowptr is not a valid CSR row pointer at row ", v, ": rowptr[", v, "] = ",
+                rp[v], " > rowptr[", v + 1, "] = ", rp[v + 1], " (it must be non-decreasing)");
 }
 
 inline void check_graph(const at::Tensor& rowptr, const at::Tensor& col) {

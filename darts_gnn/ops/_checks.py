@@ -1,6 +1,8 @@
 """Input validation and aggregator codes shared by the fused op and the reference."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
@@ -12,8 +14,20 @@ except ImportError:  # pragma: no cover
 
 __all__ = ["AGGREGATORS", "check_inputs", "op_codes"]
 
-#: The candidate aggregators, in the order of their integer codes in the C++ schema.
-AGGREGATORS: tuple[str, ...] = ("sum", "mean", "gcn", "max", "min")
+_TABLE = Path(__file__).with_name("aggregators.def")
+
+
+def _read_table(path: Path = _TABLE) -> tuple[str, ...]:
+    """The aggregator names of ``aggregators.def`` (the table the C++/CUDA sources include), in code order."""
+    names = tuple(re.findall(r"^DARTS_GNN_AGGREGATOR\(k\w+,\s*(\w+)\)\s*$", path.read_text(), flags=re.M))
+    if not names:
+        raise RuntimeError(f"{path}: no DARTS_GNN_AGGREGATOR(kName, name) lines; the aggregator table is damaged")
+    return names
+
+
+#: The candidate aggregators, in the order of their integer codes in the C++ schema
+#: (read from ``darts_gnn/ops/aggregators.def``, the one table shared with the C++ and CUDA sources).
+AGGREGATORS: tuple[str, ...] = _read_table()
 
 _CODE = {name: i for i, name in enumerate(AGGREGATORS)}
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)

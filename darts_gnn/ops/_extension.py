@@ -96,6 +96,7 @@ def _build_key(sources: list[Path], with_cuda: bool) -> str:
     for path in sources + headers:
         h.update(str(path.relative_to(csrc)).encode())
         h.update(path.read_bytes())
+    h.update(Path(__file__).with_name("aggregators.def").read_bytes())  # the aggregator table the C++ includes
     h.update(repr((_CFLAGS, _LDFLAGS, _NVCC_FLAGS if with_cuda else None, torch.__version__, torch.version.cuda,
                    sys.version_info[:2], platform.machine())).encode())
     return h.hexdigest()[:16]

@@ -1,4 +1,4 @@
-"""Python side of the fused ``darts_gnn::*`` operators: fake kernels, autograd, transpose cache.
+"""Python side of the fused ``darts_gnn::*`` operators: fake kernels and autograd.
 
 :func:`register` is called by :mod:`darts_gnn.ops._extension` once the C++ library (which defines the
 schemas with ``TORCH_LIBRARY``) is loaded.
@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from ._checks import AGGREGATORS
+from .csr import csr_transpose
 
 __all__ = ["mixed_aggregate", "aggregate_stack", "csr_transpose", "register"]
 
@@ -72,34 +73,6 @@ def _csr_transpose_fake(rowptr, col):
     return rowptr.new_empty(rowptr.shape), col.new_empty(col.shape), col.new_empty(col.shape)
 
 
-# ------------------------------------------------------------------------------------- transpose cache
-
-_CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
-_CACHE_SIZE = 4
-
-
-def csr_transpose(rowptr: Tensor, col: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """``darts_gnn::csr_transpose`` with a small cache keyed by the graph's storage.
-
-    An entry keeps references to ``rowptr`` and ``col``, so their memory cannot be reused by other
-    tensors while cached, and records their version counters, so in-place edits invalidate it. The
-    last ``4`` graphs are kept. While tracing (torch.compile, AOT autograd: fake or functional tensor
-    subclasses) the op is called directly.
-    """
-    if type(col) is not torch.Tensor or type(rowptr) is not torch.Tensor or torch.compiler.is_compiling():
-        return torch.ops.darts_gnn.csr_transpose(rowptr, col)
-    key = (col.device, col.data_ptr(), col.numel(), col.stride(), rowptr.data_ptr(), rowptr.numel(), rowptr.stride())
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0]._version == hit[2] and hit[1]._version == hit[3]:
-        _CACHE.move_to_end(key)
-        return hit[4]
-    result = torch.ops.darts_gnn.csr_transpose(rowptr, col)
-    _CACHE[key] = (col, rowptr, col._version, rowptr._version, result)
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return result
-
-
 def _transpose_if(needed: bool, rowptr: Tensor, col: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     if needed:
         return csr_transpose(rowptr, col)
@@ -109,9 +82,31 @@ def _transpose_if(needed: bool, rowptr: Tensor, col: Tensor) -> tuple[Tensor, Te
 
 # ------------------------------------------------------------------------- the two closed primitives
 
+_ROUTES: "OrderedDict[tuple, tuple]" = OrderedDict()
+
+
 def _routes(rowptr: Tensor, col: Tensor, mask: Tensor, d: int) -> tuple[Tensor, Tensor, Tensor]:
     """The saved max (or min) routing ``mask`` ``[E, words]`` as flat indices: for every column ``j``
-    of every non-empty row ``v``, ``dst = v*d + j``, ``src = col[e]*d + j`` and ``e``, the winning edge."""
+    of every non-empty row ``v``, ``dst = v*d + j``, ``src = col[e]*d + j`` and ``e``, the winning edge.
+
+    Cached for the last 8 masks (keyed by storage and version; an entry holds a reference to the mask):
+    the power iteration of the eigenvalue guard replays one double-backward graph many times."""
+    traced = type(mask) is not torch.Tensor or torch.compiler.is_compiling()
+    key = None if traced else (mask.device, mask.data_ptr(), mask.shape, mask._version, col.data_ptr(),
+                                col._version, rowptr.data_ptr(), rowptr._version, d)
+    hit = _ROUTES.get(key) if key is not None else None
+    if hit is not None:
+        _ROUTES.move_to_end(key)
+        return hit[-1]
+    result = _unpack_routes(rowptr, col, mask, d)
+    if key is not None:
+        _ROUTES[key] = (mask, col, rowptr, result)  # the references keep the keyed memory from being reused
+        while len(_ROUTES) > 8:
+            _ROUTES.popitem(last=False)
+    return result
+
+
+def _unpack_routes(rowptr: Tensor, col: Tensor, mask: Tensor, d: int) -> tuple[Tensor, Tensor, Tensor]:
     n = rowptr.numel() - 1
     row = torch.repeat_interleave(torch.arange(n, device=col.device), rowptr.diff(), output_size=col.numel())
     edges, cols = [], []

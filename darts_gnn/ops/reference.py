@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from ._checks import AGGREGATORS, check_inputs
+from .csr import inv_sqrt_degree
 
 __all__ = ["mixed_aggregate", "aggregate", "aggregate_stack", "gcn_norm"]
 
@@ -24,8 +25,7 @@ def gcn_norm(rowptr: Tensor, col: Tensor) -> Tensor:
     number of stored entries of row ``w``, duplicates counted). A zero degree gives coefficient 0.
     Returned as float64; cast as needed.
     """
-    deg = (rowptr[1:] - rowptr[:-1]).to(torch.float64)
-    dinv = torch.where(deg > 0, deg.clamp(min=1).rsqrt(), torch.zeros_like(deg))
+    dinv = inv_sqrt_degree(rowptr, torch.float64)
     row = _row_index(rowptr, col.numel())
     return dinv[row] * dinv[col]
 

@@ -151,8 +151,9 @@ inline void write_stack(const ForwardArgs<T>& a, int64_t v, int64_t deg, const T
   }
 }
 
-// Forward over destination rows [v0, v1). scratch: 4 * d + 2 * max_deg values; iscratch: 2 * d indices;
-// oscratch: max_deg offsets. Returns the first bad row (rowptr) or -(bad edge + 2) (col), or -1 if fine.
+// Forward over destination rows [v0, v1) of a validated rowptr (check_rowptr_values). scratch: 4 * d +
+// 2 * max_deg values; iscratch: 2 * d indices; oscratch: max_deg offsets. Returns -(bad edge + 2) for a
+// col out of range, or -1 if fine.
 template <typename T, bool SUM, bool GCN, bool MAX, bool MIN>
 int64_t forward_rows(const ForwardArgs<T>& a, int64_t v0, int64_t v1, T* scratch, typename Vec<T>::index_t* iscratch,
                      int64_t* oscratch) {
@@ -171,7 +172,6 @@ int64_t forward_rows(const ForwardArgs<T>& a, int64_t v0, int64_t v1, T* scratch
 
   for (int64_t v = v0; v < v1; ++v) {
     const int64_t beg = a.rowptr[v], end = a.rowptr[v + 1];
-    if (beg < 0 || end < beg || end > a.e || end - beg > a.max_deg) return v;
     T* o = a.out + v * d;
     const int64_t deg = end - beg;
     if (deg == 0) {
@@ -378,7 +378,8 @@ void grad_xw_rows(const BackwardArgs<T>& a, const Channels& ch, int64_t u0, int6
         }
       }
     }
-    T dots[kNumAggCodes] = {0, 0, 0, 0, 0};
+    T dots[kNumAggCodes];
+    for (int c = 0; c < kNumAggCodes; ++c) dots[c] = T(0);
     const T* xu = a.x + u * d;
     for (int64_t j0 = 0; j0 < dfull; j0 += VT::block) {
       const int64_t word = j0 >> 6, shift = j0 & 63;

@@ -190,7 +190,6 @@ grad_x_weights_kernel(Graph g, const int64_t* __restrict__ t_rowptr, const int64
   const int64_t j0 = static_cast<int64_t>(blockIdx.y) * (kWarp * CPT);
   A c[kNumAggCodes];
   fold(weights, ops, c);
-  const bool has[kNumAggCodes] = {plan.sum, plan.sum, plan.gcn, plan.max, plan.min};
   const int64_t words = (g.d + 63) / 64;
   const uint64_t* arg_max = plan.max ? arg + plan.slot_max * g.e * words : nullptr;
   const uint64_t* arg_min = plan.min ? arg + plan.slot_min * g.e * words : nullptr;
@@ -228,22 +227,24 @@ grad_x_weights_kernel(Graph g, const int64_t* __restrict__ t_rowptr, const int64
         const int64_t j = j0 + i * kWarp + lane;
         if (j < g.d) {
           const A gj = to_acc(gv[j]);
-          if (has[kSum]) { P[kSum][i] += w * gj; P[kMean][i] += w_mean * gj; }
-          if (has[kGcn]) P[kGcn][i] += w_gcn * gj;
-          if (has[kMax] && ((arg_max[e * words + (j >> 6)] >> (j & 63)) & 1)) P[kMax][i] += w * gj;
-          if (has[kMin] && ((arg_min[e * words + (j >> 6)] >> (j & 63)) & 1)) P[kMin][i] += w * gj;
+          if (plan.sum) { P[kSum][i] += w * gj; P[kMean][i] += w_mean * gj; }
+          if (plan.gcn) P[kGcn][i] += w_gcn * gj;
+          if (plan.max && ((arg_max[e * words + (j >> 6)] >> (j & 63)) & 1)) P[kMax][i] += w * gj;
+          if (plan.min && ((arg_min[e * words + (j >> 6)] >> (j & 63)) & 1)) P[kMin][i] += w * gj;
         }
       }
     }
   }
-  A dots[kNumAggCodes] = {A(0), A(0), A(0), A(0), A(0)};
+  A dots[kNumAggCodes];
+#pragma unroll
+  for (int k = 0; k < kNumAggCodes; ++k) dots[k] = A(0);
 #pragma unroll
   for (int i = 0; i < CPT; ++i) {
     const int64_t j = j0 + i * kWarp + lane;
     if (j >= g.d) continue;
     A total = A(0);
 #pragma unroll
-    for (int k = 0; k < kNumAggCodes; ++k) total += has[k] ? c[k] * P[k][i] : A(0);
+    for (int k = 0; k < kNumAggCodes; ++k) total += plan.has(k) ? c[k] * P[k][i] : A(0);
     if (gx) gx[u * g.d + j] = total;
     if (row_dots) {
       const A xj = to_acc(x[u * g.d + j]);

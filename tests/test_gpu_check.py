@@ -41,3 +41,9 @@ def test_dry_run_writes_the_report(tmp_path):
     assert len(rows) == 1 and rows[0]["graph"] == "powerlaw-S" and rows[0]["fused_fwd_ms"] > 0
     assert rows[0]["extras"]["stack"]["stack_fwd_ms"] > 0
     assert not list(out.parent.glob("*.tmp"))
+
+
+def test_ci_requires_the_extension():
+    # issue 8: CI must fail, not skip, when the C++ build breaks
+    ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    assert "export DARTS_GNN_REQUIRE_EXT=1" in ci

@@ -262,3 +262,16 @@ def test_kernels_doc_python_examples_run():
     assert blocks
     for block in blocks:
         exec(compile(block, "docs/kernels.md", "exec"), {})
+
+
+def test_double_backward_on_degenerate_shapes(fused):
+    for n, d, e in [(0, 3, 0), (4, 0, 5), (4, 3, 0)]:
+        rowptr = torch.tensor([0] * n + [e]) if n else torch.zeros(1, dtype=torch.long)
+        col = torch.zeros(e, dtype=torch.long)
+        x = torch.randn(n, d, dtype=DT, requires_grad=True)
+        w = torch.rand(5, dtype=DT, requires_grad=True)
+        y = mixed_aggregate(rowptr, col, x, w, ALL)
+        gx, gw = torch.autograd.grad((y * y).sum() + y.sum(), (x, w), create_graph=True)
+        hx, hw = torch.autograd.grad(gx.sum() + gw.sum(), (x, w), allow_unused=True)
+        assert hw is None or torch.equal(hw, torch.zeros(5, dtype=DT))
+        assert hx is None or hx.shape == (n, d)

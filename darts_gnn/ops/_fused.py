@@ -31,6 +31,7 @@ from .csr import csr_transpose
 
 __all__ = ["mixed_aggregate", "aggregate_stack", "csr_transpose", "register"]
 
+_SUM, _MEAN = AGGREGATORS.index("sum"), AGGREGATORS.index("mean")
 _MAX, _MIN = AGGREGATORS.index("max"), AGGREGATORS.index("min")
 _EXTREMA = (_MAX, _MIN)
 
@@ -191,9 +192,26 @@ def _stack_setup_context(ctx, inputs, output) -> None:
     ctx.mark_non_differentiable(output[1])
 
 
+def _stack_cotangents(grad_out: Tensor, rowptr: Tensor, ops: Sequence[int]) -> dict[int, Tensor]:
+    """``grad_out [K, N, d]`` summed per distinct aggregator, with ``mean`` folded into ``sum``
+    (``A_mean = D^-1 A_sum``, so ``A_mean^T g = A_sum^T (D^-1 g)``): one backward pass per group."""
+    groups: dict[int, Tensor] = {}
+    inv_deg = None
+    for k, code in enumerate(ops):
+        g = grad_out[k]
+        if code == _MEAN:
+            if inv_deg is None:
+                deg = rowptr.diff().to(g.dtype)
+                inv_deg = torch.where(deg > 0, 1.0 / deg.clamp(min=1), torch.zeros_like(deg)).unsqueeze(1)
+            code, g = _SUM, g * inv_deg
+        groups[code] = g if code not in groups else groups[code] + g
+    return groups
+
+
 def _stack_backward(ctx, grad_out, _grad_arg):
     """``out[k] = A_k x``: ``grad_x = sum_k A_k^T grad_out[k]``, ``grad_ew = sum_k d<A_k x, grad_out[k]>/d ew``,
-    one fused backward per aggregator (each ``B`` with the single op and unit weight)."""
+    one fused backward per distinct aggregator (each ``B`` with the single op and unit weight; repeats
+    and ``mean`` share ``sum``'s pass, see :func:`_stack_cotangents`)."""
     rowptr, col, x, edge_weight, arg = ctx.saved_tensors
     need_x = ctx.needs_input_grad[2]
     need_ew = edge_weight is not None and ctx.needs_input_grad[4]
@@ -203,10 +221,9 @@ def _stack_backward(ctx, grad_out, _grad_arg):
     t = _transpose_if(need_x, rowptr, col)
     one = x.new_ones(1)
     gx = gew = None
-    for k, code in enumerate(ctx.ops):
+    for code, g in _stack_cotangents(grad_out, rowptr, ctx.ops).items():
         mask = arg.narrow(0, _slot(ctx.ops, code), 1) if code in _EXTREMA else arg.narrow(0, 0, 0)
-        hx, _, hew = _backward_op(grad_out[k], rowptr, col, x, one, [code], edge_weight, mask, t,
-                                  (need_x, False, need_ew))
+        hx, _, hew = _backward_op(g, rowptr, col, x, one, [code], edge_weight, mask, t, (need_x, False, need_ew))
         if need_x:
             gx = hx if gx is None else gx + hx
         if need_ew:

@@ -108,6 +108,9 @@ def _routes(rowptr: Tensor, col: Tensor, mask: Tensor, d: int) -> tuple[Tensor, 
 
 
 def _unpack_routes(rowptr: Tensor, col: Tensor, mask: Tensor, d: int) -> tuple[Tensor, Tensor, Tensor]:
+    if d == 0:
+        empty = col.new_empty(0)
+        return empty, empty, empty
     n = rowptr.numel() - 1
     row = torch.repeat_interleave(torch.arange(n, device=col.device), rowptr.diff(), output_size=col.numel())
     edges, cols = [], []
@@ -115,9 +118,6 @@ def _unpack_routes(rowptr: Tensor, col: Tensor, mask: Tensor, d: int) -> tuple[T
         hit = ((mask[:, j >> 6] >> (j & 63)) & 1).nonzero().squeeze(1)
         edges.append(hit)
         cols.append(torch.full_like(hit, j))
-    if d == 0:
-        empty = col.new_empty(0)
-        return empty, empty, empty
     e, j = torch.cat(edges), torch.cat(cols)
     return row[e] * d + j, col[e] * d + j, e
 

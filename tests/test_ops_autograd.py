@@ -275,3 +275,19 @@ def test_double_backward_on_degenerate_shapes(fused):
         hx, hw = torch.autograd.grad(gx.sum() + gw.sum(), (x, w), allow_unused=True)
         assert hw is None or torch.equal(hw, torch.zeros(5, dtype=DT))
         assert hx is None or hx.shape == (n, d)
+
+
+def test_saved_routes_are_reused_across_hessian_vector_products(fused):
+    from darts_gnn.ops import _fused
+
+    rowptr, col, x, w, ew = inputs(n=20, e=80, d=5, ops=("max", "min"))
+    y = mixed_aggregate(rowptr, col, torch.tanh(x), w, ("max", "min"), ew)
+    (gx,) = torch.autograd.grad((y ** 2).sum(), x, create_graph=True)
+    _fused._ROUTES.clear()
+    first = torch.autograd.grad(gx.sum(), x, retain_graph=True)[0]
+    cached = [entry[-1] for entry in _fused._ROUTES.values()]
+    assert len(cached) == 2 and all(c.dtype == torch.int32 and c.numel() == 20 * 5 for c in cached)
+    second = torch.autograd.grad(gx.sum(), x)[0]
+    again = [entry[-1] for entry in _fused._ROUTES.values()]
+    assert len(again) == 2 and all(a is b for a, b in zip(again, cached))  # no recomputation
+    assert torch.equal(first, second)

@@ -84,14 +84,16 @@ def _transpose_if(needed: bool, rowptr: Tensor, col: Tensor) -> tuple[Tensor, Te
 # ------------------------------------------------------------------------- the two closed primitives
 
 _ROUTES: "OrderedDict[tuple, tuple]" = OrderedDict()
+_ROUTES_SIZE = 6
 
 
-def _routes(rowptr: Tensor, col: Tensor, mask: Tensor, d: int) -> tuple[Tensor, Tensor, Tensor]:
-    """The saved max (or min) routing ``mask`` ``[E, words]`` as flat indices: for every column ``j``
-    of every non-empty row ``v``, ``dst = v*d + j``, ``src = col[e]*d + j`` and ``e``, the winning edge.
+def _winners(rowptr: Tensor, col: Tensor, mask: Tensor, d: int) -> Tensor:
+    """The saved max (or min) routing ``mask`` ``[E, words]`` as ``win`` ``[N*d]`` int32: ``win[v*d + j]``
+    is the winning edge of column ``j`` of row ``v``, -1 on empty rows.
 
-    Cached for the last 8 masks (keyed by storage and version; an entry holds a reference to the mask):
-    the power iteration of the eigenvalue guard replays one double-backward graph many times."""
+    Cached for the last 6 masks (keyed by storage and version; an entry holds references to the mask
+    and the graph, so the keyed memory cannot be reused): the power iteration of the eigenvalue guard
+    replays one double-backward graph many times."""
     traced = type(mask) is not torch.Tensor or torch.compiler.is_compiling()
     key = None if traced else (mask.device, mask.data_ptr(), mask.shape, mask._version, col.data_ptr(),
                                 col._version, rowptr.data_ptr(), rowptr._version, d)
@@ -99,35 +101,27 @@ def _routes(rowptr: Tensor, col: Tensor, mask: Tensor, d: int) -> tuple[Tensor, 
     if hit is not None:
         _ROUTES.move_to_end(key)
         return hit[-1]
-    result = _unpack_routes(rowptr, col, mask, d)
-    if key is not None:
-        _ROUTES[key] = (mask, col, rowptr, result)  # the references keep the keyed memory from being reused
-        while len(_ROUTES) > 8:
-            _ROUTES.popitem(last=False)
-    return result
-
-
-def _unpack_routes(rowptr: Tensor, col: Tensor, mask: Tensor, d: int) -> tuple[Tensor, Tensor, Tensor]:
-    if d == 0:
-        empty = col.new_empty(0)
-        return empty, empty, empty
     n = rowptr.numel() - 1
     row = torch.repeat_interleave(torch.arange(n, device=col.device), rowptr.diff(), output_size=col.numel())
-    edges, cols = [], []
-    for j in range(d):  # one pass of E per column: memory stays O(E), not O(E d)
-        hit = ((mask[:, j >> 6] >> (j & 63)) & 1).nonzero().squeeze(1)
-        edges.append(hit)
-        cols.append(torch.full_like(hit, j))
-    e, j = torch.cat(edges), torch.cat(cols)
-    return row[e] * d + j, col[e] * d + j, e
+    win = torch.full((n * d,), -1, dtype=torch.int32, device=col.device)  # E < 2^31 (the kernels' limit)
+    for j in range(d):  # one pass of E per column: memory stays O(E + N d), not O(E d)
+        hit_edges = ((mask[:, j >> 6] >> (j & 63)) & 1).nonzero().squeeze(1)
+        win[row[hit_edges] * d + j] = hit_edges.to(torch.int32)
+    if key is not None:
+        _ROUTES[key] = (mask, col, rowptr, win)
+        while len(_ROUTES) > _ROUTES_SIZE:
+            _ROUTES.popitem(last=False)
+    return win
 
 
 def _routed(rowptr: Tensor, col: Tensor, y: Tensor, ew: Optional[Tensor], mask: Tensor) -> Tensor:
     """``A y`` of max (or min) with the routing frozen: ``out[v, j] = ew[e] * y[col[e], j]`` for the saved
     winner ``e`` of ``(v, j)``, 0 on empty rows. A gather, differentiable in ``y`` and ``ew``."""
     n, d = y.shape
-    dst, src, e = _routes(rowptr, col, mask, d)
-    vals = y.reshape(-1).index_select(0, src)
+    win = _winners(rowptr, col, mask, d)
+    dst = (win >= 0).nonzero().squeeze(1)
+    e = win.index_select(0, dst).long()
+    vals = y.reshape(-1).index_select(0, col.index_select(0, e) * d + dst % max(d, 1))
     if ew is not None:
         vals = vals * ew.index_select(0, e)
     return y.new_zeros(n * d).index_add(0, dst, vals).view(n, d)

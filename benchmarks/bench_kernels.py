@@ -6,6 +6,8 @@ For each graph, feature width d and number of aggregators K it times, side by si
 (b) K native PyTorch passes, each aggregator with the fastest of ``index_add``, ``scatter_reduce`` and
     ``torch.sparse.mm`` (CSR) that supports it (chosen per graph and d by timing each alone),
 (c) K ``torch_scatter`` / ``torch_sparse`` passes when those packages import ('n/a' otherwise),
+(d) ``darts_gnn.ops.aggregate_stack`` (every aggregator's output separately, one fused pass) against
+    K separate fused single-aggregator calls stacked (skip with ``--no-stack``),
 
 forward only and forward + backward (gradients to x and to the mixing weights), as medians of
 ``--repeats`` runs after a warm-up. The bandwidth floor of the forward is the bytes that must move
@@ -29,14 +31,15 @@ import platform
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 import torch
 
-from darts_gnn.ops import backend, mixed_aggregate
+from darts_gnn.ops import aggregate_stack, backend, mixed_aggregate
+from kernel_tables import HEADER, SEP, STACK_HEADER, Row, fmt_row, fmt_stack, render
 
 GOWALLA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gowalla" / "train.txt"
 OPS_BY_K = {1: ("gcn",), 3: ("sum", "gcn", "max"), 5: ("sum", "mean", "gcn", "max", "min")}
@@ -228,35 +231,26 @@ def forward_floor_bytes(g: Graph, d: int, elem: int) -> int:
     return (g.n + 1) * 8 + g.e * 8 + g.e * d * elem + g.n * d * elem
 
 
-@dataclass
-class Row:
-    graph: str
-    n: int
-    e: int
-    d: int
-    k: int
-    ops: list
-    fused_fwd_ms: float
-    native_fwd_ms: float
-    fused_fb_ms: float
-    native_fb_ms: float
-    native_choice: dict
-    scatter_fwd_ms: Optional[float] = None
-    scatter_fb_ms: Optional[float] = None
-    floor_ms: float = 0.0
-    extras: dict = field(default_factory=dict)
-
-    @property
-    def ratio_fwd(self) -> float:
-        return self.native_fwd_ms / self.fused_fwd_ms
-
-    @property
-    def ratio_fb(self) -> float:
-        return self.native_fb_ms / self.fused_fb_ms
+def stack_times(rowptr: torch.Tensor, col: torch.Tensor, x0: torch.Tensor, ops: tuple, device: torch.device,
+                repeats: int) -> dict:
+    """(d): fused ``aggregate_stack`` vs K fused single-aggregator passes, fwd and fwd+bwd (to x), in ms."""
+    one = torch.ones(1, device=device)
+    grad = torch.randn(len(ops), *x0.shape, generator=torch.Generator().manual_seed(1)).to(device)
+    x = x0.clone().requires_grad_(True)
+    calls = {"stack": lambda inp: aggregate_stack(rowptr, col, inp, ops),
+             "passes": lambda inp: torch.stack([mixed_aggregate(rowptr, col, inp, one, (op,)) for op in ops])}
+    out = {}
+    for name, f in calls.items():
+        def fwd(f=f):
+            with torch.no_grad():
+                f(x0)
+        out[f"{name}_fwd_ms"] = median_ms(fwd, device, repeats)
+        out[f"{name}_fb_ms"] = median_ms(lambda f=f: f(x).backward(grad), device, repeats)
+    return out
 
 
 def bench_graph(g: Graph, ds: list[int], ks: list[int], repeats: int, device: torch.device,
-                log: Callable[[str], None]) -> list[Row]:
+                log: Callable[[str], None], stack: bool = True) -> list[Row]:
     rows: list[Row] = []
     dtype = torch.float32
     native = Native(g, dtype, device)
@@ -327,49 +321,11 @@ def bench_graph(g: Graph, ds: list[int], ks: list[int], repeats: int, device: to
                 sfns = [sc[op] for op in ops]
                 r.scatter_fwd_ms = median_ms(lambda: native_call(x0, sfns), device, repeats)
                 r.scatter_fb_ms = median_ms(lambda: native_call(x, sfns).backward(grad), device, repeats)
+            if stack:
+                r.extras["stack"] = stack_times(rowptr, col, x0, ops, device, repeats)
             rows.append(r)
             log(fmt_row(r))
     return rows
-
-
-# --------------------------------------------------------------------------------------------- output
-
-HEADER = ("| graph | N | E | d | K | fused fwd ms | native fwd ms | (b)/(a) fwd | fused f+b ms | native f+b ms | "
-          "(b)/(a) f+b | scatter (c)/(a) fwd, f+b | floor ms | floor/fwd |")
-SEP = "|" + "---|" * 14
-
-
-def _ratio(num: Optional[float], den: float) -> str:
-    return "n/a" if num is None else f"{num / den:.2f}"
-
-
-def fmt_row(r: Row) -> str:
-    return (f"| {r.graph} | {r.n:,} | {r.e:,} | {r.d} | {r.k} | {r.fused_fwd_ms:.1f} | {r.native_fwd_ms:.1f} | "
-            f"{r.ratio_fwd:.2f} | {r.fused_fb_ms:.1f} | {r.native_fb_ms:.1f} | {r.ratio_fb:.2f} | "
-            f"{_ratio(r.scatter_fwd_ms, r.fused_fwd_ms)}, {_ratio(r.scatter_fb_ms, r.fused_fb_ms)} | "
-            f"{r.floor_ms:.1f} | {r.floor_ms / r.fused_fwd_ms:.2f} |")
-
-
-def render(doc: dict) -> str:
-    """Markdown of a results JSON: the median table, then the per-measurement minima."""
-    lines = [f"Command: `python benchmarks/{doc['command']}` ({doc['date']}; backend `{doc['backend']}`, "
-             f"device {doc['device']}, torch {doc['torch']}, {doc['threads']} threads, {doc['cpu_count']} CPUs).",
-             "K -> ops: " + ", ".join(f"K={k}: {'/'.join(v)}" for k, v in doc["ops_by_k"].items()) + ".", "",
-             "Medians (ms):", "", HEADER, SEP]
-    for r in doc["rows"]:
-        row = Row(**{k: v for k, v in r.items() if k in Row.__dataclass_fields__})
-        lines.append(fmt_row(row))
-    lines += ["", "Minima of the same measurements (ms), and the native variant chosen per aggregator:", "",
-              "| graph | d | K | fused fwd | native fwd | fused f+b | native f+b | (b)/(a) f+b | floor | floor/fwd | "
-              "copy GB/s | native choice |", "|" + "---|" * 12]
-    for r in doc["rows"]:
-        m = r["extras"]["min_ms"]
-        choice = ", ".join(f"{op}: {v}" for op, v in r["native_choice"].items())
-        lines.append(f"| {r['graph']} | {r['d']} | {r['k']} | {m['fused_fwd']:.1f} | {m['native_fwd']:.1f} | "
-                     f"{m['fused_fb']:.1f} | {m['native_fb']:.1f} | {m['native_fb'] / m['fused_fb']:.1f} | "
-                     f"{r['floor_ms']:.1f} | {r['floor_ms'] / m['fused_fwd']:.2f} | "
-                     f"{r['extras']['copy_bandwidth_gbs']:.1f} | {choice} |")
-    return "\n".join(lines) + "\n"
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -381,6 +337,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--k", nargs="*", type=int, default=None, choices=sorted(OPS_BY_K), help="default 1 3 5")
     p.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (default 7, quick 5)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--no-stack", action="store_true", help="skip (d), aggregate_stack vs K passes")
     p.add_argument("--gowalla", type=Path, default=GOWALLA, help="LightGCN-format train.txt")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     p.add_argument("--render", type=Path, default=None, metavar="JSON",
@@ -420,7 +377,13 @@ def main(argv: Optional[list[str]] = None) -> int:
             g = powerlaw(name, n, deg)
         else:
             p.error(f"unknown graph {name!r}; choose from gowalla {' '.join(SYNTHETIC)}")
-        rows += bench_graph(g, ds, ks, repeats, device, log)
+        rows += bench_graph(g, ds, ks, repeats, device, log, stack=not args.no_stack)
+    if rows and not args.no_stack:
+        log("")
+        log(STACK_HEADER)
+        log("|" + "---|" * 10)
+        for r in rows:
+            log(fmt_stack(asdict(r)))
 
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,5 @@
-"""Dominant Hessian eigenvalue by power iteration, and the RobustDARTS-style early-stop monitor.
-
-Exactness tests pass ``method="autograd"``: with the default ``"auto"`` the products switch to finite
-differences whenever the fused aggregation kernel is loaded in the test session (see
-``double_backward_ok``), which these losses do not even use."""
+"""Dominant Hessian eigenvalue by power iteration (exact double backward), and the RobustDARTS-style
+early-stop monitor."""
 import math
 
 import pytest
@@ -29,23 +26,23 @@ def test_quadratic_with_known_spectrum_split_over_two_tensors():
         x = torch.cat([a1.reshape(-1), a2])
         return 0.5 * x @ A @ x + x.sum()
 
-    lam = dominant_eigenvalue(loss, [a1, a2], method="autograd", iters=200, tol=1e-10)
+    lam = dominant_eigenvalue(loss, [a1, a2], iters=200, tol=1e-10)
     assert lam == pytest.approx(5.0, rel=1e-6)
     assert a1.grad is None and a2.grad is None
     # default settings land close (ratio 2/5 per step)
-    assert dominant_eigenvalue(loss, [a1, a2], method="autograd") == pytest.approx(5.0, rel=1e-3)
+    assert dominant_eigenvalue(loss, [a1, a2]) == pytest.approx(5.0, rel=1e-3)
 
 
 def test_negative_dominant_eigenvalue_largest_and_magnitude_in_float32():
     A = _sym_with_eigs([-4.0, 1.0, 0.5], seed=1).float()
     x = torch.randn(3, requires_grad=True)
-    lam = dominant_eigenvalue(lambda: 0.5 * x @ A @ x, [x], method="autograd", iters=100, tol=1e-7, which="magnitude")
+    lam = dominant_eigenvalue(lambda: 0.5 * x @ A @ x, [x], iters=100, tol=1e-7, which="magnitude")
     assert lam == pytest.approx(-4.0, rel=1e-4)
     # default: the largest (algebraic) eigenvalue, via a shifted second power iteration
-    lam = dominant_eigenvalue(lambda: 0.5 * x @ A @ x, [x], method="autograd", iters=200, tol=1e-9)
+    lam = dominant_eigenvalue(lambda: 0.5 * x @ A @ x, [x], iters=200, tol=1e-9)
     assert lam == pytest.approx(1.0, rel=1e-3)
     with pytest.raises(ValueError, match="which"):
-        dominant_eigenvalue(lambda: 0.5 * x @ A @ x, [x], method="autograd", which="smallest")
+        dominant_eigenvalue(lambda: 0.5 * x @ A @ x, [x], which="smallest")
 
 
 def test_matches_full_hessian_on_a_softmax_mixing_loss():
@@ -62,21 +59,21 @@ def test_matches_full_hessian_on_a_softmax_mixing_loss():
 
     H = torch.autograd.functional.hessian(f, alpha.detach()).reshape(12, 12)
     ev = torch.linalg.eigvalsh(H)
-    lam = dominant_eigenvalue(lambda: f(alpha), [alpha], method="autograd", iters=500, tol=1e-12, which="magnitude")
+    lam = dominant_eigenvalue(lambda: f(alpha), [alpha], iters=500, tol=1e-12, which="magnitude")
     assert lam == pytest.approx(ev[ev.abs().argmax()].item(), rel=1e-5)
-    lam = dominant_eigenvalue(lambda: f(alpha), [alpha], method="autograd", iters=2000, tol=1e-13)
+    lam = dominant_eigenvalue(lambda: f(alpha), [alpha], iters=2000, tol=1e-13)
     assert lam == pytest.approx(ev[-1].item(), rel=1e-4)
 
 
 def test_degenerate_cases():
     x = torch.randn(4, requires_grad=True)
-    assert dominant_eigenvalue(lambda: (3 * x).sum(), [x], method="autograd") == 0.0  # linear: zero Hessian
+    assert dominant_eigenvalue(lambda: (3 * x).sum(), [x]) == 0.0  # linear: zero Hessian
     y = torch.randn(2, requires_grad=True)
-    lam = dominant_eigenvalue(lambda: (x ** 2).sum() + y.sum(), [x, y], method="autograd", iters=50)
+    lam = dominant_eigenvalue(lambda: (x ** 2).sum() + y.sum(), [x, y], iters=50)
     assert lam == pytest.approx(2.0)
-    assert math.isnan(dominant_eigenvalue(lambda: (x ** 2).sum() * float("nan"), [x], method="autograd"))
+    assert math.isnan(dominant_eigenvalue(lambda: (x ** 2).sum() * float("nan"), [x]))
     with pytest.raises(ValueError, match="iters"):
-        dominant_eigenvalue(lambda: (x ** 2).sum(), [x], method="autograd", iters=0)
+        dominant_eigenvalue(lambda: (x ** 2).sum(), [x], iters=0)
 
 
 def test_deterministic_and_leaves_global_rng_alone():
@@ -84,9 +81,9 @@ def test_deterministic_and_leaves_global_rng_alone():
     x = torch.randn(3, dtype=DT, requires_grad=True)
     torch.manual_seed(0)
     state = torch.get_rng_state()
-    a = dominant_eigenvalue(lambda: 0.5 * x @ A @ x, [x], method="autograd", iters=5)
+    a = dominant_eigenvalue(lambda: 0.5 * x @ A @ x, [x], iters=5)
     assert torch.equal(torch.get_rng_state(), state)
-    b = dominant_eigenvalue(lambda: 0.5 * x @ A @ x, [x], method="autograd", iters=5)
+    b = dominant_eigenvalue(lambda: 0.5 * x @ A @ x, [x], iters=5)
     assert a == b
 
 
@@ -132,94 +129,34 @@ def test_monitor_state_round_trip():
     assert n.stopped and n.stop_epoch == 4 and n.rollback_epoch == 2
 
 
-class _MulNoDoubleBackward(torch.autograd.Function):
-    """w * x whose backward is not differentiable (like the fused mixed_aggregate kernel)."""
-
-    @staticmethod
-    def forward(ctx, w, x):
-        ctx.save_for_backward(w, x)
-        return w * x
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, g):
-        w, x = ctx.saved_tensors
-        return g * x, g * w
-
-
-def _mix_loss(a, mul):
-    w, x = torch.softmax(a, 0), torch.tanh(2 * a)
-    y = mul(w, x)
-    return (y ** 2).sum() + y.sum()
-
-
-def test_finite_difference_method_and_auto_for_ops_without_double_backward(monkeypatch):
-    from darts_gnn.search import hessian
-    a = torch.tensor([0.3, -1.2, 0.8, 0.1], dtype=DT, requires_grad=True)
-    H = torch.autograd.functional.hessian(lambda t: _mix_loss(t, torch.mul), a.detach())
-    exact = torch.linalg.eigvalsh(H)[-1].item()
-    before = a.detach().clone()
-    kw = dict(iters=300, tol=1e-12)
-    fd = dominant_eigenvalue(lambda: _mix_loss(a, torch.mul), [a], method="fd", **kw)
-    assert fd == pytest.approx(exact, rel=1e-3)  # O(h^2) with h = 1e-2 * |a|
-    assert torch.equal(a.detach(), before)
-    # autograd through an op without a double backward is silently wrong ...
-    bad = dominant_eigenvalue(lambda: _mix_loss(a, _MulNoDoubleBackward.apply), [a], method="autograd", **kw)
-    assert abs(bad - exact) > 0.05 * abs(exact)
-    # ... so "auto" uses finite differences when double_backward_ok() says so
-    monkeypatch.setattr(hessian, "double_backward_ok", lambda: False)
-    auto = dominant_eigenvalue(lambda: _mix_loss(a, _MulNoDoubleBackward.apply), [a], **kw)
-    assert auto == pytest.approx(exact, rel=1e-3)
-    monkeypatch.setattr(hessian, "double_backward_ok", lambda: True)
-    assert dominant_eigenvalue(lambda: _mix_loss(a, torch.mul), [a], **kw) == pytest.approx(exact, rel=1e-9)
-    assert torch.equal(a.detach(), before)
-    with pytest.raises(ValueError, match="method"):
-        dominant_eigenvalue(lambda: _mix_loss(a, torch.mul), [a], method="exact")
-
-
-class _OnceDifferentiableAggregate(torch.autograd.Function):
-    """The reference aggregation with correct first derivatives but a backward that is not itself
-    differentiable (the pattern of a fused kernel without a double-backward formula)."""
-
-    @staticmethod
-    def forward(ctx, rowptr, col, x, w, names):
-        from darts_gnn.ops import reference
-        ctx.save_for_backward(rowptr, col, x, w)
-        ctx.names = names
-        return reference.mixed_aggregate(rowptr, col, x, w, names)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, g):
-        from darts_gnn.ops import reference
-        rowptr, col, x, w = ctx.saved_tensors
-        with torch.enable_grad():
-            x, w = x.detach().requires_grad_(True), w.detach().requires_grad_(True)
-            gx, gw = torch.autograd.grad(reference.mixed_aggregate(rowptr, col, x, w, ctx.names), (x, w), g)
-        return None, None, gx, gw, None
-
-
-def test_double_backward_probe_of_the_aggregation_op(monkeypatch):
+def test_eigenvalue_through_the_fused_aggregation_equals_the_exact_hessian():
+    # a two-layer supernet-like loss whose alpha mixes all five aggregators: the power iteration runs
+    # through the fused op's double backward and must find the top eigenvalue of the full Hessian
     from darts_gnn import ops
-    from darts_gnn.ops import _extension
-    from darts_gnn.search import hessian
-    bad = _OnceDifferentiableAggregate.apply
-    assert hessian.twice_differentiable(ops.reference.mixed_aggregate, ops.reference.mixed_aggregate)
-    assert not hessian.twice_differentiable(bad, ops.reference.mixed_aggregate)
-    monkeypatch.setattr(hessian, "_DOUBLE_BACKWARD_OK", None)
-    monkeypatch.setattr(_extension, "is_loaded", lambda: False)
-    assert hessian.double_backward_ok()                       # nothing fused: trust autograd
-    monkeypatch.setattr(_extension, "is_loaded", lambda: True)
-    monkeypatch.setattr(ops, "mixed_aggregate", bad)
-    assert not hessian.double_backward_ok()                   # fused and not twice differentiable
-    monkeypatch.setattr(ops, "mixed_aggregate", ops.reference.mixed_aggregate)
-    assert not hessian.double_backward_ok()                   # probed once per process
-    monkeypatch.setattr(hessian, "_DOUBLE_BACKWARD_OK", None)
-    assert hessian.double_backward_ok()
+    from test_ops import make_graph
+
+    rowptr, col = make_graph(25, 100, seed=4)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(25, 6, generator=g, dtype=DT)
+    ew = torch.rand(col.numel(), generator=g, dtype=DT) + 0.5  # distinct messages: no max/min ties
+    target = torch.randn(25, 6, generator=g, dtype=DT)
+    names = ("sum", "mean", "gcn", "max", "min")
+
+    def f(alpha, agg):
+        h = x
+        for layer in range(2):
+            h = torch.tanh(agg(rowptr, col, h, torch.softmax(alpha[layer], 0), names, ew))
+        return ((h - target) ** 2).mean()
+
+    alpha = torch.randn(2, 5, generator=g, dtype=DT, requires_grad=True)
+    H = torch.autograd.functional.hessian(lambda a: f(a, ops.reference.mixed_aggregate), alpha.detach())
+    top = torch.linalg.eigvalsh(H.reshape(10, 10))[-1].item()
+    lam = dominant_eigenvalue(lambda: f(alpha, ops.mixed_aggregate), [alpha], iters=500, tol=1e-12)
+    assert lam == pytest.approx(top, rel=1e-6)
 
 
-def test_finite_differences_replay_random_draws_in_the_loss():
-    # the loss draws a random mask per call; without replay the central differences would be noise
+def test_random_draws_in_the_loss_come_from_the_entry_state():
+    # the loss draws a random mask per call: the products use the draws of the RNG state at entry
     A = _sym_with_eigs([3.0, 1.0, 0.5, 0.2])
     x = torch.randn(4, dtype=DT, requires_grad=True)
     gen = torch.Generator().manual_seed(0)
@@ -236,8 +173,8 @@ def test_finite_differences_replay_random_draws_in_the_loss():
     gen.set_state(state_g)
     torch.set_rng_state(state)
     ev = torch.linalg.eigvalsh(s[0] * torch.diag(m) @ A @ torch.diag(m))
-    lam = dominant_eigenvalue(loss, [x], iters=200, tol=1e-12, method="fd", generators=[gen])
-    assert lam == pytest.approx(ev[-1].item(), rel=1e-8)  # quadratic: central differences are exact
+    lam = dominant_eigenvalue(loss, [x], iters=200, tol=1e-12, generators=[gen])
+    assert lam == pytest.approx(ev[-1].item(), rel=1e-8)
     assert torch.equal(gen.get_state(), state_g) and torch.equal(torch.get_rng_state(), state)
 
 

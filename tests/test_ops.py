@@ -75,8 +75,15 @@ def brute_force(rowptr, col, x, weights, ops, edge_weight=None):
 @pytest.fixture(scope="module")
 def fused() -> str:
     """Build/load the extension once for the module; skip fused tests if it cannot be built."""
-    name = backend()
+    from darts_gnn.ops import _extension
+
+    try:
+        name = backend()
+    except RuntimeError as exc:  # DARTS_GNN_REQUIRE_EXT=1 and the build failed
+        pytest.fail(str(exc))
     if name == "reference":
+        if _extension.required():
+            pytest.fail(f"DARTS_GNN_REQUIRE_EXT is set but the fused extension is unavailable: {_extension.status()}")
         pytest.skip("fused extension unavailable; the reference path is covered by the other tests")
     return name
 
@@ -406,6 +413,7 @@ def test_backend_name(fused):
 def test_no_ext_env_forces_reference():
     code = "import darts_gnn.ops as o; print(o.backend())"
     env = dict(os.environ, DARTS_GNN_NO_EXT="1")
+    env.pop("DARTS_GNN_REQUIRE_EXT", None)
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "reference"
@@ -421,12 +429,33 @@ def test_failed_build_warns_once_and_falls_back(tmp_path, monkeypatch):
     spec.loader.exec_module(loader)
     monkeypatch.setattr(loader, "source_dir", lambda: tmp_path)
     monkeypatch.delenv("DARTS_GNN_NO_EXT", raising=False)
+    monkeypatch.delenv("DARTS_GNN_REQUIRE_EXT", raising=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert loader.load() is False
         assert loader.load() is False
     assert len(caught) == 1 and "pure-PyTorch reference" in str(caught[0].message)
     assert "reference fallback" in loader.status()
+
+
+def test_required_extension_turns_a_failed_build_into_an_error(tmp_path, monkeypatch):
+    # DARTS_GNN_REQUIRE_EXT=1 (set by .ci/run): a broken build raises instead of falling back
+    import darts_gnn.ops._extension as real
+
+    spec = importlib.util.spec_from_file_location("_extension_copy", real.__file__)
+    loader = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loader)
+    monkeypatch.setattr(loader, "source_dir", lambda: tmp_path)
+    monkeypatch.setenv("DARTS_GNN_REQUIRE_EXT", "1")
+    monkeypatch.delenv("DARTS_GNN_NO_EXT", raising=False)
+    with pytest.raises(RuntimeError, match="DARTS_GNN_REQUIRE_EXT is set") as info:
+        loader.load()
+    assert "C++ sources not found" in str(info.value)
+    # an explicit DARTS_GNN_NO_EXT=1 (a choice, not a failure) still selects the reference
+    spec.loader.exec_module(loader)
+    monkeypatch.setattr(loader, "source_dir", lambda: tmp_path)
+    monkeypatch.setenv("DARTS_GNN_NO_EXT", "1")
+    assert loader.load() is False and "DARTS_GNN_NO_EXT" in loader.status()
 
 
 # ------------------------------------------------------------------------------------------------ CUDA

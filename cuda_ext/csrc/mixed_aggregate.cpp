@@ -15,6 +15,10 @@ TORCH_LIBRARY(darts_gnn, m) {
   m.def("mixed_aggregate_backward(Tensor grad_out, Tensor rowptr, Tensor col, Tensor x, Tensor weights, "
         "int[] ops, Tensor? edge_weight, Tensor arg, Tensor t_rowptr, Tensor t_row, Tensor t_eid, "
         "bool[3] output_mask) -> (Tensor, Tensor, Tensor)");
+  // Every aggregator of ops separately: out [K, N, d] with out[k] = agg_{ops[k]}, in one pass over the
+  // graph (each neighbour row read once for all K); arg as for mixed_aggregate.
+  m.def("aggregate_stack(Tensor rowptr, Tensor col, Tensor x, int[] ops, Tensor? edge_weight=None, "
+        "bool save_arg=False) -> (Tensor, Tensor)");
   // Transpose of a square CSR pattern: (t_rowptr [N+1], t_row [E], t_eid [E]). Entry i of transposed row u
   // is original edge t_eid[i] = (t_row[i] <- u); entries are in ascending edge id (a stable sort by col).
   m.def("csr_transpose(Tensor rowptr, Tensor col) -> (Tensor, Tensor, Tensor)");

@@ -5,10 +5,30 @@
 
 #include <cstdint>
 
+#if defined(__CUDACC__)
+#define DARTS_GNN_HOST_DEVICE __host__ __device__
+#else
+#define DARTS_GNN_HOST_DEVICE
+#endif
+
 namespace darts_gnn {
 
-// Integer codes of the `int[] ops` schema argument; keep in sync with darts_gnn/ops/_checks.py.
-enum AggCode : int64_t { kSum = 0, kMean = 1, kGcn = 2, kMax = 3, kMin = 4, kNumAggCodes = 5 };
+// Integer codes of the `int[] ops` schema argument, from the one table that Python reads too.
+enum AggCode : int64_t {
+#define DARTS_GNN_AGGREGATOR(code, name) code,
+#include "../../darts_gnn/ops/aggregators.def"
+#undef DARTS_GNN_AGGREGATOR
+  kNumAggCodes
+};
+
+// "sum, mean, ..." in code order, for error messages.
+inline const char* aggregator_names() {
+  return ""
+#define DARTS_GNN_AGGREGATOR(code, name) #name " "
+#include "../../darts_gnn/ops/aggregators.def"
+#undef DARTS_GNN_AGGREGATOR
+      ;
+}
 
 // What the kernels accumulate for a list of ops. `sum` and `mean` share one accumulator (mean is the
 // sum divided by the row's degree). The saved per-aggregator outputs ("bases", for the weights'
@@ -26,6 +46,10 @@ struct AggPlan {
 
   bool linear() const { return sum || gcn; }
   bool extremal() const { return max || min; }
+  // Whether the plan accumulates what aggregator `code` needs (mean shares sum's accumulator).
+  DARTS_GNN_HOST_DEVICE bool has(int64_t code) const {
+    return code == kSum || code == kMean ? sum : code == kGcn ? gcn : code == kMax ? max : code == kMin && min;
+  }
 };
 
 // 64-bit words per edge in the arg-extremum bitmask of a row of d columns.

@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 import torch
 
+from ..ops.csr import csr_transpose, inv_sqrt_degree
+
 __all__ = ["Graph"]
 
 
@@ -25,8 +27,10 @@ class Graph:
 
     * ``rowptr`` int64 ``[N+1]``, ``col`` int64 ``[E]``
     * ``deg`` float32 ``[N]``: number of neighbours
+    * ``dinv`` float32 ``[N]``: :math:`D^{-1/2}` (0 for an isolated node), :func:`darts_gnn.ops.inv_sqrt_degree`
     * ``gcn_weight`` float32 ``[E]``: :math:`1/\sqrt{d_v d_u}` for edge ``u -> v`` (0-degree safe)
     * ``norm_adj()``: ``torch.sparse_csr_tensor`` of :math:`D^{-1/2} A D^{-1/2}`, shape ``[N, N]``
+    * ``transpose()``: the transposed CSR ``(t_rowptr, t_row, t_eid)``, shared with the fused op's backward
     """
 
     def __init__(self, n_users: int, n_items: int, rowptr: torch.Tensor, col: torch.Tensor):
@@ -37,11 +41,12 @@ class Graph:
         if self.rowptr.numel() != self.num_nodes + 1:
             raise ValueError(f"rowptr has {self.rowptr.numel()} entries, expected {self.num_nodes + 1}")
         self.deg = (self.rowptr[1:] - self.rowptr[:-1]).to(torch.float32)
-        dinv = self.deg.clamp(min=1).rsqrt() * (self.deg > 0)
+        self.dinv = inv_sqrt_degree(self.rowptr)
         row = torch.repeat_interleave(torch.arange(self.num_nodes), self.rowptr[1:] - self.rowptr[:-1])
         self.row = row
-        self.gcn_weight = (dinv[row] * dinv[self.col]).contiguous()
+        self.gcn_weight = (self.dinv[row] * self.dinv[self.col]).contiguous()
         self._norm_adj: torch.Tensor | None = None
+        self._transpose: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     @property
     def num_nodes(self) -> int:
@@ -98,12 +103,20 @@ class Graph:
                                                          check_invariants=False)
         return self._norm_adj
 
+    def transpose(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The transposed CSR ``(t_rowptr [N+1], t_row [E], t_eid [E])`` (:func:`darts_gnn.ops.csr_transpose`),
+        computed once and kept: the same tensors that the fused op's backward uses for this graph."""
+        if self._transpose is None:
+            self._transpose = csr_transpose(self.rowptr, self.col)
+        return self._transpose
+
     def to(self, device) -> "Graph":
         g = Graph.__new__(Graph)
         g.n_users, g.n_items = self.n_users, self.n_items
-        for name in ("rowptr", "col", "deg", "row", "gcn_weight"):
+        for name in ("rowptr", "col", "deg", "dinv", "row", "gcn_weight"):
             setattr(g, name, getattr(self, name).to(device))
         g._norm_adj = None
+        g._transpose = None
         return g
 
     def __repr__(self) -> str:

@@ -1,6 +1,8 @@
 """Input validation and aggregator codes shared by the fused op and the reference."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
@@ -12,8 +14,20 @@ except ImportError:  # pragma: no cover
 
 __all__ = ["AGGREGATORS", "check_inputs", "op_codes"]
 
-#: The candidate aggregators, in the order of their integer codes in the C++ schema.
-AGGREGATORS: tuple[str, ...] = ("sum", "mean", "gcn", "max", "min")
+_TABLE = Path(__file__).with_name("aggregators.def")
+
+
+def _read_table(path: Path = _TABLE) -> tuple[str, ...]:
+    """The aggregator names of ``aggregators.def`` (the table the C++/CUDA sources include), in code order."""
+    names = tuple(re.findall(r"^DARTS_GNN_AGGREGATOR\(k\w+,\s*(\w+)\)\s*$", path.read_text(), flags=re.M))
+    if not names:
+        raise RuntimeError(f"{path}: no DARTS_GNN_AGGREGATOR(kName, name) lines; the aggregator table is damaged")
+    return names
+
+
+#: The candidate aggregators, in the order of their integer codes in the C++ schema
+#: (read from ``darts_gnn/ops/aggregators.def``, the one table shared with the C++ and CUDA sources).
+AGGREGATORS: tuple[str, ...] = _read_table()
 
 _CODE = {name: i for i, name in enumerate(AGGREGATORS)}
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -38,16 +52,18 @@ def _is_compiling() -> bool:
     return bool(compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling())
 
 
-def check_inputs(rowptr: torch.Tensor, col: torch.Tensor, x: torch.Tensor, weights: torch.Tensor,
+def check_inputs(rowptr: torch.Tensor, col: torch.Tensor, x: torch.Tensor, weights: Optional[torch.Tensor],
                  ops: Sequence[str], edge_weight: Optional[torch.Tensor] = None) -> list[int]:
     """Validate the arguments of :func:`~darts_gnn.ops.mixed_aggregate`; return the op codes.
 
+    ``weights=None`` validates the arguments of :func:`~darts_gnn.ops.aggregate_stack` (no weights).
     Checks metadata (dtypes, shapes, devices) always. On CPU, outside ``torch.compile``, it also
     checks the cheap O(1) values ``rowptr[0] == 0`` and ``rowptr[-1] == col.numel()``; the fused
     CPU kernel checks monotonicity of ``rowptr`` and the range of ``col`` as it runs.
     """
     codes = op_codes(ops)
-    for name, t in (("rowptr", rowptr), ("col", col), ("x", x), ("weights", weights)):
+    named = (("rowptr", rowptr), ("col", col), ("x", x)) + ((("weights", weights),) if weights is not None else ())
+    for name, t in named:
         if not isinstance(t, torch.Tensor):
             raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if rowptr.dtype != torch.int64 or col.dtype != torch.int64:
@@ -66,10 +82,10 @@ def check_inputs(rowptr: torch.Tensor, col: torch.Tensor, x: torch.Tensor, weigh
     if x.size(0) != n:
         raise ValueError(f"x has {x.size(0)} rows but rowptr describes {n} rows (rowptr has "
                          f"{rowptr.numel()} entries = N+1); the adjacency must be square N x N")
-    if weights.dim() != 1 or weights.numel() != len(codes):
+    if weights is not None and (weights.dim() != 1 or weights.numel() != len(codes)):
         raise ValueError(f"weights must be 1-D with one entry per aggregator (K={len(codes)} for "
                          f"ops={tuple(ops)}), got shape {tuple(weights.shape)}")
-    if not weights.is_floating_point():
+    if weights is not None and not weights.is_floating_point():
         raise ValueError(f"weights must be floating point, got {weights.dtype}")
     if edge_weight is not None:
         if not isinstance(edge_weight, torch.Tensor):
@@ -79,7 +95,7 @@ def check_inputs(rowptr: torch.Tensor, col: torch.Tensor, x: torch.Tensor, weigh
                              f"got shape {tuple(edge_weight.shape)}")
         if not edge_weight.is_floating_point():
             raise ValueError(f"edge_weight must be floating point, got {edge_weight.dtype}")
-    devices = {t.device for t in (rowptr, col, x, weights) + ((edge_weight,) if edge_weight is not None else ())}
+    devices = {t.device for _, t in named + ((("edge_weight", edge_weight),) if edge_weight is not None else ())}
     if len(devices) > 1:
         raise ValueError(f"all tensors must be on one device, got {sorted(str(d) for d in devices)}")
     if x.device.type == "cpu" and not _is_compiling() and not isinstance(rowptr, _FakeTensor):

@@ -12,6 +12,10 @@ Environment variables:
 * ``DARTS_GNN_EXT_DIR``: cache directory (default ``$TORCH_EXTENSIONS_DIR/darts_gnn`` when that is
   set, else ``~/.cache/darts_gnn/ext``).
 * ``DARTS_GNN_EXT_VERBOSE=1``: show the compiler's output.
+* ``DARTS_GNN_REQUIRE_EXT=1``: a build or load failure (of the CUDA kernels too, where a GPU and a
+  toolkit exist) raises ``RuntimeError`` instead of falling back to the reference; CI sets it, so
+  that a broken C++ build fails the kernel tests instead of skipping them. ``DARTS_GNN_NO_EXT=1``
+  (an explicit choice of the reference) still wins.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from typing import Optional
 
 import torch
 
-__all__ = ["load", "tried", "is_loaded", "has_cuda", "status", "source_dir"]
+__all__ = ["load", "tried", "is_loaded", "has_cuda", "status", "source_dir", "required"]
 
 _NAME = "darts_gnn_ext"
 _CFLAGS = ["-O3", "-fopenmp"]
@@ -92,6 +96,7 @@ def _build_key(sources: list[Path], with_cuda: bool) -> str:
     for path in sources + headers:
         h.update(str(path.relative_to(csrc)).encode())
         h.update(path.read_bytes())
+    h.update(Path(__file__).with_name("aggregators.def").read_bytes())  # the aggregator table the C++ includes
     h.update(repr((_CFLAGS, _LDFLAGS, _NVCC_FLAGS if with_cuda else None, torch.__version__, torch.version.cuda,
                    sys.version_info[:2], platform.machine())).encode())
     return h.hexdigest()[:16]
@@ -103,9 +108,22 @@ def _register() -> None:
     _fused.register()
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def required() -> bool:
+    """Whether ``DARTS_GNN_REQUIRE_EXT`` asks for the fused kernels (no silent fallback)."""
+    return _flag("DARTS_GNN_REQUIRE_EXT")
+
+
 def _fail(reason: str) -> bool:
     global _reason
     _reason = reason
+    if required():
+        raise RuntimeError(f"darts-gnn: the fused aggregation kernel is unavailable ({reason}) and "
+                           f"DARTS_GNN_REQUIRE_EXT is set; fix the build (DARTS_GNN_EXT_VERBOSE=1 shows the compiler "
+                           f"output) or unset DARTS_GNN_REQUIRE_EXT to use the reference")
     warnings.warn(f"darts-gnn: the fused aggregation kernel is unavailable ({reason}); using the pure-PyTorch "
                   f"reference, which is correct but slower. Set DARTS_GNN_NO_EXT=1 to choose the reference "
                   f"explicitly and silence this warning; see docs/kernels.md.", RuntimeWarning, stacklevel=3)
@@ -121,7 +139,7 @@ def load() -> bool:
     if _tried:
         return _loaded
     _tried = True
-    if os.environ.get("DARTS_GNN_NO_EXT", "").strip().lower() not in ("", "0", "false", "no"):
+    if _flag("DARTS_GNN_NO_EXT"):  # an explicit choice of the reference wins over DARTS_GNN_REQUIRE_EXT
         _reason = "disabled by DARTS_GNN_NO_EXT"
         return False
     if not hasattr(torch.library, "register_fake"):
@@ -132,7 +150,7 @@ def load() -> bool:
 
     with_cuda = bool(torch.cuda.is_available() and cpp_extension.CUDA_HOME is not None and torch.version.cuda)
     error = _build_and_load(with_cuda)
-    if error is not None and with_cuda:  # keep the fused CPU kernel when only the CUDA build fails
+    if error is not None and with_cuda and not required():  # keep the fused CPU kernel when only CUDA fails
         cpu_error = _build_and_load(False)
         if cpu_error is None:
             _reason = f"CUDA kernels unavailable: {error}"

@@ -91,9 +91,30 @@ def aggregate_stack(rowptr: Tensor, col: Tensor, x: Tensor, ops: Sequence[str],
     r"""Every aggregator of ``ops`` separately, stacked: ``out[k] = agg_{ops_k}(G, x)``, ``[K, N, d]``.
 
     The per-candidate outputs that a normalised mixture needs (each candidate rescaled before it
-    is weighted). Same arguments and semantics as :func:`mixed_aggregate` without ``weights``;
-    ``mixed_aggregate(..., w, ops) == (w[:, None, None] * aggregate_stack(..., ops)).sum(0)``.
-    Gradients flow to ``x`` and ``edge_weight``.
+    is weighted). Same arguments and semantics as :func:`mixed_aggregate` without ``weights``:
+
+    .. math::
+        \mathrm{mixed\_aggregate}(\ldots, w, \mathrm{ops}) = \sum_k w_k \, \mathrm{out}_k
+
+    The fused kernel makes one pass over the graph (each neighbour row is read once for all ``K``
+    aggregators) and writes ``K`` outputs. Gradients flow to ``x`` and ``edge_weight``, exactly to
+    every order (double backward included); max/min route to the first winner in CSR order.
+
+    Args:
+        rowptr: ``[N+1]`` int64 CSR row pointer by destination row.
+        col: ``[E]`` int64 in-neighbours.
+        x: ``[N, d]`` float32/float64 (float16/bfloat16 too on CUDA).
+        ops: ``K`` names from ``('sum', 'mean', 'gcn', 'max', 'min')``; repeats are allowed.
+        edge_weight: optional ``[E]`` factor on each message.
+
+    Returns:
+        ``[K, N, d]`` tensor with ``x``'s dtype and device.
     """
-    one = x.new_ones(1)
-    return torch.stack([mixed_aggregate(rowptr, col, x, one, (op,), edge_weight) for op in ops])
+    codes = check_inputs(rowptr, col, x, None, ops, edge_weight)
+    if not _extension.tried():
+        _load_outside_graph()
+    if _extension.is_loaded() and _fused_supports(x, len(codes)):
+        from . import _fused
+
+        return _fused.aggregate_stack(rowptr, col, x, codes, edge_weight)
+    return reference.aggregate_stack(rowptr, col, x, ops, edge_weight)

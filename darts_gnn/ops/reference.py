@@ -13,8 +13,9 @@ import torch
 from torch import Tensor
 
 from ._checks import AGGREGATORS, check_inputs
+from .csr import inv_sqrt_degree
 
-__all__ = ["mixed_aggregate", "aggregate", "gcn_norm"]
+__all__ = ["mixed_aggregate", "aggregate", "aggregate_stack", "gcn_norm"]
 
 
 def gcn_norm(rowptr: Tensor, col: Tensor) -> Tensor:
@@ -24,8 +25,7 @@ def gcn_norm(rowptr: Tensor, col: Tensor) -> Tensor:
     number of stored entries of row ``w``, duplicates counted). A zero degree gives coefficient 0.
     Returned as float64; cast as needed.
     """
-    deg = (rowptr[1:] - rowptr[:-1]).to(torch.float64)
-    dinv = torch.where(deg > 0, deg.clamp(min=1).rsqrt(), torch.zeros_like(deg))
+    dinv = inv_sqrt_degree(rowptr, torch.float64)
     row = _row_index(rowptr, col.numel())
     return dinv[row] * dinv[col]
 
@@ -51,6 +51,13 @@ def aggregate(rowptr: Tensor, col: Tensor, x: Tensor, op: str,
     An empty row gives 0 for every aggregator.
     """
     return mixed_aggregate(rowptr, col, x, x.new_ones(1), (op,), edge_weight)
+
+
+def aggregate_stack(rowptr: Tensor, col: Tensor, x: Tensor, ops: Sequence[str],
+                    edge_weight: Optional[Tensor] = None) -> Tensor:
+    r"""Reference ``out[k] = agg_{ops[k]}(v)``, ``[K, N, d]``: one native pass per aggregator."""
+    check_inputs(rowptr, col, x, None, ops, edge_weight)
+    return torch.stack([aggregate(rowptr, col, x, op, edge_weight) for op in ops])
 
 
 def mixed_aggregate(rowptr: Tensor, col: Tensor, x: Tensor, weights: Tensor, ops: Sequence[str],

@@ -5,9 +5,9 @@ candidates) the validation loss lands in a sharp region of α-space: the largest
 :math:`\lambda_{max}` of :math:`\nabla^2_\alpha L_{val}` grows, and the discretised architecture (α
 pushed to a one-hot corner) then performs much worse than the supernet suggests. Two tools here:
 
-* :func:`dominant_eigenvalue` estimates :math:`\lambda_{max}` by power iteration with
-  Hessian-vector products (double backward, or finite differences of gradients where the fused
-  aggregation kernel has no correct double backward); it never forms the Hessian.
+* :func:`dominant_eigenvalue` estimates :math:`\lambda_{max}` by power iteration with exact
+  Hessian-vector products (double backward; the fused aggregation kernel is twice differentiable,
+  see ``docs/kernels.md``); it never forms the Hessian.
 * :class:`EigenvalueMonitor` records the values (log them to TensorBoard) and decides an early stop
   when the eigenvalue has risen by ``factor`` over its early value.
 
@@ -19,18 +19,12 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
 
-log = logging.getLogger("darts_gnn.search")
-
-__all__ = ["dominant_eigenvalue", "hessian_vector_product", "double_backward_ok", "twice_differentiable",
-           "EigenvalueMonitor", "EigenvalueGuard"]
-
-
+__all__ = ["dominant_eigenvalue", "hessian_vector_product", "EigenvalueMonitor", "EigenvalueGuard"]
 
 
 def _dot(xs: Sequence[Tensor], ys: Sequence[Tensor]) -> Tensor:
@@ -64,37 +58,9 @@ def _power_iteration(hvp: Callable[[list[Tensor]], list[Tensor]], v: list[Tensor
     return float(estimate)
 
 
-def _fd_hvp(loss_fn: Callable[[], Tensor], params: list[Tensor], eps: float, rng) -> Callable:
-    """``v -> (g(p + h v) - g(p - h v)) / 2h`` with ``h = eps * max(1, |p|)``; ``params`` changed in
-    place and restored exactly after each product."""
-    scale = max(1.0, torch.sqrt(sum((p.detach().double() ** 2).sum() for p in params)).item())
-    h = eps * scale
-
-    def grads_at(v: list[Tensor], sign: float) -> list[Tensor]:
-        with torch.no_grad():
-            for p, b, x in zip(params, backup, v):
-                p.copy_(b).add_(x, alpha=sign * h)
-        rng.restore()
-        g = torch.autograd.grad(loss_fn(), params, allow_unused=True)
-        return [torch.zeros_like(p) if gi is None else gi.detach() for p, gi in zip(params, g)]
-
-    backup = [p.detach().clone() for p in params]
-
-    def hvp(v: list[Tensor]) -> list[Tensor]:
-        try:
-            gp, gm = grads_at(v, 1.0), grads_at(v, -1.0)
-        finally:
-            with torch.no_grad():
-                for p, b in zip(params, backup):
-                    p.copy_(b)
-        return [(a - b) / (2 * h) for a, b in zip(gp, gm)]
-
-    return hvp
-
-
 def dominant_eigenvalue(loss_fn: Callable[[], Tensor], params: list[Tensor], iters: int = 20,
-                        tol: float = 1e-3, seed: int = 0, method: str = "auto", which: str = "largest",
-                        fd_eps: float = 1e-2, generators: Sequence[torch.Generator] = ()) -> float:
+                        tol: float = 1e-3, seed: int = 0, which: str = "largest",
+                        generators: Sequence[torch.Generator] = ()) -> float:
     r"""The dominant eigenvalue of the Hessian of ``loss_fn()`` w.r.t. ``params``, by power iteration.
 
     Power iteration :math:`v \leftarrow Hv / \lVert Hv \rVert` from a seeded random start, with the
@@ -107,17 +73,10 @@ def dominant_eigenvalue(loss_fn: Callable[[], Tensor], params: list[Tensor], ite
     iteration on :math:`H - \lambda I` finds :math:`\lambda_{max}`. ``"magnitude"`` returns the
     eigenvalue of largest magnitude, with its sign.
 
-    Hessian-vector products (``method``):
-
-    * ``"autograd"``: exact, by double backward through one evaluation of ``loss_fn``.
-    * ``"fd"``: central differences of gradients, :math:`(g(p + hv) - g(p - hv)) / 2h` with
-      :math:`h` = ``fd_eps`` :math:`\cdot \max(1, \lVert p \rVert)`; needs only first derivatives
-      (two evaluations of ``loss_fn`` per product, ``params`` changed in place and restored bit for
-      bit). Random draws inside ``loss_fn`` repeat on every call: the global RNG and ``generators``
-      are reset to their entry state before each evaluation.
-    * ``"auto"`` (default): autograd, unless :func:`double_backward_ok` says the fused
-      ``mixed_aggregate`` kernel in use has no correct double backward (its backward is not itself
-      differentiable, so autograd would return a wrong Hessian without an error); then ``"fd"``.
+    Hessian-vector products are exact, by double backward through one evaluation of ``loss_fn``
+    (``H v = d<g, v>/dp`` with ``g`` the gradient built with ``create_graph=True``). Random draws
+    inside ``loss_fn`` (e.g. Gumbel noise) come from the global RNG and ``generators`` as they were at
+    entry.
 
     ``loss_fn`` should evaluate the loss on a fixed batch (the validation batch). Returns 0.0 when the
     Hessian is zero along the iterates, ``nan`` when the loss or a product is not finite. Nothing is
@@ -128,8 +87,6 @@ def dominant_eigenvalue(loss_fn: Callable[[], Tensor], params: list[Tensor], ite
     params = list(params)
     if iters < 1:
         raise ValueError(f"dominant_eigenvalue: iters must be >= 1, got {iters}")
-    if method not in ("auto", "autograd", "fd"):
-        raise ValueError(f"dominant_eigenvalue: method must be 'auto', 'autograd' or 'fd', got {method!r}")
     if which not in ("largest", "magnitude"):
         raise ValueError(f"dominant_eigenvalue: which must be 'largest' or 'magnitude', got {which!r}")
     from .unrolled import _RngReplay
@@ -139,7 +96,7 @@ def dominant_eigenvalue(loss_fn: Callable[[], Tensor], params: list[Tensor], ite
     norm = torch.sqrt(_dot(v, v))
     v = [x / norm for x in v]
     try:
-        hvp, known = _choose_hvp(loss_fn, params, v, method, fd_eps, rng)
+        hvp, known = _autograd_hvp(loss_fn, params, rng)
         if hvp is None:
             return known  # 0.0 (linear loss) or nan
         lam = _power_iteration(hvp, v, iters, tol)
@@ -152,89 +109,26 @@ def dominant_eigenvalue(loss_fn: Callable[[], Tensor], params: list[Tensor], ite
         rng.restore()
 
 
-def _choose_hvp(loss_fn, params, v, method, fd_eps, rng):
-    """``(hvp, hvp(v) or None)`` for ``method``; ``(None, value)`` when the answer is known (0.0/nan)."""
-    if method == "auto":
-        method = "autograd" if double_backward_ok() else "fd"
+def _autograd_hvp(loss_fn, params, rng):
+    """``(hvp, None)`` by double backward; ``(None, value)`` when the answer is known (0.0 or nan)."""
     rng.restore()
-    if method == "autograd":
-        loss = loss_fn()
-        if not torch.isfinite(loss):
-            return None, math.nan
-        grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
-        if all(g is None or not g.requires_grad for g in grads):
-            return None, 0.0  # the loss is linear (or constant) in params
-        keep = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]
-        sub = [params[i] for i in keep]
-        gsub = [grads[i] for i in keep]
+    loss = loss_fn()
+    if not torch.isfinite(loss):
+        return None, math.nan
+    grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
+    if all(g is None or not g.requires_grad for g in grads):
+        return None, 0.0  # the loss is linear (or constant) in params
+    keep = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]
+    sub = [params[i] for i in keep]
+    gsub = [grads[i] for i in keep]
 
-        def hvp(u: list[Tensor]) -> list[Tensor]:
-            out = [torch.zeros_like(p) for p in params]
-            for i, h in zip(keep, hessian_vector_product(gsub, sub, [u[i] for i in keep])):
-                out[i] = h
-            return out
+    def hvp(u: list[Tensor]) -> list[Tensor]:
+        out = [torch.zeros_like(p) for p in params]
+        for i, h in zip(keep, hessian_vector_product(gsub, sub, [u[i] for i in keep])):
+            out[i] = h
+        return out
 
-        return hvp, None
-    with torch.no_grad():
-        if not torch.isfinite(loss_fn()):
-            return None, math.nan
-    return _fd_hvp(loss_fn, params, fd_eps, rng), None
-
-
-def twice_differentiable(op: Callable[..., Tensor], reference: Callable[..., Tensor], seed: int = 0) -> bool:
-    """Whether double backward through ``op`` (a ``mixed_aggregate``-like function) matches
-    ``reference`` on a tiny random CSR graph in float64 (first derivatives and a Hessian-vector
-    product with respect to ``x`` and ``weights`` jointly)."""
-    g = torch.Generator().manual_seed(seed)
-    n, d, names = 7, 3, ("sum", "mean", "gcn", "max", "min")
-    deg = torch.randint(0, 4, (n,), generator=g)
-    rowptr = torch.cat([torch.zeros(1, dtype=torch.long), deg.cumsum(0)])
-    col = torch.randint(0, n, (int(deg.sum()),), generator=g)
-    x0 = torch.randn(n, d, generator=g, dtype=torch.float64)
-    w0 = torch.rand(len(names), generator=g, dtype=torch.float64)
-    c = torch.randn(n, d, generator=g, dtype=torch.float64)
-    vx = torch.randn(n, d, generator=g, dtype=torch.float64)
-    vw = torch.randn(len(names), generator=g, dtype=torch.float64)
-
-    def products(f):
-        x, w = x0.clone().requires_grad_(True), w0.clone().requires_grad_(True)
-        y = f(rowptr, col, torch.tanh(x) * w.sum(), w, names)
-        loss = (y * y * c).sum()
-        gx, gw = torch.autograd.grad(loss, (x, w), create_graph=True)
-        hx, hw = torch.autograd.grad((gx * vx).sum() + (gw * vw).sum(), (x, w), allow_unused=True)
-        zero = torch.zeros(())
-        return [gx.detach(), gw.detach(), zero if hx is None else hx, zero if hw is None else hw]
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            got, want = products(op), products(reference)
-    except RuntimeError:  # e.g. "element 0 of tensors does not require grad": no double backward
-        return False
-    return all(a.shape == b.shape and torch.allclose(a, b, rtol=1e-6, atol=1e-9) for a, b in zip(got, want))
-
-
-_DOUBLE_BACKWARD_OK: bool | None = None
-
-
-def double_backward_ok() -> bool:
-    """Whether autograd's Hessian-vector products can be trusted in this process: ``True`` unless the
-    fused ``mixed_aggregate`` kernel is loaded and fails :func:`twice_differentiable` against the
-    reference op (probed once, on the CPU). Does not build the extension."""
-    global _DOUBLE_BACKWARD_OK
-    try:
-        from ..ops import _extension
-        if not _extension.is_loaded():
-            return True
-    except Exception:  # noqa: BLE001 - no ops package or API: nothing fused to distrust
-        return True
-    if _DOUBLE_BACKWARD_OK is None:
-        from .. import ops
-        _DOUBLE_BACKWARD_OK = twice_differentiable(ops.mixed_aggregate, ops.reference.mixed_aggregate)
-        if not _DOUBLE_BACKWARD_OK:
-            log.info("dominant_eigenvalue: the fused mixed_aggregate kernel has no correct double "
-                     "backward; Hessian-vector products use finite differences of gradients")
-    return _DOUBLE_BACKWARD_OK
+    return hvp, None
 
 
 class EigenvalueMonitor:

@@ -23,11 +23,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> csr_transpose_cpu(const at::Tenso
   const int64_t n = rowptr.numel() - 1, e = col.numel();
   const int64_t* rp = rowptr.data_ptr<int64_t>();
   const int64_t* cp = col.data_ptr<int64_t>();
-  TORCH_CHECK(rp[0] == 0 && rp[n] == e, "darts_gnn::csr_transpose: rowptr must start at 0 and end at E = ", e,
-              ", got ", rp[0], " and ", rp[n]);
-  for (int64_t v = 0; v < n; ++v)
-    TORCH_CHECK(rp[v] <= rp[v + 1], "darts_gnn::csr_transpose: rowptr must be non-decreasing, got rowptr[", v, "] = ",
-                rp[v], " > rowptr[", v + 1, "] = ", rp[v + 1]);
+  check_rowptr_values(rowptr, e, "darts_gnn::csr_transpose");
 
   // P ranges, bounded so that the P x N count table stays no larger than the edge list.
   const int64_t threads = std::max<int64_t>(1, at::get_num_threads());

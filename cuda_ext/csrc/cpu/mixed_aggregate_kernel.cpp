@@ -128,17 +128,6 @@ void check_cpu_dtype(const at::Tensor& x) {
               "; convert x to float32 (float16/bfloat16 are supported on CUDA)");
 }
 
-// rowptr[0] == 0, rowptr[N] == E and non-decreasing: checked before any allocation sized by degrees.
-void check_rowptr_values(const at::Tensor& rowptr, int64_t e) {
-  const int64_t* rp = rowptr.data_ptr<int64_t>();
-  const int64_t n = rowptr.numel() - 1;
-  TORCH_CHECK(rp[0] == 0 && rp[n] == e, "darts_gnn::mixed_aggregate: rowptr must start at 0 and end at E = ", e,
-              ", got rowptr[0] = ", rp[0], ", rowptr[N] = ", rp[n]);
-  for (int64_t v = 0; v < n; ++v)
-    TORCH_CHECK(rp[v] <= rp[v + 1], "darts_gnn::mixed_aggregate: rowptr is not a valid CSR row pointer at row ", v,
-                ": rowptr[", v, "] = ", rp[v], " > rowptr[", v + 1, "] = ", rp[v + 1], " (it must be non-decreasing)");
-}
-
 // ----------------------------------------------------------------------------------------------- forward
 
 template <typename T>
@@ -158,11 +147,6 @@ void forward_impl(const ForwardArgs<T>& a) {
 #endif
       bad = generic::forward_chunk<T>(a, v0, v1, scratch.data(), iscratch.data(), oscratch.data());
     (void)avx2;
-    if (bad >= 0) {
-      TORCH_CHECK(false, "darts_gnn::mixed_aggregate: rowptr is not a valid CSR row pointer at row ", bad, ": rowptr[",
-                  bad, "] = ", a.rowptr[bad], ", rowptr[", bad + 1, "] = ", a.rowptr[bad + 1],
-                  " (needs 0 <= rowptr[v] <= rowptr[v+1] <= E = ", a.e, ")");
-    }
     if (bad <= -2) {
       const int64_t e = -bad - 2;
       TORCH_CHECK(false, "darts_gnn::mixed_aggregate: col[", e, "] = ", a.col[e], " is out of range for ", a.n, " nodes");
@@ -170,22 +154,24 @@ void forward_impl(const ForwardArgs<T>& a) {
   });
 }
 
-std::tuple<at::Tensor, at::Tensor> mixed_aggregate_cpu(
-    const at::Tensor& rowptr_in, const at::Tensor& col_in, const at::Tensor& x_in, const at::Tensor& weights,
-    at::IntArrayRef ops, const std::optional<at::Tensor>& edge_weight, bool save_arg) {
-  check_forward(rowptr_in, col_in, x_in, weights, ops, edge_weight);
+// The forward of mixed_aggregate (weights given: out [n, d]) and of aggregate_stack (no weights: out
+// [k, n, d], one slice per op). Arguments are checked by the callers.
+std::tuple<at::Tensor, at::Tensor> forward_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in,
+                                               const at::Tensor& x_in, const at::Tensor* weights, at::IntArrayRef ops,
+                                               const std::optional<at::Tensor>& edge_weight, bool save_arg) {
   check_cpu_dtype(x_in);
   const AggPlan plan = checked_plan(ops);
   const at::Tensor rowptr = rowptr_in.contiguous(), col = col_in.contiguous(), x = x_in.contiguous();
   const at::Tensor ew = edge_weight.has_value() ? edge_weight->contiguous() : at::Tensor();
-  const int64_t n = x.size(0), d = x.size(1), e = col.numel();
-  check_rowptr_values(rowptr, e);
+  const int64_t n = x.size(0), d = x.size(1), e = col.numel(), k = static_cast<int64_t>(ops.size());
+  check_rowptr_values(rowptr, e, "darts_gnn::mixed_aggregate");
 
-  at::Tensor out = at::empty({n, d}, x.options());
+  const bool stack = weights == nullptr;
+  at::Tensor out = stack ? at::empty({k, n, d}, x.options()) : at::empty({n, d}, x.options());
   const int64_t words = mask_words(d);
   at::Tensor arg = at::empty({save_arg ? plan.num_slots : 0, e, words}, x.options().dtype(at::kLong));
   if (n == 0 || d == 0) return {out, arg};
-  const std::vector<double> w = weights_as_double(weights);
+  const std::vector<double> w = stack ? std::vector<double>(k, 0.0) : weights_as_double(*weights);
 
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "darts_gnn_mixed_aggregate_cpu", [&] {
     const int64_t* rp = rowptr.data_ptr<int64_t>();
@@ -203,11 +189,28 @@ std::tuple<at::Tensor, at::Tensor> mixed_aggregate_cpu(
     a.e = e;
     a.max_deg = max_degree(rp, n);
     a.words = words;
-    fold_weights(ops.data(), static_cast<int64_t>(ops.size()), w.data(), a.c);
+    fold_weights(ops.data(), k, w.data(), a.c);
     a.plan = plan;
+    a.codes = ops.data();
+    a.k = k;
+    a.stack = stack;
     forward_impl(a);
   });
   return {out, arg};
+}
+
+std::tuple<at::Tensor, at::Tensor> mixed_aggregate_cpu(
+    const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& x, const at::Tensor& weights,
+    at::IntArrayRef ops, const std::optional<at::Tensor>& edge_weight, bool save_arg) {
+  check_forward(rowptr, col, x, weights, ops, edge_weight);
+  return forward_cpu(rowptr, col, x, &weights, ops, edge_weight, save_arg);
+}
+
+std::tuple<at::Tensor, at::Tensor> aggregate_stack_cpu(const at::Tensor& rowptr, const at::Tensor& col,
+                                                       const at::Tensor& x, at::IntArrayRef ops,
+                                                       const std::optional<at::Tensor>& edge_weight, bool save_arg) {
+  check_stack(rowptr, col, x, ops, edge_weight);
+  return forward_cpu(rowptr, col, x, nullptr, ops, edge_weight, save_arg);
 }
 
 // ---------------------------------------------------------------------------------------------- backward
@@ -255,8 +258,7 @@ template <typename T>
 std::vector<double> grad_weights(const BackwardArgs<T>& a, T* gx) {
   Channels ch;
   for (int c = 0; c < kNumAggCodes; ++c) {
-    const bool present = (c == kSum || c == kMean) ? a.plan.sum : c == kGcn ? a.plan.gcn : c == kMax ? a.plan.max : a.plan.min;
-    if (present) ch.code[ch.count++] = c;
+    if (a.plan.has(c)) ch.code[ch.count++] = c;
   }
   std::vector<double> row_dots(static_cast<size_t>(ch.count) * a.n, 0.0);
   const int64_t max_in = max_degree(a.t_rowptr, a.n);
@@ -308,7 +310,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> mixed_aggregate_backward_cpu(
                 "darts_gnn::mixed_aggregate_backward: (t_rowptr, t_row, t_eid) must be csr_transpose(rowptr, col)");
 
   const at::Tensor rowptr = rowptr_in.contiguous(), col = col_in.contiguous(), x = x_in.contiguous();
-  check_rowptr_values(rowptr, e);
+  check_rowptr_values(rowptr, e, "darts_gnn::mixed_aggregate");
   const at::Tensor g = grad_out.contiguous();
   const at::Tensor ew = edge_weight.has_value() ? edge_weight->contiguous() : at::Tensor();
   const at::Tensor arg = arg_in.contiguous();
@@ -363,6 +365,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> mixed_aggregate_backward_cpu(
 TORCH_LIBRARY_IMPL(darts_gnn, CPU, m) {
   m.impl("mixed_aggregate", &mixed_aggregate_cpu);
   m.impl("mixed_aggregate_backward", &mixed_aggregate_backward_cpu);
+  m.impl("aggregate_stack", &aggregate_stack_cpu);
 }
 
 }  // namespace cpu

@@ -24,6 +24,11 @@ struct ForwardArgs {
   int64_t n, d, e, max_deg, words;
   T c[kNumAggCodes];  // folded weights per aggregator code
   AggPlan plan;
+  // Stack mode (aggregate_stack): out is [k, n, d] and slice q holds the aggregator codes[q] alone;
+  // the folded weights c are unused.
+  const int64_t* codes = nullptr;
+  int64_t k = 0;
+  bool stack = false;
 };
 
 template <typename T>

@@ -136,8 +136,24 @@ inline void forward_tail(const T* __restrict x, const int64_t* __restrict off, c
   }
 }
 
-// Forward over destination rows [v0, v1). scratch: 4 * d + 2 * max_deg values; iscratch: 2 * d indices;
-// oscratch: max_deg offsets. Returns the first bad row (rowptr) or -(bad edge + 2) (col), or -1 if fine.
+// Stack mode: slice q of out [k, n, d] gets aggregator codes[q] of row v alone (deg >= 1); the row's
+// accumulators S (sum), G (gcn, without dinv[v]), Mx, Mn are those the plan computes.
+template <typename T>
+inline void write_stack(const ForwardArgs<T>& a, int64_t v, int64_t deg, const T* S, const T* G, const T* Mx,
+                        const T* Mn) {
+  const int64_t d = a.d;
+  for (int64_t q = 0; q < a.k; ++q) {
+    T* o = a.out + (q * a.n + v) * d;
+    const int64_t code = a.codes[q];
+    const T* src = code == kGcn ? G : code == kMax ? Mx : code == kMin ? Mn : S;
+    const T scale = code == kMean ? T(1) / static_cast<T>(deg) : code == kGcn ? a.dinv[v] : T(1);
+    for (int64_t j = 0; j < d; ++j) o[j] = scale * src[j];
+  }
+}
+
+// Forward over destination rows [v0, v1) of a validated rowptr (check_rowptr_values). scratch: 4 * d +
+// 2 * max_deg values; iscratch: 2 * d indices; oscratch: max_deg offsets. Returns -(bad edge + 2) for a
+// col out of range, or -1 if fine.
 template <typename T, bool SUM, bool GCN, bool MAX, bool MIN>
 int64_t forward_rows(const ForwardArgs<T>& a, int64_t v0, int64_t v1, T* scratch, typename Vec<T>::index_t* iscratch,
                      int64_t* oscratch) {
@@ -156,11 +172,11 @@ int64_t forward_rows(const ForwardArgs<T>& a, int64_t v0, int64_t v1, T* scratch
 
   for (int64_t v = v0; v < v1; ++v) {
     const int64_t beg = a.rowptr[v], end = a.rowptr[v + 1];
-    if (beg < 0 || end < beg || end > a.e || end - beg > a.max_deg) return v;
     T* o = a.out + v * d;
     const int64_t deg = end - beg;
     if (deg == 0) {
-      for (int64_t j = 0; j < d; ++j) o[j] = T(0);
+      for (int64_t q = 0; q < (a.stack ? a.k : 1); ++q)
+        for (int64_t j = 0; j < d; ++j) o[q * a.n * d + j] = T(0);
       continue;
     }
     for (int64_t i = 0; i < deg; ++i) {
@@ -178,16 +194,20 @@ int64_t forward_rows(const ForwardArgs<T>& a, int64_t v0, int64_t v1, T* scratch
       forward_block<T, SUM, GCN, MAX, MIN>(a.x, off, w, wg, beg, deg, j0, S, G, Mx, Mn, Ax, An);
     if (dfull < d) forward_tail<T, SUM, GCN, MAX, MIN>(a.x, off, w, wg, beg, deg, dfull, d, S, G, Mx, Mn, Ax, An);
 
-    const T cs = a.c[kSum] + a.c[kMean] / static_cast<T>(deg);
-    const T cg = a.c[kGcn] * a.dinv[v];
-    const T cx = a.c[kMax], cn = a.c[kMin];
-    for (int64_t j = 0; j < d; ++j) {
-      T r = 0;
-      if (SUM) r += cs * S[j];
-      if (GCN) r += cg * G[j];
-      if (MAX) r += cx * Mx[j];
-      if (MIN) r += cn * Mn[j];
-      o[j] = r;
+    if (a.stack) {
+      write_stack(a, v, deg, S, G, Mx, Mn);
+    } else {
+      const T cs = a.c[kSum] + a.c[kMean] / static_cast<T>(deg);
+      const T cg = a.c[kGcn] * a.dinv[v];
+      const T cx = a.c[kMax], cn = a.c[kMin];
+      for (int64_t j = 0; j < d; ++j) {
+        T r = 0;
+        if (SUM) r += cs * S[j];
+        if (GCN) r += cg * G[j];
+        if (MAX) r += cx * Mx[j];
+        if (MIN) r += cn * Mn[j];
+        o[j] = r;
+      }
     }
     if (a.arg) {  // per-edge column bitmasks of the arg-extrema
       const int64_t W = a.words;
@@ -358,7 +378,8 @@ void grad_xw_rows(const BackwardArgs<T>& a, const Channels& ch, int64_t u0, int6
         }
       }
     }
-    T dots[kNumAggCodes] = {0, 0, 0, 0, 0};
+    T dots[kNumAggCodes];
+    for (int c = 0; c < kNumAggCodes; ++c) dots[c] = T(0);
     const T* xu = a.x + u * d;
     for (int64_t j0 = 0; j0 < dfull; j0 += VT::block) {
       const int64_t word = j0 >> 6, shift = j0 & 63;

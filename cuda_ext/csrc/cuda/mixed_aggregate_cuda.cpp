@@ -52,26 +52,40 @@ void check_launch(int err, const char* what) {
 
 void* stream_ptr() { return static_cast<void*>(c10::cuda::getCurrentCUDAStream().stream()); }
 
-std::tuple<at::Tensor, at::Tensor> mixed_aggregate_cuda(
-    const at::Tensor& rowptr_in, const at::Tensor& col_in, const at::Tensor& x_in, const at::Tensor& weights,
-    at::IntArrayRef ops, const std::optional<at::Tensor>& edge_weight, bool save_arg) {
-  check_forward(rowptr_in, col_in, x_in, weights, ops, edge_weight);
+// Forward of mixed_aggregate (weights given: out [n, d]) and of aggregate_stack (weights null: out [k, n, d]).
+std::tuple<at::Tensor, at::Tensor> forward_cuda(const at::Tensor& rowptr_in, const at::Tensor& col_in,
+                                                const at::Tensor& x_in, const at::Tensor* weights, at::IntArrayRef ops,
+                                                const std::optional<at::Tensor>& edge_weight, bool save_arg) {
   const AggPlan plan = checked_plan(ops);
   const cuda::DType dtype = to_dtype(x_in.scalar_type());
   c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor rowptr = rowptr_in.contiguous(), col = col_in.contiguous(), x = x_in.contiguous();
   const at::Tensor ew = edge_weight.has_value() ? edge_weight->contiguous() : at::Tensor();
-  const at::Tensor w = weights.to(acc_type(x.scalar_type())).contiguous();
-  const int64_t n = x.size(0), d = x.size(1), e = col.numel();
+  const at::Tensor w = weights ? weights->to(acc_type(x.scalar_type())).contiguous() : at::Tensor();
+  const int64_t n = x.size(0), d = x.size(1), e = col.numel(), k = static_cast<int64_t>(ops.size());
 
-  at::Tensor out = at::empty({n, d}, x.options());
+  at::Tensor out = weights ? at::empty({n, d}, x.options()) : at::empty({k, n, d}, x.options());
   at::Tensor arg = at::empty({save_arg ? plan.num_slots : 0, e, mask_words(d)}, x.options().dtype(at::kLong));
   check_launch(cuda::launch_forward(dtype, graph_of(rowptr, col, d), x.data_ptr(), ew.defined() ? ew.data_ptr() : nullptr,
-                                    w.data_ptr(), op_list(ops), plan, out.data_ptr(),
+                                    w.defined() ? w.data_ptr() : nullptr, op_list(ops), plan, out.data_ptr(),
                                     arg.numel() > 0 ? reinterpret_cast<uint64_t*>(arg.data_ptr<int64_t>()) : nullptr,
                                     stream_ptr()),
-               "mixed_aggregate forward");
+               weights ? "mixed_aggregate forward" : "aggregate_stack forward");
   return {out, arg};
+}
+
+std::tuple<at::Tensor, at::Tensor> mixed_aggregate_cuda(
+    const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& x, const at::Tensor& weights,
+    at::IntArrayRef ops, const std::optional<at::Tensor>& edge_weight, bool save_arg) {
+  check_forward(rowptr, col, x, weights, ops, edge_weight);
+  return forward_cuda(rowptr, col, x, &weights, ops, edge_weight, save_arg);
+}
+
+std::tuple<at::Tensor, at::Tensor> aggregate_stack_cuda(const at::Tensor& rowptr, const at::Tensor& col,
+                                                        const at::Tensor& x, at::IntArrayRef ops,
+                                                        const std::optional<at::Tensor>& edge_weight, bool save_arg) {
+  check_stack(rowptr, col, x, ops, edge_weight);
+  return forward_cuda(rowptr, col, x, nullptr, ops, edge_weight, save_arg);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> mixed_aggregate_backward_cuda(
@@ -151,6 +165,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> csr_transpose_cuda(const at::Tens
 TORCH_LIBRARY_IMPL(darts_gnn, CUDA, m) {
   m.impl("mixed_aggregate", &mixed_aggregate_cuda);
   m.impl("mixed_aggregate_backward", &mixed_aggregate_backward_cuda);
+  m.impl("aggregate_stack", &aggregate_stack_cuda);
   m.impl("csr_transpose", &csr_transpose_cuda);
 }
 

@@ -36,7 +36,8 @@ struct Graph {
 inline int cols_per_thread(int64_t d) { return d <= 32 ? 1 : (d <= 64 ? 2 : 4); }
 inline int64_t column_tiles(int64_t d) { return (d + 32 * cols_per_thread(d) - 1) / (32 * cols_per_thread(d)); }
 
-// out [n, d] (dtype); arg [slots, e, mask_words(d)] max/min column bitmasks, or null.
+// out [n, d] (dtype); arg [slots, e, mask_words(d)] max/min column bitmasks, or null. With weights null
+// (aggregate_stack) out is [ops.k, n, d] and slice k holds aggregator ops.code[k] alone.
 int launch_forward(DType dtype, Graph g, const void* x, const void* edge_weight, const void* weights, OpList ops,
                    AggPlan plan, void* out, uint64_t* arg, void* stream);
 

@@ -72,8 +72,9 @@ forward_kernel(Graph g, const T* __restrict__ x, const T* __restrict__ ew,
   const int64_t v = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarp;
   if (v >= g.n) return;  // uniform across the warp
   const int64_t j0 = static_cast<int64_t>(blockIdx.y) * (kWarp * CPT);
+  const bool stack = weights == nullptr;  // aggregate_stack: out [k, n, d], one slice per op
   A c[kNumAggCodes];
-  fold(weights, ops, c);
+  if (!stack) fold(weights, ops, c);
   const int64_t beg = g.rowptr[v], end = g.rowptr[v + 1];
 
   A S[CPT], G[CPT], Mx[CPT], Mn[CPT];
@@ -114,18 +115,34 @@ forward_kernel(Graph g, const T* __restrict__ x, const T* __restrict__ ew,
   }
 
   const int64_t deg = end - beg;
-  const A cs = deg > 0 ? c[kSum] + c[kMean] / static_cast<A>(deg) : A(0);
-  const A cg = c[kGcn] * inv_sqrt_degree<A>(g.rowptr, v);
+  const A inv_deg = deg > 0 ? A(1) / static_cast<A>(deg) : A(0);
+  const A dv = inv_sqrt_degree<A>(g.rowptr, v);
+  if (stack) {
+    for (int k = 0; k < ops.k; ++k) {
+      const int code = ops.code[k];
 #pragma unroll
-  for (int i = 0; i < CPT; ++i) {
-    const int64_t j = j0 + i * kWarp + lane;
-    if (j >= g.d) continue;
-    A r = A(0);
-    if (plan.sum) r += cs * S[i];
-    if (plan.gcn) r += cg * G[i];
-    if (plan.max) r += c[kMax] * Mx[i];
-    if (plan.min) r += c[kMin] * Mn[i];
-    out[v * g.d + j] = from_acc<T>(r);
+      for (int i = 0; i < CPT; ++i) {
+        const int64_t j = j0 + i * kWarp + lane;
+        if (j >= g.d) continue;
+        const A r = code == kSum ? S[i] : code == kMean ? inv_deg * S[i] : code == kGcn ? dv * G[i]
+                    : code == kMax ? Mx[i] : Mn[i];
+        out[(k * g.n + v) * g.d + j] = from_acc<T>(r);
+      }
+    }
+  } else {
+    const A cs = deg > 0 ? c[kSum] + c[kMean] / static_cast<A>(deg) : A(0);
+    const A cg = c[kGcn] * dv;
+#pragma unroll
+    for (int i = 0; i < CPT; ++i) {
+      const int64_t j = j0 + i * kWarp + lane;
+      if (j >= g.d) continue;
+      A r = A(0);
+      if (plan.sum) r += cs * S[i];
+      if (plan.gcn) r += cg * G[i];
+      if (plan.max) r += c[kMax] * Mx[i];
+      if (plan.min) r += c[kMin] * Mn[i];
+      out[v * g.d + j] = from_acc<T>(r);
+    }
   }
   if (!arg) return;
   // Column bitmasks: for each edge, one warp ballot per 32 columns; lane 0 writes the 32-bit half of
@@ -173,7 +190,6 @@ grad_x_weights_kernel(Graph g, const int64_t* __restrict__ t_rowptr, const int64
   const int64_t j0 = static_cast<int64_t>(blockIdx.y) * (kWarp * CPT);
   A c[kNumAggCodes];
   fold(weights, ops, c);
-  const bool has[kNumAggCodes] = {plan.sum, plan.sum, plan.gcn, plan.max, plan.min};
   const int64_t words = (g.d + 63) / 64;
   const uint64_t* arg_max = plan.max ? arg + plan.slot_max * g.e * words : nullptr;
   const uint64_t* arg_min = plan.min ? arg + plan.slot_min * g.e * words : nullptr;
@@ -211,22 +227,24 @@ grad_x_weights_kernel(Graph g, const int64_t* __restrict__ t_rowptr, const int64
         const int64_t j = j0 + i * kWarp + lane;
         if (j < g.d) {
           const A gj = to_acc(gv[j]);
-          if (has[kSum]) { P[kSum][i] += w * gj; P[kMean][i] += w_mean * gj; }
-          if (has[kGcn]) P[kGcn][i] += w_gcn * gj;
-          if (has[kMax] && ((arg_max[e * words + (j >> 6)] >> (j & 63)) & 1)) P[kMax][i] += w * gj;
-          if (has[kMin] && ((arg_min[e * words + (j >> 6)] >> (j & 63)) & 1)) P[kMin][i] += w * gj;
+          if (plan.sum) { P[kSum][i] += w * gj; P[kMean][i] += w_mean * gj; }
+          if (plan.gcn) P[kGcn][i] += w_gcn * gj;
+          if (plan.max && ((arg_max[e * words + (j >> 6)] >> (j & 63)) & 1)) P[kMax][i] += w * gj;
+          if (plan.min && ((arg_min[e * words + (j >> 6)] >> (j & 63)) & 1)) P[kMin][i] += w * gj;
         }
       }
     }
   }
-  A dots[kNumAggCodes] = {A(0), A(0), A(0), A(0), A(0)};
+  A dots[kNumAggCodes];
+#pragma unroll
+  for (int k = 0; k < kNumAggCodes; ++k) dots[k] = A(0);
 #pragma unroll
   for (int i = 0; i < CPT; ++i) {
     const int64_t j = j0 + i * kWarp + lane;
     if (j >= g.d) continue;
     A total = A(0);
 #pragma unroll
-    for (int k = 0; k < kNumAggCodes; ++k) total += has[k] ? c[k] * P[k][i] : A(0);
+    for (int k = 0; k < kNumAggCodes; ++k) total += plan.has(k) ? c[k] * P[k][i] : A(0);
     if (gx) gx[u * g.d + j] = total;
     if (row_dots) {
       const A xj = to_acc(x[u * g.d + j]);

@@ -420,7 +420,8 @@ def validate(cfg: Config) -> None:
 def _registered(key: str, name: Any) -> None:
     reg = REGISTERED[key]
     if name not in reg:
-        raise ConfigError(f"{key}: got {name!r}; registered {reg.plural}: {', '.join(reg.names())}")
+        raise ConfigError(f"{key}: got {name!r}; allowed values: {', '.join(reg.names())} "
+                          f"(the registered {reg.plural})")
 
 
 def _check_relaxation(section: str | dict) -> None:

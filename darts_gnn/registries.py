@@ -87,7 +87,8 @@ class NamedRegistry(Mapping):
             return self._entries[name]
         if default is not ...:
             return default
-        raise ValueError(f"{self.key}: got {name!r}; registered {self.plural}: {', '.join(self.names())}")
+        raise ValueError(f"{self.key}: got {name!r}; allowed values: {', '.join(self.names())} "
+                         f"(the registered {self.plural})")
 
     def options(self, name: str) -> Any:
         """The options type of ``name`` (``None`` when it takes none)."""

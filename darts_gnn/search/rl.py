@@ -71,6 +71,18 @@ class Controller(nn.Module):
                        for l in range(int(depth)))
         return _canonical(Genotype(layers, combine, int(width))), logp, ent
 
+    def log_prob(self, genotype: Genotype) -> Tensor:
+        """:math:`\\sum_c \\log \\pi(a_c)` of the choices ``genotype`` uses (depth, width, combine
+        and its layers' aggregator, transform, skip)."""
+        picks = {"depth": genotype.depth, "width": genotype.width, "combine": genotype.combine}
+        for l, layer in enumerate(genotype.layers):
+            picks.update({f"layer{l}.aggregator": layer.aggregator, f"layer{l}.transform": layer.transform,
+                          f"layer{l}.skip": layer.skip})
+        total = torch.zeros(())
+        for key, value in picks.items():
+            total = total + self.dist(key).log_prob(torch.tensor(self.cands[key].index(value)))
+        return total
+
     def probabilities(self) -> dict[str, dict[str, float]]:
         """``{choice key: {candidate: probability}}`` now."""
         with torch.no_grad():

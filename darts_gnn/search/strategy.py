@@ -96,6 +96,12 @@ class StrategyResult:
         if not self.candidates or self.genotype not in self.candidates:
             self.candidates = [self.genotype] + [g for g in self.candidates if g != self.genotype]
 
+    @property
+    def epochs_run(self) -> int:
+        """``epochs`` under the name :class:`~darts_gnn.search.SearchResult` uses (for reports that
+        take either)."""
+        return self.epochs
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (objects in ``extra`` that are not plain data are left out)."""
         plain = (str, int, float, bool, type(None), list, dict)

@@ -33,9 +33,11 @@ from tqdm.auto import tqdm
 from ..config import FLAT_RELAXATION_KEYS, SearchConfig, TrainConfig
 from ..data.dataset import DataError
 from ..data.sampler import BPRSampler
-from ..train import bpr_loss, l2_penalty, resolve_device
+from ..metrics import monitor_metric
+from ..train import batch_loss, resolve_device
 from .architect import Architect
 from .checkpoint import check_finite
+from .hessian import dominant_eigenvalue
 from .relax import RELAXATIONS, relaxation_options_of
 
 __all__ = ["Searcher", "SearchResult", "ValidSampler", "EpochHook"]
@@ -129,10 +131,7 @@ class Searcher:
         self.history: list[dict] = []
         self.trajectory: list[dict] = []
         self.stopped_early = False
-        self.monitor = "recall@20"
-        if evaluator is not None:
-            ks = list(evaluator.ks)
-            self.monitor = "recall@20" if 20 in ks else f"recall@{ks[0]}"
+        self.monitor = monitor_metric(evaluator.ks) if evaluator is not None else "recall@20"
 
     # ------------------------------------------------------------------ batches and losses
     @property
@@ -147,26 +146,13 @@ class Searcher:
             yield from self.valid_sampler.epoch(epoch * 100_003 + r)
             r += 1
 
-    def _bpr(self, user_emb: Tensor, item_emb: Tensor, batch) -> Tensor:
-        users, pos, neg = batch
-        # index_select, not fancy indexing: its backward accumulates repeated rows in a fixed order,
-        # so two runs with the same seed give the same numbers on a multi-threaded CPU.
-        u = user_emb.index_select(0, users)
-        return bpr_loss((u * item_emb.index_select(0, pos)).sum(-1), (u * item_emb.index_select(0, neg)).sum(-1))
-
     def train_loss_from(self, user_emb: Tensor, item_emb: Tensor, batch) -> Tensor:
-        """BPR on a training batch + ``l2`` on its ego embeddings (the Trainer's loss)."""
-        loss = self._bpr(user_emb, item_emb, batch)
-        if self.l2 > 0:
-            users, pos, neg = batch
-            ego_u, ego_i = self.model.ego_embeddings()
-            loss = loss + self.l2 * l2_penalty(ego_u.index_select(0, users), ego_i.index_select(0, pos),
-                                                  ego_i.index_select(0, neg))
-        return loss
+        """BPR on a training batch + ``l2`` on its ego embeddings (the Trainer's loss, :func:`batch_loss`)."""
+        return batch_loss(user_emb, item_emb, batch, self.l2, self.model.ego_embeddings() if self.l2 > 0 else None)
 
     def valid_loss_from(self, user_emb: Tensor, item_emb: Tensor, batch) -> Tensor:
         """BPR on a validation batch + the relaxation's regularizer (the α objective)."""
-        return self._bpr(user_emb, item_emb, batch) + self.model.arch_regularizer()
+        return batch_loss(user_emb, item_emb, batch) + self.model.arch_regularizer()
 
     def train_loss(self, batch) -> Tensor:
         return self.train_loss_from(*self.model.embeddings(), batch)
@@ -257,7 +243,6 @@ class Searcher:
     def dominant_eigenvalue(self, epoch: int, iters: int | None = None) -> float:
         """Dominant eigenvalue of the Hessian of the validation loss w.r.t. α on one fixed batch
         (``search.hessian_iters`` power iterations; Gumbel draws repeat across the products)."""
-        from .hessian import dominant_eigenvalue
         batch = self._to(next(self.valid_batches(epoch)))
         iters = iters if iters is not None else getattr(self.cfg, "hessian_iters", 20)
         return float(dominant_eigenvalue(lambda: self.valid_loss(batch), self._alphas, iters=iters,

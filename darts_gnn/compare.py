@@ -215,6 +215,7 @@ def summarize(rows: list[dict], methods: Sequence[str] = METHODS) -> dict[str, d
         stats: dict[str, Any] = {"n": len(rs), "seeds": [r["seed"] for r in rs]}
         for key, get in [(k, (lambda r, k=k: r["test"][k])) for k in METRICS] + [
                 ("search_seconds", lambda r: r.get("search_seconds", 0.0)),
+                ("search_epochs", lambda r: r.get("search_epochs", 0)),
                 ("retrain_seconds", lambda r: r["retrain_seconds"])]:
             vals = [float(get(r)) for r in rs]
             stats[key] = {"mean": statistics.fmean(vals),
@@ -322,23 +323,25 @@ def markdown_report(report: dict) -> str:
     """The comparison as markdown: the main table, every run's genotype, and α summaries."""
     summary = report.get("summary") or summarize(report["rows"], report.get("methods", METHODS))
     n_seeds = len(report.get("seeds", []))
-    lines = ["| method | Recall@20 | NDCG@20 | search s | retrain s | runs |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| method | Recall@20 | NDCG@20 | search s | search epochs | retrain s | runs |",
+             "|---|---|---|---|---|---|---|"]
     for m in report.get("methods", METHODS):
         s = summary.get(m)
         if s is None:
             continue
         lines.append(f"| {m} | {_ms(s['recall@20'])} | {_ms(s['ndcg@20'])} | "
-                     f"{_ms(s['search_seconds'], 1)} | {_ms(s['retrain_seconds'], 1)} | {s['n']}/{n_seeds} |")
+                     f"{_ms(s['search_seconds'], 1)} | {_ms(s.get('search_epochs'), 1)} | "
+                     f"{_ms(s['retrain_seconds'], 1)} | {s['n']}/{n_seeds} |")
     lines += ["", "mean ± sample std over seeds; test split, full ranking, train/valid items masked; "
-              "every model retrained from scratch under the same protocol.", "",
-              "| method | seed | Recall@20 | NDCG@20 | search s | retrain s (epochs) | architecture |",
+              "every model retrained from scratch under the same protocol. Search epochs: supernet "
+              "epochs + candidate-training epochs.", "",
+              "| method | seed | Recall@20 | NDCG@20 | search s (epochs) | retrain s (epochs) | architecture |",
               "|---|---|---|---|---|---|---|"]
     for r in report["rows"]:
         if "error" in r:
             continue
         lines.append(f"| {r['method']} | {r['seed']} | {r['test']['recall@20']:.4f} | "
-                     f"{r['test']['ndcg@20']:.4f} | {r.get('search_seconds', 0.0):.1f} | "
+                     f"{r['test']['ndcg@20']:.4f} | {r.get('search_seconds', 0.0):.1f} ({r.get('search_epochs', '-')}) | "
                      f"{r['retrain_seconds']:.1f} ({r.get('retrain_epochs', '-')}) | "
                      f"`{_cell(r.get('summary', ''))}` |")
     darts = [r for r in report["rows"] if r.get("alpha")]

@@ -281,4 +281,6 @@ def test_compare_runs_any_list_of_strategies_at_equal_budget(data):
     assert by["mf"]["search_seconds"] == 0.0
     with pytest.raises(ValueError, match="unknown method 'annealing'"):
         run_compare(cfg, seeds=[0], methods=["annealing"], dataset=ds, graph=graph)
+    from darts_gnn.cli import main
+    assert main(["compare", "--methods", "mf", "darts-fancy", "--seeds", "1"]) == 2
     assert dataclasses.is_dataclass(cfg.search.evolution)

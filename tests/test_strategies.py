@@ -205,6 +205,10 @@ def test_budget_in_epochs_stops_evolution_and_rl(data):
                       "search.rl.episodes=null", "search.evolution.child_epochs=2", "search.rl.child_epochs=2")
         res = run_strategy(ctx)
         assert 5 <= res.epochs <= 6, name  # the candidate in progress finishes
+    from darts_gnn.errors import UserError
+    with pytest.raises(UserError, match="'rl' cannot resume"):
+        ctx = context(data, "search.strategy=rl")
+        run_strategy(dataclasses.replace(ctx, resume=True))
     with pytest.raises(ValueError, match="search.evolution.cycles is null"):
         run_strategy(context(data, "search.strategy=evolution", "search.evolution.cycles=null"))
 

@@ -55,6 +55,7 @@ def budget_hook(budget: Budget):
 @register_strategy("darts")
 class DartsStrategy(SearchStrategy):
     """Bilevel DARTS search + ``search.derive`` (see the module docstring)."""
+    supports_resume = True
 
     def search(self) -> StrategyResult:
         ctx, cfg = self.ctx, self.ctx.cfg

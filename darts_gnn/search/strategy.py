@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 from .. import registries
 from ..config import Config, TrainConfig
 from ..data import Graph, load_dataset
+from ..errors import UserError
 from ..genotype import Genotype
 from ..metrics import Evaluator, monitor_metric
 from ..space import SearchSpace
@@ -154,8 +155,13 @@ class SearchStrategy(abc.ABC):
     (``search.<section>``), if any.
     """
     name: ClassVar[str] = "base"
+    #: whether :meth:`search` can continue from ``ctx.run``'s checkpoint when ``ctx.resume`` is set
+    supports_resume: ClassVar[bool] = False
 
     def __init__(self, ctx: SearchContext) -> None:
+        if ctx.resume and not self.supports_resume:
+            raise UserError(f"search.strategy {self.name!r} cannot resume an interrupted search; "
+                            f"start it again without --resume")
         self.ctx = ctx
 
     @property

@@ -51,10 +51,8 @@ import torch
 
 from . import registries
 from .config import Config, config_to_dict
-from .data import Graph, load_dataset
 from .errors import UserError
 from .genotype import Genotype
-from .metrics import Evaluator
 from .models import build_model
 from .search.finish import retrain_genotype
 from .search.strategy import SearchContext, run_strategy
@@ -224,6 +222,17 @@ def summarize(rows: list[dict], methods: Sequence[str] = METHODS) -> dict[str, d
     return out
 
 
+def _finished_rows(run, config: dict) -> dict[tuple[str, int], dict]:
+    """``{(method, seed): row}`` of the runs already in ``run``'s ``compare.json`` (same settings)."""
+    if run is None or not run.file("compare.json").is_file():
+        return {}
+    old = json.loads(run.file("compare.json").read_text())
+    if old.get("config") != config:
+        raise UserError(f"{run.file('compare.json')}: written with other settings; use another --out "
+                        f"or run without --resume")
+    return {(r["method"], int(r["seed"])): r for r in old.get("rows", []) if "error" not in r}
+
+
 def run_compare(cfg: Config, seeds: Sequence[int], methods: Sequence[str] = METHODS, random_samples: int = 8,
                 random_budget_seconds: float | None = None, run=None, dataset=None, graph=None,
                 resume: bool = False, progress: bool = False,
@@ -258,22 +267,13 @@ def run_compare(cfg: Config, seeds: Sequence[int], methods: Sequence[str] = METH
     if cfg.train.num_threads > 0:
         torch.set_num_threads(cfg.train.num_threads)
     resolve_device(cfg.train.device)
-    if dataset is None:
-        dataset = load_dataset(cfg.data)
-    if graph is None:
-        graph = Graph.from_dataset(dataset, "train")
-    evaluator = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
+    base = SearchContext.from_config(cfg, dataset, graph)
+    dataset, graph, evaluator = base.dataset, base.graph, base.evaluator
     report: dict[str, Any] = {"version": REPORT_VERSION, "config": config_to_dict(cfg), "seeds": list(seeds),
                               "methods": list(methods), "random_samples": random_samples,
                               "random_budget_seconds": random_budget_seconds, "rows": [],
                               "dataset": dataset.stats() if hasattr(dataset, "stats") else {}}
-    done: dict[tuple[str, int], dict] = {}
-    if resume and run is not None and run.file("compare.json").is_file():
-        old = json.loads(run.file("compare.json").read_text())
-        if old.get("config") != report["config"]:
-            raise UserError(f"{run.file('compare.json')}: written with other settings; use another --out "
-                            f"or run without --resume")
-        done = {(r["method"], int(r["seed"])): r for r in old.get("rows", []) if "error" not in r}
+    done = _finished_rows(run, report["config"]) if resume else {}
 
     def save() -> None:
         report["summary"] = summarize(report["rows"], methods)

@@ -20,7 +20,6 @@ epoch counter; ``load_state_dict`` + :meth:`Searcher.run` continue an interrupte
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator

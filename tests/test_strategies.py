@@ -232,6 +232,10 @@ def test_warm_start_draws_from_alpha(data):
     assert {sample_from_probabilities(space, net.probabilities(), rng) for _ in range(5)} == {target}
     res = run_strategy(context(data, "search.strategy=evolution", "search.evolution.warm_start=true"))
     assert res.epochs == 2 + len(res.candidates)  # supernet epochs + one epoch per child
+    # the budget also bounds the supernet; one genotype is still scored
+    short = run_strategy(context(data, "search.strategy=evolution", "search.evolution.warm_start=true",
+                                 "search.epochs=5", "search.budget_epochs=3"))
+    assert short.epochs == 4 and len(short.candidates) == 1
 
 
 def test_reinforce_step_moves_the_policy_towards_a_rewarded_architecture():

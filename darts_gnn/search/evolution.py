@@ -12,9 +12,9 @@ r"""Regularized (aging) evolution (Real et al., 2019) over the search space.
 Removing the oldest rather than the worst ("aging") regularises: a genotype survives only by
 producing good children, not by one lucky score. Settings: ``search.evolution`` (population,
 sample_size, cycles, child_epochs, mutation_rate, warm_start). With ``warm_start``, a DARTS supernet
-search of ``search.epochs`` epochs runs first (its epochs and seconds count in the budget) and the
-initial population is drawn per choice from its α's deterministic weights. Seeded: the same seed
-gives the same children and scores on CPU.
+search of ``search.epochs`` epochs runs first (its epochs and seconds count in the budget, which can
+end it early) and the initial population is drawn per choice from its α's deterministic weights. At
+least one genotype is always scored. Seeded: the same seed gives the same children and scores on CPU.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import logging
 import random
 
 from ..genotype import Genotype, LayerGene
-from .darts import build_darts_searcher
+from .darts import budget_hook, build_darts_searcher
 from .random_search import _canonical, sample_genotype
 from .strategy import BudgetLedger, CandidateScorer, SearchStrategy, StrategyResult, register_strategy
 
@@ -103,7 +103,7 @@ class EvolutionStrategy(SearchStrategy):
         draw = self._initial_sampler(ledger, space)
         population: collections.deque = collections.deque()
         history: list[dict] = []
-        while len(population) < opts.population and not ledger.exhausted():
+        while len(population) < opts.population and not (population and ledger.exhausted()):
             g = draw(rng)
             rec = scorer.score(g)
             population.append((g, rec["score"]))
@@ -130,7 +130,8 @@ class EvolutionStrategy(SearchStrategy):
         if not self.options.warm_start:
             return lambda rng: _canonical(sample_genotype(space, rng))
         ctx = self.ctx
-        searcher = build_darts_searcher(ctx.cfg, ctx.dataset, ctx.graph, None, progress=False)
+        hooks = [budget_hook(ctx.budget)] if ctx.budget.limited else []
+        searcher = build_darts_searcher(ctx.cfg, ctx.dataset, ctx.graph, None, hooks=hooks, progress=False)
         res = searcher.run()
         ledger.add_epochs(res.epochs_run)
         probs = res.probabilities

@@ -108,7 +108,7 @@ class RLStrategy(SearchStrategy):
         baseline: float | None = None
         history: list[dict] = []
         episode, stalls = 0, 0
-        while (opts.episodes is None or episode < opts.episodes) and not ledger.exhausted():
+        while (opts.episodes is None or episode < opts.episodes) and not (episode and ledger.exhausted()):
             genotype, logp, ent = controller.sample(gen)
             n_before = len(scorer.records)
             rec = scorer.score(genotype)

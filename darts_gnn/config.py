@@ -170,15 +170,20 @@ class RLConfig:
     choice samples ``episodes`` genotypes (``null``: until ``search.budget_*`` is spent); each is
     trained ``child_epochs`` epochs, its reward is validation Recall@20. Adam (``lr``) on the
     policy gradient with a moving-average baseline (``baseline_decay``) and an entropy bonus
-    (``entropy_weight``)."""
+    (``entropy_weight``). ``controller``: ``logits`` (independent per-choice logits) or ``lstm`` (an
+    LSTM of ``hidden`` units that conditions each choice on the previous ones)."""
     episodes: int | None = 24
     child_epochs: int = 3
     lr: float = 0.1
     baseline_decay: float = 0.8
     entropy_weight: float = 0.01
+    controller: str = "logits"
+    hidden: int = 32
 
     def __post_init__(self) -> None:
         _check("search.rl", [
+            ("controller", self.controller in ("logits", "lstm"), "logits or lstm"),
+            ("hidden", self.hidden >= 1, "a positive integer"),
             ("episodes", self.episodes is None or self.episodes >= 1, "a positive integer or null"),
             ("child_epochs", self.child_epochs >= 1, "a positive integer"),
             ("lr", self.lr > 0, "a positive number"),

@@ -14,7 +14,7 @@ from darts_gnn.registries import MODELS, STRATEGIES
 from darts_gnn.search import SuperNet
 from darts_gnn.search.evolution import mutate, sample_from_probabilities
 from darts_gnn.search.relax import GumbelRelaxation
-from darts_gnn.search.rl import Controller
+from darts_gnn.search.rl import Controller, LSTMController
 from darts_gnn.search.strategy import (SearchContext, SearchStrategy, StrategyResult, register_strategy,
                                        run_strategy, strategy_names)
 from darts_gnn.space import SearchSpace
@@ -199,6 +199,15 @@ def test_candidate_strategies_one_result_valid_only_and_seeded(name, data, monke
     assert again.candidates == res.candidates
 
 
+def test_lstm_controller_runs_seeded(data):
+    a = run_strategy(context(data, "search.strategy=rl", "search.rl.controller=lstm", "search.rl.hidden=8"))
+    b = run_strategy(context(data, "search.strategy=rl", "search.rl.controller=lstm", "search.rl.hidden=8"))
+    assert [r["score"] for r in a.history] == [r["score"] for r in b.history] and len(a.history) == 4
+    assert "depth" in a.extra["controller"]
+    with pytest.raises(ConfigError, match="search.rl.controller: expected logits or lstm"):
+        load_config(None, ["search.rl.controller=gru"])
+
+
 def test_budget_in_epochs_stops_evolution_and_rl(data):
     for name in ("evolution", "rl"):
         ctx = context(data, f"search.strategy={name}", "search.budget_epochs=5", "search.evolution.cycles=null",
@@ -238,9 +247,11 @@ def test_warm_start_draws_from_alpha(data):
     assert short.epochs == 4 and len(short.candidates) == 1
 
 
-def test_reinforce_step_moves_the_policy_towards_a_rewarded_architecture():
+@pytest.mark.parametrize("kind", ["logits", "lstm"])
+def test_reinforce_step_moves_the_policy_towards_a_rewarded_architecture(kind):
     space = SearchSpace(n_layers=2)
-    ctl = Controller(space)
+    torch.manual_seed(0)
+    ctl = Controller(space) if kind == "logits" else LSTMController(space, hidden=8)
     g, logp, ent = ctl.sample(torch.Generator().manual_seed(0))
     assert torch.allclose(logp, ctl.log_prob(g)) and ent > 0
     before = float(ctl.log_prob(g).detach())

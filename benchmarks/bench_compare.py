@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
-    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    p.add_argument("--methods", nargs="+", default=list(METHODS),
+                   help="strategies (darts, random, evolution, rl), <strategy>-<relaxation>, or models")
     p.add_argument("--random-samples", type=int, default=8)
     p.add_argument("--quick", action="store_true", help="epoch caps for a small shared machine")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")

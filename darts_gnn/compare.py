@@ -10,12 +10,17 @@ method              architecture
 ``darts-softmax``   DARTS search (``search`` section) with the softmax relaxation
 ``darts-gumbel``    ... with the Gumbel-softmax relaxation (GDAS-style, hard one-hot forward)
 ``darts-sigmoid``   ... with the sigmoid relaxation and zero-one loss (FairDARTS-style)
-``random``          :func:`~darts_gnn.search.random_search.random_search` in the same space,
-                    given the same wall-clock budget as the DARTS searches of that seed (their
-                    mean), picked on validation Recall@20
+``random``          random search in the same space (:mod:`darts_gnn.search.random_search`)
+``evolution``       regularized evolution (:mod:`darts_gnn.search.evolution`)
+``rl``              REINFORCE (:mod:`darts_gnn.search.rl`)
 ``lightgcn``        LightGCN with the ``model`` section's dim and layers
 ``mf``              matrix factorisation (same dim)
 ==================  ===========================================================================
+
+Any registered strategy (``search.strategy`` names), ``<strategy>-<relaxation>`` or registered model
+is a method; all strategies run through :func:`darts_gnn.search.strategy.run_strategy`. Equal budget:
+the strategies other than DARTS get the mean DARTS search time of the same seed as
+``search.budget_seconds`` (or ``random_budget_seconds``), picked on validation Recall@20.
 
 For each seed ``s`` (``train.seed = search.seed = s``; the data split keeps ``data.seed``) every
 method runs once. The report gives mean ± std over seeds of test Recall@20 / NDCG@20, the search wall
@@ -34,6 +39,7 @@ Use from Python::
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import statistics
@@ -41,9 +47,20 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .config import Config, ModelConfig, config_to_dict
+import torch
 
-__all__ = ["METHODS", "DARTS_METHODS", "run_compare", "summarize", "markdown_report",
+from . import registries
+from .config import Config, config_to_dict
+from .errors import UserError
+from .genotype import Genotype
+from .models import build_model
+from .search.finish import retrain_genotype
+from .search.strategy import SearchContext, run_strategy
+from .space import SearchSpace
+from .train import resolve_device
+from .trial import fit_and_evaluate
+
+__all__ = ["METHODS", "DARTS_METHODS", "method_kind", "equal_budget", "run_compare", "summarize", "markdown_report",
            "trajectory_summary", "seed_config"]
 
 log = logging.getLogger("darts_gnn.compare")
@@ -99,70 +116,89 @@ def trajectory_summary(trajectory: list[dict], candidates: dict[str, Sequence]) 
 
 # --------------------------------------------------------------------------- one run per method
 
-def _retrain_model(model, dataset, cfg: Config, evaluator) -> dict:
-    from .train import Trainer
-    t0 = time.perf_counter()
-    res = Trainer(model, dataset, cfg.train, evaluator=evaluator).fit()
-    seconds = time.perf_counter() - t0
-    test = evaluator.evaluate(model, "test")
-    return {"test": {k: float(v) for k, v in test.items()}, "retrain_seconds": seconds,
-            "retrain_epochs": res.epochs_run, "best_epoch": res.best_epoch,
-            "best_valid": {k: float(v) for k, v in res.best_valid.items()}}
+def _method_config(method: str, cfg: Config) -> tuple[str, Config]:
+    """``("strategy", cfg)`` for a registered strategy (``random``, ``evolution``, ...) or a strategy
+    with a relaxation (``darts-gumbel``), ``("model", cfg)`` for a registered model (``lightgcn``)."""
+    name, _, relax = method.partition("-")
+    if method in registries.STRATEGIES or (name in registries.STRATEGIES and relax in registries.RELAXATIONS):
+        search = dataclasses.replace(cfg.search, strategy=name, retrain=True,
+                                     **({"relaxation": relax} if relax else {}))
+        return "strategy", dataclasses.replace(cfg, search=search)
+    if method in registries.MODELS:
+        return "model", dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name=method))
+    raise ValueError(f"unknown method {method!r}; use a registered strategy ({', '.join(registries.STRATEGIES)}), "
+                     f"<strategy>-<relaxation> ({', '.join(registries.RELAXATIONS)}) or a registered model "
+                     f"({', '.join(registries.MODELS)})")
 
 
-def _run_darts(relaxation: str, cfg: Config, dataset, graph, evaluator, progress: bool) -> dict:
-    from .search.pipeline import run_search
-    from .space import SearchSpace
-    c = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, relaxation=relaxation, retrain=True))
-    rep = run_search(c, None, dataset=dataset, graph=graph, progress=progress)
-    cands = {ch.key: ch.candidates for ch in SearchSpace.from_config(c.search).searched_choices()}
-    return {"test": rep.test, "search_seconds": rep.search.seconds, "search_epochs": rep.search.epochs_run,
-            "stopped_early": rep.search.stopped_early, "retrain_seconds": rep.retrain_seconds,
-            "retrain_epochs": rep.retrain.epochs_run, "best_epoch": rep.retrain.best_epoch,
-            "genotype": rep.genotype.to_dict(), "summary": rep.genotype.summary(),
-            "derive": getattr(c.search, "derive", "argmax"),
-            "argmax_summary": (getattr(rep, "argmax", None) or rep.genotype).summary(),
-            "alpha": trajectory_summary(rep.search.trajectory, cands),
-            "trajectory": rep.search.trajectory,
-            "eigenvalues": [[h["epoch"], h["hessian/eigenvalue"]] for h in rep.search.history
-                            if "hessian/eigenvalue" in h]}
+def method_kind(method: str) -> str:
+    """``"strategy"`` or ``"model"``; ``ValueError`` naming the allowed forms for anything else."""
+    return _method_config(method, Config())[0]
 
 
-def _random_train_cfg(cfg: Config):
-    """Trials train like the supernet's weights (search lr / batch size / l2 when set)."""
-    s = cfg.search
-    return dataclasses.replace(cfg.train, lr=s.lr if s.lr is not None else cfg.train.lr,
-                               batch_size=s.batch_size if s.batch_size is not None else cfg.train.batch_size,
-                               l2=s.l2 if s.l2 is not None else cfg.train.l2, progress=False)
+def _trial_row(out) -> dict:
+    return {"test": out.metrics["test"], "retrain_seconds": out.seconds, "retrain_epochs": out.epochs,
+            "best_epoch": out.train.best_epoch, "best_valid": dict(out.train.best_valid)}
 
 
-def _run_random(cfg: Config, dataset, graph, evaluator, budget_seconds: float | None, n_samples: int,
-                budget_epochs: int | None) -> dict:
-    from .search.random_search import random_search
-    from .space import SearchSpace
-    space = SearchSpace.from_config(cfg.search)
-    res = random_search(space, dataset, graph, n_samples=n_samples, budget_seconds=budget_seconds,
-                        budget_epochs=budget_epochs if budget_seconds is None else None,
-                        train_cfg=_random_train_cfg(cfg), seed=cfg.train.seed, evaluator=evaluator,
-                        retrain=True, retrain_cfg=cfg.train)
-    r = res.retrain
-    return {"test": r["test"], "search_seconds": res.seconds, "retrain_seconds": r["seconds"],
-            "retrain_epochs": r["epochs"], "best_epoch": r["best_epoch"], "genotype": res.best.to_dict(),
-            "summary": res.best.summary(), "budget_seconds": budget_seconds, "budget_epochs": budget_epochs,
-            "n_samples": n_samples,
-            "trials": [{k: t[k] for k in ("summary", "valid", "epochs", "seconds")} for t in res.trials]}
+def _run_strategy(cfg: Config, dataset, graph, evaluator, progress: bool) -> dict:
+    """Search with ``cfg.search.strategy``, then retrain the genotype from scratch and test it."""
+    found = run_strategy(SearchContext(cfg, dataset, graph, evaluator, progress=progress))
+    row = {**_trial_row(retrain_genotype(found.genotype, dataset, graph, cfg, evaluator)),
+           "strategy": cfg.search.strategy, "search_seconds": found.seconds, "search_epochs": found.epochs,
+           "budget_seconds": cfg.search.budget_seconds, "budget_epochs": cfg.search.budget_epochs,
+           "genotype": found.genotype.to_dict(), "summary": found.genotype.summary(),
+           "candidates": [g.summary() for g in found.candidates[:10]]}
+    x = found.extra
+    if "trajectory" in x:  # DARTS: the α trajectory and its summary
+        cands = {ch.key: ch.candidates for ch in SearchSpace.from_config(cfg.search).searched_choices()}
+        row.update({"derive": x.get("derive", "argmax"), "stopped_early": x.get("stopped_early", False),
+                    "argmax_summary": Genotype.from_dict(x["argmax"]).summary() if x.get("argmax") else "",
+                    "alpha": trajectory_summary(x["trajectory"], cands), "trajectory": x["trajectory"],
+                    "eigenvalues": [[h["epoch"], h["hessian/eigenvalue"]] for h in found.history
+                                    if "hessian/eigenvalue" in h]})
+    else:  # candidate-training strategies: every scored candidate
+        row["trials"] = [{k: t[k] for k in ("summary", "valid", "epochs", "seconds") if k in t}
+                         for t in found.history]
+    return row
 
 
-def _run_baseline(name: str, cfg: Config, dataset, graph, evaluator) -> dict:
-    from .models import build_model
-    from .seed import seed_everything
-    seed_everything(cfg.train.seed)
-    mcfg = dataclasses.replace(cfg.model, name=name) if isinstance(cfg.model, ModelConfig) else ModelConfig(name=name)
-    model = build_model(mcfg, dataset, graph)
-    out = _retrain_model(model, dataset, cfg, evaluator)
-    out.update({"search_seconds": 0.0, "summary": f"{name} (dim {mcfg.dim}"
-                + (f", {mcfg.n_layers} layers)" if name != "mf" else ")")})
-    return out
+def _run_baseline(cfg: Config, dataset, graph, evaluator) -> dict:
+    mcfg = cfg.model
+    out = fit_and_evaluate(lambda: build_model(mcfg, dataset, graph), dataset, cfg.train, evaluator,
+                           graph=graph, splits=("test",))
+    return {**_trial_row(out), "search_seconds": 0.0, "search_epochs": 0,
+            "summary": f"{mcfg.name} (dim {mcfg.dim}" + (f", {mcfg.n_layers} layers)" if mcfg.name != "mf" else ")")}
+
+
+def equal_budget(cfg: Config, seconds: float | None, epochs: int | None) -> Config:
+    """``cfg`` with the search budget set (``None``: unchanged); evolution and REINFORCE then run
+    until it is spent instead of for a fixed number of cycles / episodes."""
+    if seconds is None and epochs is None:
+        return cfg
+    s = dataclasses.replace(cfg.search, budget_seconds=seconds, budget_epochs=epochs,
+                            evolution=dataclasses.replace(cfg.search.evolution, cycles=None),
+                            rl=dataclasses.replace(cfg.search.rl, episodes=None))
+    return dataclasses.replace(cfg, search=s)
+
+
+def _run_method(method: str, scfg: Config, dataset, graph, evaluator, progress: bool,
+                darts_seconds: list[float], random_samples: int, budget_seconds: float | None) -> dict:
+    """One method for one seed. DARTS runs with its own settings and sets the budget of the other
+    strategies: ``budget_seconds`` when given, else the mean DARTS search time of the seed so far
+    (or, without DARTS, ``max(search.epochs, random_samples)`` trained epochs for random search)."""
+    kind, mcfg = _method_config(method, scfg)
+    if kind == "model":
+        return _run_baseline(mcfg, dataset, graph, evaluator)
+    mcfg = dataclasses.replace(mcfg, search=dataclasses.replace(
+        mcfg.search, random=dataclasses.replace(mcfg.search.random, samples=random_samples)))
+    if mcfg.search.strategy != "darts" and mcfg.search.budget_seconds is None and mcfg.search.budget_epochs is None:
+        seconds = budget_seconds if budget_seconds is not None else (
+            statistics.fmean(darts_seconds) if darts_seconds else None)
+        epochs = None if seconds is not None or mcfg.search.strategy != "random" else \
+            max(mcfg.search.epochs, random_samples)
+        mcfg = equal_budget(mcfg, seconds, epochs)
+    return _run_strategy(mcfg, dataset, graph, evaluator, progress)
 
 
 # --------------------------------------------------------------------------- the whole comparison
@@ -177,12 +213,24 @@ def summarize(rows: list[dict], methods: Sequence[str] = METHODS) -> dict[str, d
         stats: dict[str, Any] = {"n": len(rs), "seeds": [r["seed"] for r in rs]}
         for key, get in [(k, (lambda r, k=k: r["test"][k])) for k in METRICS] + [
                 ("search_seconds", lambda r: r.get("search_seconds", 0.0)),
+                ("search_epochs", lambda r: r.get("search_epochs", 0)),
                 ("retrain_seconds", lambda r: r["retrain_seconds"])]:
             vals = [float(get(r)) for r in rs]
             stats[key] = {"mean": statistics.fmean(vals),
                           "std": statistics.stdev(vals) if len(vals) > 1 else 0.0, "values": vals}
         out[m] = stats
     return out
+
+
+def _finished_rows(run, config: dict) -> dict[tuple[str, int], dict]:
+    """``{(method, seed): row}`` of the runs already in ``run``'s ``compare.json`` (same settings)."""
+    if run is None or not run.file("compare.json").is_file():
+        return {}
+    old = json.loads(run.file("compare.json").read_text())
+    if old.get("config") != config:
+        raise UserError(f"{run.file('compare.json')}: written with other settings; use another --out "
+                        f"or run without --resume")
+    return {(r["method"], int(r["seed"])): r for r in old.get("rows", []) if "error" not in r}
 
 
 def run_compare(cfg: Config, seeds: Sequence[int], methods: Sequence[str] = METHODS, random_samples: int = 8,
@@ -196,10 +244,10 @@ def run_compare(cfg: Config, seeds: Sequence[int], methods: Sequence[str] = METH
             method, ``search`` = the DARTS settings and the random-search space, ``model`` = dim and
             layers of the LightGCN and MF baselines).
         seeds: the seeds; each sets ``train.seed`` and ``search.seed``.
-        methods: a subset of :data:`METHODS`, run in that order per seed (DARTS first: random search
-            takes their mean search time as its budget).
+        methods: method names (module docstring; default :data:`METHODS`), run in that order per seed
+            (DARTS first: the other strategies take their mean search time as their budget).
         random_samples: genotypes random search tries.
-        random_budget_seconds: a fixed wall-clock budget for random search instead of the DARTS mean;
+        random_budget_seconds: a fixed wall-clock budget for the non-DARTS strategies instead of the DARTS mean;
             when no DARTS method runs and this is ``None``, random search gets ``search.epochs``
             training epochs in total.
         run: a :class:`~darts_gnn.rundir.RunDir` for ``compare.json`` / ``compare.md`` (rewritten after
@@ -210,38 +258,22 @@ def run_compare(cfg: Config, seeds: Sequence[int], methods: Sequence[str] = METH
     Returns ``{"version", "config", "seeds", "methods", "rows", "summary", "dataset"}``; each row has
     ``method, seed, test {recall@20, ndcg@20, ...}, search_seconds, retrain_seconds, summary`` and more.
     """
-    from .data import Graph, load_dataset
-    from .metrics import Evaluator
-    from .train import resolve_device
-    bad = [m for m in methods if m not in METHODS]
-    if bad:
-        raise ValueError(f"unknown method(s) {', '.join(bad)}; choose from {', '.join(METHODS)}")
+    for m in methods:
+        _method_config(m, cfg)  # ValueError for an unknown method, before anything runs
     if not seeds:
         raise ValueError("run_compare: give at least one seed")
     if 20 not in cfg.train.ks:
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, ks=sorted({*cfg.train.ks, 20})))
     if cfg.train.num_threads > 0:
-        import torch
         torch.set_num_threads(cfg.train.num_threads)
     resolve_device(cfg.train.device)
-    if dataset is None:
-        dataset = load_dataset(cfg.data)
-    if graph is None:
-        graph = Graph.from_dataset(dataset, "train")
-    evaluator = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
+    base = SearchContext.from_config(cfg, dataset, graph)
+    dataset, graph, evaluator = base.dataset, base.graph, base.evaluator
     report: dict[str, Any] = {"version": REPORT_VERSION, "config": config_to_dict(cfg), "seeds": list(seeds),
                               "methods": list(methods), "random_samples": random_samples,
                               "random_budget_seconds": random_budget_seconds, "rows": [],
                               "dataset": dataset.stats() if hasattr(dataset, "stats") else {}}
-    done: dict[tuple[str, int], dict] = {}
-    if resume and run is not None and run.file("compare.json").is_file():
-        import json
-        old = json.loads(run.file("compare.json").read_text())
-        if old.get("config") != report["config"]:
-            from .errors import UserError
-            raise UserError(f"{run.file('compare.json')}: written with other settings; use another --out "
-                            f"or run without --resume")
-        done = {(r["method"], int(r["seed"])): r for r in old.get("rows", []) if "error" not in r}
+    done = _finished_rows(run, report["config"]) if resume else {}
 
     def save() -> None:
         report["summary"] = summarize(report["rows"], methods)
@@ -259,20 +291,12 @@ def run_compare(cfg: Config, seeds: Sequence[int], methods: Sequence[str] = METH
             else:
                 log.info("compare: %s, seed %d", method, seed)
                 t0 = time.perf_counter()
-                if method in DARTS_METHODS:
-                    out = _run_darts(method.split("-", 1)[1], scfg, dataset, graph, evaluator, progress)
-                elif method == "random":
-                    budget = random_budget_seconds
-                    if budget is None and darts_seconds:
-                        budget = statistics.fmean(darts_seconds)
-                    out = _run_random(scfg, dataset, graph, evaluator, budget, random_samples,
-                                      None if budget is not None else max(scfg.search.epochs, random_samples))
-                else:
-                    out = _run_baseline(method, scfg, dataset, graph, evaluator)
+                out = _run_method(method, scfg, dataset, graph, evaluator, progress, darts_seconds,
+                                  random_samples, random_budget_seconds)
                 row = {"method": method, "seed": int(seed), **out, "wall_seconds": time.perf_counter() - t0}
                 log.info("compare: %s seed %d -> recall@20 %.4f ndcg@20 %.4f (%s)", method, seed,
                          row["test"]["recall@20"], row["test"]["ndcg@20"], row.get("summary", ""))
-            if method in DARTS_METHODS:
+            if row.get("strategy") == "darts":
                 darts_seconds.append(float(row["search_seconds"]))
             report["rows"].append(row)
             save()
@@ -299,26 +323,28 @@ def markdown_report(report: dict) -> str:
     """The comparison as markdown: the main table, every run's genotype, and α summaries."""
     summary = report.get("summary") or summarize(report["rows"], report.get("methods", METHODS))
     n_seeds = len(report.get("seeds", []))
-    lines = ["| method | Recall@20 | NDCG@20 | search s | retrain s | runs |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| method | Recall@20 | NDCG@20 | search s | search epochs | retrain s | runs |",
+             "|---|---|---|---|---|---|---|"]
     for m in report.get("methods", METHODS):
         s = summary.get(m)
         if s is None:
             continue
         lines.append(f"| {m} | {_ms(s['recall@20'])} | {_ms(s['ndcg@20'])} | "
-                     f"{_ms(s['search_seconds'], 1)} | {_ms(s['retrain_seconds'], 1)} | {s['n']}/{n_seeds} |")
+                     f"{_ms(s['search_seconds'], 1)} | {_ms(s.get('search_epochs'), 1)} | "
+                     f"{_ms(s['retrain_seconds'], 1)} | {s['n']}/{n_seeds} |")
     lines += ["", "mean ± sample std over seeds; test split, full ranking, train/valid items masked; "
-              "every model retrained from scratch under the same protocol.", "",
-              "| method | seed | Recall@20 | NDCG@20 | search s | retrain s (epochs) | architecture |",
+              "every model retrained from scratch under the same protocol. Search epochs: supernet "
+              "epochs + candidate-training epochs.", "",
+              "| method | seed | Recall@20 | NDCG@20 | search s (epochs) | retrain s (epochs) | architecture |",
               "|---|---|---|---|---|---|---|"]
     for r in report["rows"]:
         if "error" in r:
             continue
         lines.append(f"| {r['method']} | {r['seed']} | {r['test']['recall@20']:.4f} | "
-                     f"{r['test']['ndcg@20']:.4f} | {r.get('search_seconds', 0.0):.1f} | "
+                     f"{r['test']['ndcg@20']:.4f} | {r.get('search_seconds', 0.0):.1f} ({r.get('search_epochs', '-')}) | "
                      f"{r['retrain_seconds']:.1f} ({r.get('retrain_epochs', '-')}) | "
                      f"`{_cell(r.get('summary', ''))}` |")
-    darts = [r for r in report["rows"] if r["method"] in DARTS_METHODS and r.get("alpha")]
+    darts = [r for r in report["rows"] if r.get("alpha")]
     if darts:
         lines += ["", "α at the end of each DARTS search: per choice the winner, its weight (share of "
                   "the row), the epoch since which it has led, and the entropy of the row start → end "

@@ -17,10 +17,12 @@ from typing import Any
 
 import yaml
 
+from . import registries
+
 __all__ = [
     "ConfigError", "Config", "DataConfig", "SyntheticConfig", "ModelConfig", "TrainConfig",
-    "SearchConfig", "load_config", "apply_overrides", "config_to_dict", "config_from_dict", "validate",
-    "parse_yaml", "read_config_file",
+    "SearchConfig", "RandomConfig", "EvolutionConfig", "RLConfig", "load_config", "apply_overrides",
+    "config_to_dict", "config_from_dict", "validate", "parse_yaml", "read_config_file", "FLAT_RELAXATION_KEYS",
 ]
 
 
@@ -33,9 +35,20 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "data.source": ("synthetic", "lightgcn", "movielens", "csv"),
     "data.split": ("given", "random", "temporal"),
     "data.duplicates": ("drop", "error"),
-    "model.name": ("mf", "lightgcn", "ngcf"),
     "train.device": ("cpu", "cuda", "auto"),
 }
+
+# Keys whose value must be a name in a registry (darts_gnn.registries): checked at load, so that a
+# component registered by user code is usable from YAML and an unknown name fails early.
+REGISTERED: dict[str, registries.NamedRegistry] = {
+    "model.name": registries.MODELS,
+    "search.strategy": registries.STRATEGIES,
+    "search.derive": registries.DERIVATIONS,
+}
+
+#: Flat ``search`` keys that set relaxation options (kept for old configs; a nested
+#: ``search.relaxation: {name: ..., <option>: ...}`` section overrides them).
+FLAT_RELAXATION_KEYS = ("tau_max", "tau_min", "tau_schedule", "zero_one_weight")
 
 
 @dataclass
@@ -81,7 +94,8 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """A hand-designed model: ``mf``, ``lightgcn`` or ``ngcf``."""
+    """A hand-designed model: ``mf``, ``lightgcn``, ``ngcf`` or any name added with
+    :func:`darts_gnn.models.register_model` (checked against that registry at load)."""
     name: str = "lightgcn"
     dim: int = 64
     n_layers: int = 3
@@ -106,6 +120,81 @@ class TrainConfig:
     progress: bool = True
 
 
+def _check(section: str, checks: list[tuple[str, bool, str]], obj: Any) -> None:
+    for name, ok, expected in checks:
+        if not ok:
+            raise ConfigError(f"{section}.{name}: expected {expected}, got {getattr(obj, name)!r}")
+
+
+@dataclass
+class RandomConfig:
+    """``search.random``: random search (:mod:`darts_gnn.search.random_search`) tries ``samples``
+    genotypes drawn uniformly per choice, each trained briefly (``child_epochs``, or an even share of
+    ``search.budget_seconds`` / ``search.budget_epochs`` when set) and scored on validation Recall@20."""
+    samples: int = 8
+    child_epochs: int = 5
+
+    def __post_init__(self) -> None:
+        _check("search.random", [("samples", self.samples >= 1, "a positive integer"),
+                                 ("child_epochs", self.child_epochs >= 1, "a positive integer")], self)
+
+
+@dataclass
+class EvolutionConfig:
+    """``search.evolution``: regularized (aging) evolution (:mod:`darts_gnn.search.evolution`).
+
+    A population of ``population`` genotypes; each cycle samples ``sample_size`` of them, mutates the
+    best (each choice re-drawn with probability ``mutation_rate``, at least one changed), trains the
+    child ``child_epochs`` epochs and scores it on validation Recall@20, adds it and removes the
+    oldest. ``cycles`` children after the initial population (``null``: until ``search.budget_*`` is
+    spent). ``warm_start``: draw the initial population from the α of a short supernet search
+    (``search.epochs`` epochs, counted in the budget) instead of uniformly.
+    """
+    population: int = 8
+    sample_size: int = 3
+    cycles: int | None = 16
+    child_epochs: int = 3
+    mutation_rate: float = 0.2
+    warm_start: bool = False
+
+    def __post_init__(self) -> None:
+        _check("search.evolution", [
+            ("population", self.population >= 2, "an integer >= 2"),
+            ("sample_size", 1 <= self.sample_size <= self.population, "an integer in [1, population]"),
+            ("cycles", self.cycles is None or self.cycles >= 0, "a non-negative integer or null"),
+            ("child_epochs", self.child_epochs >= 1, "a positive integer"),
+            ("mutation_rate", 0.0 <= self.mutation_rate <= 1.0, "a number in [0, 1]"),
+        ], self)
+
+
+@dataclass
+class RLConfig:
+    """``search.rl``: REINFORCE (:mod:`darts_gnn.search.rl`). A controller with one logit row per
+    choice samples ``episodes`` genotypes (``null``: until ``search.budget_*`` is spent); each is
+    trained ``child_epochs`` epochs, its reward is validation Recall@20. Adam (``lr``) on the
+    policy gradient with a moving-average baseline (``baseline_decay``) and an entropy bonus
+    (``entropy_weight``). ``controller``: ``logits`` (independent per-choice logits) or ``lstm`` (an
+    LSTM of ``hidden`` units that conditions each choice on the previous ones)."""
+    episodes: int | None = 24
+    child_epochs: int = 3
+    lr: float = 0.1
+    baseline_decay: float = 0.8
+    entropy_weight: float = 0.01
+    controller: str = "logits"
+    hidden: int = 32
+
+    def __post_init__(self) -> None:
+        _check("search.rl", [
+            ("controller", self.controller in ("logits", "lstm"), "logits or lstm"),
+            ("hidden", self.hidden >= 1, "a positive integer"),
+            ("episodes", self.episodes is None or self.episodes >= 1, "a positive integer or null"),
+            ("child_epochs", self.child_epochs >= 1, "a positive integer"),
+            ("lr", self.lr > 0, "a positive number"),
+            ("baseline_decay", 0.0 <= self.baseline_decay < 1.0, "a number in [0, 1)"),
+            ("entropy_weight", self.entropy_weight >= 0, "a non-negative number"),
+        ], self)
+
+
 @dataclass
 class SearchConfig:
     """Architecture search (owned by ``darts_gnn.search``; see ``docs/search.md``).
@@ -122,6 +211,15 @@ class SearchConfig:
     ``derive``: ``argmax`` of α per choice (DARTS) or ``greedy`` (fix choices one at a time by the
     supernet's validation Recall@20; see ``darts_gnn.search.derive``).
 
+    ``strategy``: how architectures are searched, a name in the strategy registry (``darts``,
+    ``random``, ``evolution``, ``rl``; see ``docs/strategies.md``); each owns a section
+    (``search.random``, ``search.evolution``, ``search.rl``; a registered strategy of your own reads
+    ``search.options``, checked at load against its options dataclass). ``budget_seconds`` /
+    ``budget_epochs``: a search budget every strategy respects (wall seconds; trained epochs =
+    supernet epochs + candidate-training epochs); ``null``: the strategy's own counts.
+    ``relaxation`` is a registered name or a nested section ``{name: gumbel, tau_max: 5, ...}`` whose
+    keys are checked against that relaxation's options at load.
+
     Defaults suit the small budgets of this project (tens of epochs, a few steps each: every step
     propagates over the whole graph, so the search uses larger batches and learning rates than the
     retraining; ``arch_lr`` is 100x DARTS's 3e-4 because α sees ~10^2, not ~10^4, steps).
@@ -137,7 +235,7 @@ class SearchConfig:
     l2: float | None = None
     arch_betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
     order: int = 1
-    relaxation: str = "softmax"
+    relaxation: str | dict[str, Any] = "softmax"
     max_steps_per_epoch: int | None = None
     eval_every: int = 1
     log_every: int = 1
@@ -158,6 +256,21 @@ class SearchConfig:
     hessian_stop_factor: float = 0.0
     hessian_window: int = 2
     checkpoint_every: int = 1
+    # strategies (issue 8)
+    strategy: str = "darts"
+    budget_seconds: float | None = None
+    budget_epochs: int | None = None
+    random: RandomConfig = field(default_factory=RandomConfig)
+    evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def relaxation_name(self) -> str:
+        """The relaxation's registered name (``relaxation`` itself, or its section's ``name``)."""
+        if isinstance(self.relaxation, dict):
+            return str(self.relaxation.get("name", "softmax"))
+        return str(self.relaxation)
 
     def __post_init__(self) -> None:
         checks = [
@@ -172,15 +285,16 @@ class SearchConfig:
             ("search.arch_betas", len(self.arch_betas) == 2 and all(0 <= b < 1 for b in self.arch_betas),
              "two numbers in [0, 1), e.g. [0.5, 0.999]"),
             ("search.order", self.order in (1, 2), "1 (first order) or 2 (second order)"),
-            ("search.relaxation", self.relaxation in ("softmax", "gumbel", "sigmoid"),
-             "one of softmax, gumbel, sigmoid"),
+            ("search.budget_seconds", self.budget_seconds is None or self.budget_seconds > 0,
+             "a positive number or null"),
+            ("search.budget_epochs", self.budget_epochs is None or self.budget_epochs > 0,
+             "a positive integer or null"),
             ("search.max_steps_per_epoch", self.max_steps_per_epoch is None or self.max_steps_per_epoch > 0,
              "a positive integer or null"),
             ("search.eval_every", self.eval_every >= 0, "a non-negative integer (0: never)"),
             ("search.log_every", self.log_every >= 0, "a non-negative integer (0: never)"),
             ("search.hessian_every", self.hessian_every >= 0, "a non-negative integer (0: never)"),
             ("search.init_std", self.init_std > 0, "a positive number"),
-            ("search.derive", self.derive in ("argmax", "greedy"), "argmax or greedy"),
             ("search.seed", self.seed is None or 0 <= self.seed < 2**32, "an integer in [0, 2**32) or null"),
             ("search.tau_max", self.tau_max > 0, "a positive number"),
             ("search.tau_min", 0 < self.tau_min <= self.tau_max, "a positive number <= search.tau_max"),
@@ -353,6 +467,52 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{key}: expected {expected}, got {_get(cfg, key)!r}")
     if cfg.data.source != "synthetic" and not cfg.data.path:
         raise ConfigError(f"data.path: required when data.source is {cfg.data.source!r}")
+    validate_registered(cfg)
+
+
+def _registered(key: str, name: Any) -> None:
+    reg = REGISTERED[key]
+    if name not in reg:
+        raise ConfigError(f"{key}: got {name!r}; allowed values: {', '.join(reg.names())} "
+                          f"(the registered {reg.plural})")
+
+
+def _check_relaxation(section: str | dict) -> None:
+    """``search.relaxation``: a registered name, or ``{name, <option>: value}`` with the options of
+    that relaxation class; the values are checked by building it once."""
+    if isinstance(section, str):
+        if section not in registries.RELAXATIONS:
+            raise ConfigError(f"search.relaxation: got {section!r}; registered relaxations: "
+                              f"{', '.join(registries.RELAXATIONS.names())}")
+        return
+    name = section.get("name")
+    if not isinstance(name, str) or name not in registries.RELAXATIONS:
+        raise ConfigError(f"search.relaxation.name: got {name!r}; registered relaxations: "
+                          f"{', '.join(registries.RELAXATIONS.names())}")
+    allowed = [o for o in registries.RELAXATIONS.options(name) or () if o != "seed"]
+    bad = [k for k in section if k != "name" and k not in allowed]
+    if bad:
+        raise ConfigError(f"unknown key 'search.relaxation.{bad[0]}'; allowed keys for the {name} "
+                          f"relaxation: name{''.join(', ' + o for o in allowed)}")
+    try:
+        registries.RELAXATIONS.get(name)(**{k: v for k, v in section.items() if k != "name"})
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"search.relaxation: {e}") from None
+
+
+def validate_registered(cfg: Config) -> None:
+    """Names checked against :mod:`darts_gnn.registries` (model, strategy, derivation, relaxation) and
+    the chosen strategy's own option section (``search.options`` for a strategy that is not built in)."""
+    _registered("model.name", cfg.model.name)
+    _registered("search.strategy", cfg.search.strategy)
+    _registered("search.derive", cfg.search.derive)
+    _check_relaxation(cfg.search.relaxation)
+    opts = registries.STRATEGIES.options(cfg.search.strategy)
+    if cfg.search.options and not (isinstance(opts, type) and dataclasses.is_dataclass(opts)):
+        raise ConfigError(f"search.options: the {cfg.search.strategy} strategy takes no search.options; "
+                          f"remove the key")
+    if isinstance(opts, type) and dataclasses.is_dataclass(opts) and not hasattr(cfg.search, cfg.search.strategy):
+        _from_dict(opts, cfg.search.options, "search.options")
 
 
 # --------------------------------------------------------------------------- YAML

@@ -19,7 +19,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-__all__ = ["Evaluator", "rank_metrics", "topk_items", "METRICS"]
+__all__ = ["Evaluator", "rank_metrics", "topk_items", "METRICS", "monitor_metric"]
 
 METRICS = ("recall", "ndcg", "precision", "hitrate")
 
@@ -165,3 +165,11 @@ class Evaluator:
             for name, v in rank_metrics(top, truth_ptr, truth_items, batch, self.ks).items():
                 sums[name] += float(v.sum())
         return {name: total / users.numel() for name, total in sums.items()}
+
+
+def monitor_metric(ks: Sequence[int]) -> str:
+    """The metric that selects models: ``recall@20`` when 20 is among ``ks``, else ``recall@<first K>``."""
+    ks = list(ks)
+    if not ks:
+        raise ValueError("monitor_metric: ks is empty; give at least one cut-off K")
+    return "recall@20" if 20 in ks else f"recall@{ks[0]}"

@@ -24,10 +24,12 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .config import TrainConfig
-from .metrics import Evaluator
+from .errors import UserError
+from .metrics import Evaluator, monitor_metric
 from .seed import seed_everything
 
-__all__ = ["Trainer", "TrainResult", "TrainingError", "bpr_loss", "l2_penalty", "resolve_device"]
+__all__ = ["Trainer", "TrainResult", "TrainingError", "bpr_loss", "l2_penalty", "batch_loss", "resolve_device",
+           "DeviceError"]
 
 
 class TrainingError(FloatingPointError):
@@ -45,13 +47,37 @@ def l2_penalty(*rows: torch.Tensor) -> torch.Tensor:
     return 0.5 * sum(r.pow(2).sum() for r in rows) / max(batch, 1)
 
 
+class DeviceError(UserError, RuntimeError):
+    """The configured device is not available (bad input for the CLI: one line, exit code 2)."""
+
+
 def resolve_device(name: str) -> torch.device:
-    """``cpu``, ``cuda`` or ``auto`` (CUDA when available) as a :class:`torch.device`."""
+    """``cpu``, ``cuda`` or ``auto`` (CUDA when available) as a :class:`torch.device`; the one place
+    that resolves ``train.device`` (:class:`DeviceError` when CUDA is asked for but absent)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device is 'cuda' but torch sees no CUDA device; use 'cpu' or 'auto'")
+        raise DeviceError("train.device: 'cuda' was asked for but no CUDA device is available; use cpu or auto")
     return torch.device(name)
+
+
+def batch_loss(user_emb: torch.Tensor, item_emb: torch.Tensor, batch, l2: float = 0.0,
+               ego: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    r"""BPR over a batch ``(users, pos, neg)`` (int64 ``[B]`` each) of final embeddings ``[U, d]`` /
+    ``[I, d]``, plus ``l2`` times :func:`l2_penalty` of the batch's rows of the ego tables ``ego``
+    (needed when ``l2 > 0``): the loss of the Trainer and of the searcher's weights.
+
+    Rows are gathered with ``index_select``: on CPU the backward of advanced indexing (``index_put_``
+    with accumulate) adds duplicate rows in a thread-dependent order, ``index_select``'s does not.
+    """
+    users, pos, neg = batch
+    u = user_emb.index_select(0, users)
+    loss = bpr_loss((u * item_emb.index_select(0, pos)).sum(-1), (u * item_emb.index_select(0, neg)).sum(-1))
+    if l2 > 0:
+        ego_u, ego_i = ego
+        loss = loss + l2 * l2_penalty(ego_u.index_select(0, users), ego_i.index_select(0, pos),
+                                      ego_i.index_select(0, neg))
+    return loss
 
 
 @dataclass
@@ -108,7 +134,7 @@ class Trainer:
             evaluator = Evaluator(dataset, ks=cfg.ks, batch_users=cfg.eval_batch_users)
         self.evaluator = evaluator
         ks = list(getattr(evaluator, "ks", None) or cfg.ks)
-        self.monitor = "recall@20" if 20 in ks else f"recall@{ks[0]}"
+        self.monitor = monitor_metric(ks)
         if sampler is None:
             from .data.sampler import BPRSampler
             sampler = BPRSampler(dataset, cfg.batch_size, cfg.seed)
@@ -117,19 +143,9 @@ class Trainer:
 
     # ------------------------------------------------------------------ one step / one epoch
     def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
-        """BPR + L2 loss of one batch (with gradients)."""
-        # index_select, not t[idx]: on CPU the backward of advanced indexing (index_put_ with
-        # accumulate) adds duplicate rows in a thread-dependent order, index_select's does not.
-        user_emb, item_emb = self.model.embeddings()
-        u = user_emb.index_select(0, users)
-        s_pos = (u * item_emb.index_select(0, pos)).sum(-1)
-        s_neg = (u * item_emb.index_select(0, neg)).sum(-1)
-        loss = bpr_loss(s_pos, s_neg)
-        if self.cfg.l2 > 0:
-            ego_u, ego_i = self.model.ego_embeddings()
-            loss = loss + self.cfg.l2 * l2_penalty(ego_u.index_select(0, users), ego_i.index_select(0, pos),
-                                                   ego_i.index_select(0, neg))
-        return loss
+        """BPR + L2 loss of one batch (with gradients): :func:`batch_loss`."""
+        ego = self.model.ego_embeddings() if self.cfg.l2 > 0 else None
+        return batch_loss(*self.model.embeddings(), (users, pos, neg), self.cfg.l2, ego)
 
     def train_epoch(self, epoch: int) -> float:
         """One pass over the training interactions; the mean batch loss."""

@@ -39,7 +39,7 @@ def test_every_method_and_seed_is_reported(report):
     saved = json.loads(run.file("compare.json").read_text())
     assert saved["summary"].keys() == set(METHODS) and len(saved["rows"]) == 12
     md = run.file("compare.md").read_text()
-    assert md.startswith("| method | Recall@20 | NDCG@20 | search s | retrain s | runs |")
+    assert md.startswith("| method | Recall@20 | NDCG@20 | search s | search epochs | retrain s | runs |")
     assert "| darts-sigmoid |" in md and "2/2" in md and "α at the end" in md
     import re
     run_rows = [ln for ln in md.splitlines() if ln.startswith("| darts-gumbel | 0 |")]

@@ -57,28 +57,29 @@ def test_random_search_epoch_budget_picks_best_valid_and_never_tests(tiny, monke
     cfg = TrainConfig(epochs=50, batch_size=256, lr=0.01, progress=False)
     res = random_search(space, ds, graph, n_samples=3, budget_epochs=6, train_cfg=cfg, seed=0)
     assert set(splits) == {"valid"} and len(splits) == 3
-    assert len(res.trials) == 3 and all(t["epochs"] == 2 for t in res.trials)
-    scores = [t["valid"]["recall@20"] for t in res.trials]
-    assert res.best_valid["recall@20"] == max(scores)
-    assert res.best.to_dict() == res.trials[scores.index(max(scores))]["genotype"]
-    assert space.contains(res.best) and res.retrain is None
+    assert len(res.history) == 3 and all(t["epochs"] == 2 for t in res.history) and res.epochs == 6
+    scores = [t["valid"]["recall@20"] for t in res.history]
+    best = scores.index(max(scores))
+    assert res.genotype.to_dict() == res.history[best]["genotype"] and res.candidates[0] == res.genotype
+    assert [s for s in sorted(scores, reverse=True)] == \
+        [res.history[[t["genotype"] for t in res.history].index(g.to_dict())]["valid"]["recall@20"]
+         for g in res.candidates]
+    assert space.contains(res.genotype) and res.seconds > 0
     d = res.to_dict()
-    assert d["best"]["version"] == 1 and len(d["trials"]) == 3
+    assert d["genotype"]["version"] == 1 and len(d["history"]) == 3 and len(d["candidates"]) == 3
     # same seed, same result
     res2 = random_search(space, ds, graph, n_samples=3, budget_epochs=6, train_cfg=cfg, seed=0)
-    assert [t["valid"] for t in res2.trials] == [t["valid"] for t in res.trials]
+    assert [t["valid"] for t in res2.history] == [t["valid"] for t in res.history]
 
 
-def test_random_search_seconds_budget_and_retrain(tiny):
+def test_random_search_seconds_budget(tiny):
     ds, graph = tiny
     space = SearchSpace(n_layers=1, aggregators=["gcn", "sum"], transforms=["identity"], widths=[8])
     cfg = TrainConfig(epochs=3, batch_size=256, lr=0.01, progress=False)
-    res = random_search(space, ds, graph, n_samples=2, budget_seconds=1e-6, train_cfg=cfg, seed=1,
-                        retrain=True, retrain_cfg=TrainConfig(epochs=2, batch_size=256, progress=False))
-    # a tiny share: each trial stops after its first epoch and is still validated
-    assert all(t["epochs"] == 1 and "recall@20" in t["valid"] for t in res.trials)
-    assert res.retrain is not None and 0.0 <= res.retrain["test"]["recall@20"] <= 1.0
-    assert res.retrain["epochs"] == 2 and res.model is not None
+    res = random_search(space, ds, graph, n_samples=2, budget_seconds=1e-6, train_cfg=cfg, seed=1)
+    # a tiny share: each sample stops after its first epoch and is still validated
+    assert all(t["epochs"] == 1 and "recall@20" in t["valid"] for t in res.history)
+    assert res.epochs == 2
 
 
 def test_random_search_argument_errors(tiny):

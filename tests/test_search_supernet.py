@@ -26,7 +26,8 @@ def test_alpha_apart_from_weights():
     arch = {id(a) for a in net.arch_parameters()}
     assert len(arch) == len(net.choice_keys) == 12
     assert not arch & {id(w) for w in net.weights()}
-    assert len(net.weights()) + len(arch) == len(list(net.parameters()))
+    assert net.weights() == list(net.parameters())  # α is not a parameter (issue 8)
+    assert not arch & {id(p) for p in net.parameters()}
 
 
 @pytest.mark.parametrize("relaxation", ["softmax", "gumbel", "sigmoid"])

@@ -1,4 +1,5 @@
-"""``darts-gnn compare``: DARTS (each relaxation) vs random search vs LightGCN vs MF, several seeds."""
+"""``darts-gnn compare``: any list of search strategies (DARTS with each relaxation, random, evolution,
+REINFORCE, ...) and baseline models over several seeds, at equal search budget."""
 from __future__ import annotations
 
 import argparse
@@ -18,20 +19,21 @@ def add_parser(sub) -> argparse.ArgumentParser:
                     "directory.")
     add_config_args(p)
     p.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds 0..N-1 (default 3)")
-    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS), metavar="METHOD",
-                   help=f"subset of {', '.join(METHODS)} (default: all)")
+    p.add_argument("--methods", nargs="+", default=list(METHODS), metavar="METHOD",
+                   help=f"registered strategies (darts, random, evolution, rl, ...), <strategy>-<relaxation> "
+                        f"(darts-gumbel) or registered models (lightgcn, mf); default: {' '.join(METHODS)}")
     p.add_argument("--random-samples", type=int, default=8, metavar="N",
                    help="genotypes random search tries (default 8)")
     p.add_argument("--random-seconds", type=float, default=None, metavar="S",
-                   help="fixed random-search budget in seconds (default: the mean DARTS search time of "
-                        "the same seed)")
+                   help="fixed budget in seconds of the strategies other than DARTS (default: the mean "
+                        "DARTS search time of the same seed)")
     p.add_argument("--resume", action="store_true",
                    help="keep the runs already in RUN_DIR/compare.json (same settings) and do the rest")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..compare import markdown_report, run_compare
+    from ..compare import markdown_report, method_kind, run_compare
     from ..errors import UserError
     from ..rundir import new_run_dir
     if args.seeds < 1:
@@ -40,6 +42,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--random-samples: expected a positive integer, got {args.random_samples}")
     if args.random_seconds is not None and not args.random_seconds > 0:
         raise UserError(f"--random-seconds: expected a positive number, got {args.random_seconds}")
+    for m in args.methods:
+        try:
+            method_kind(m)
+        except ValueError as e:
+            raise UserError(f"--methods: {e}") from None
     if args.resume and not args.out:
         raise UserError("--resume needs --out RUN_DIR (the comparison to continue)")
     cfg = config_from_args(args)

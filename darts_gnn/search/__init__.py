@@ -3,13 +3,21 @@
 .. code-block:: python
 
     from darts_gnn.search import SuperNet, Searcher, run_search
+    from darts_gnn.search import SearchContext, run_strategy     # darts | random | evolution | rl
 """
+from .architect import Architect
 from .derive import derive_genotype, greedy_genotype
 from .pipeline import SearchReport, build_searcher, retrain, run_search
 from .searcher import SearchResult, Searcher, ValidSampler
+from .strategies import DartsStrategy, EvolutionStrategy, RandomStrategy, RLStrategy
+from .strategy import (Budget, SearchContext, SearchStrategy, StrategyResult, get_strategy, register_strategy,
+                       run_strategy, strategy_names)
 from .supernet import SuperNet, default_relaxation
 
 __all__ = [
-    "SuperNet", "Searcher", "SearchResult", "ValidSampler", "run_search", "SearchReport", "build_searcher",
-    "retrain", "default_relaxation", "derive_genotype", "greedy_genotype",
+    "SuperNet", "Searcher", "SearchResult", "ValidSampler", "Architect", "run_search", "SearchReport",
+    "build_searcher", "retrain", "default_relaxation", "derive_genotype", "greedy_genotype",
+    # strategies (issue 8)
+    "SearchStrategy", "StrategyResult", "SearchContext", "Budget", "register_strategy", "get_strategy",
+    "strategy_names", "run_strategy", "DartsStrategy", "RandomStrategy", "EvolutionStrategy", "RLStrategy",
 ]

@@ -18,6 +18,8 @@ from typing import Any
 import torch
 
 from ..config import Config, config_to_dict
+from .finish import strategy_report
+from .strategy import SearchContext, run_strategy
 
 __all__ = ["run_search", "SearchReport", "build_searcher", "retrain", "PrefixedWriter"]
 
@@ -131,6 +133,10 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
     writer = run.writer() if run is not None else None
     if run is not None:
         run.write_yaml("config.yaml", config_to_dict(cfg))
+    if cfg.search.strategy != "darts":  # issue 8: another registered strategy, then retrain and test
+        found = run_strategy(SearchContext(cfg, dataset, graph, evaluator, run, writer, bool(progress),
+                                           list(hooks or []), resume))
+        return SearchReport(**strategy_report(cfg, found, dataset, graph, evaluator, run, writer, compare_baseline))
     logger = AlphaLogger(writer, figure_every=cfg.search.log_every) if writer is not None else None
     searcher = build_searcher(cfg, dataset, graph, evaluator=evaluator, logger=logger, hooks=hooks,
                               progress=progress)

@@ -12,12 +12,15 @@ not uniform over distinct architectures (which would almost never pick a shallow
 architectures outnumber them). Distinct genotypes are drawn while the space allows; depth-0 genotypes
 (matrix factorisation) differ only by width, the layer combination does not matter there.
 
-Budget: exactly one of
-  * ``budget_epochs``: total training epochs over all samples, split evenly
-    (``budget_epochs // n_samples`` each, at least 1);
-  * ``budget_seconds``: total wall-clock seconds of training, split evenly; a sample trains (at most
-    ``train_cfg.epochs`` epochs) until its share is used, finishing the epoch in progress.
-Validation time is not counted in the share, but is in :attr:`RandomSearchResult.seconds`.
+Budget (:class:`~darts_gnn.search.strategy.Budget`): with ``search.budget_epochs`` every sample
+trains ``budget_epochs // samples`` epochs (at least 1); with ``search.budget_seconds`` every sample
+trains (at most ``train.epochs`` epochs) until its even share of the seconds is used, finishing the
+epoch in progress; with neither, ``search.random.child_epochs`` epochs each.
+
+As a strategy: ``search.strategy: random`` (section ``search.random``); as a function:
+:func:`random_search`. Both return a :class:`~darts_gnn.search.strategy.StrategyResult` whose
+``history`` holds one record per sample (``genotype``, ``summary``, ``valid`` metrics, ``score``,
+``epochs``, ``train_seconds``, ``seconds``).
 """
 from __future__ import annotations
 
@@ -25,17 +28,14 @@ import dataclasses
 import logging
 import math
 import random
-import time
-from dataclasses import dataclass, field
-from typing import Any
 
-from ..config import TrainConfig
+from ..config import Config, TrainConfig
 from ..genotype import Genotype, LayerGene
 from ..metrics import Evaluator
-from ..seed import seed_everything
-from ..train import Trainer
+from .strategy import (Budget, BudgetLedger, CandidateScorer, SearchContext, SearchStrategy, StrategyResult,
+                       register_strategy)
 
-__all__ = ["sample_genotype", "sample_genotypes", "random_search", "RandomSearchResult"]
+__all__ = ["sample_genotype", "sample_genotypes", "random_search", "RandomStrategy"]
 
 log = logging.getLogger("darts_gnn.search.random")
 
@@ -72,61 +72,52 @@ def sample_genotypes(space, n: int, seed: int = 0, distinct: bool = True) -> lis
     return out
 
 
-@dataclass
-class RandomSearchResult:
-    """What :func:`random_search` returns.
-
-    ``best``: the genotype with the highest validation ``monitor``; ``best_valid``: its validation
-    metrics; ``trials``: one record per sample (``genotype`` dict, ``summary``, ``valid`` metrics,
-    ``epochs``, ``train_seconds``, ``seconds``); ``seconds``: wall time of the whole search;
-    ``retrain``: test metrics (and training record) of the retrained best genotype when
-    ``retrain=True``, else ``None``; ``model``: the retrained model (not serialised).
-    """
-    best: Genotype
-    best_valid: dict[str, float]
-    trials: list[dict[str, Any]]
-    seconds: float
-    monitor: str = "recall@20"
-    retrain: dict[str, Any] | None = None
-    model: Any = field(default=None, repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"best": self.best.to_dict(), "best_valid": self.best_valid, "monitor": self.monitor,
-                "seconds": self.seconds, "trials": self.trials, "retrain": self.retrain}
+def _search(space, scorer: CandidateScorer, n_samples: int, seed: int,
+            per_seconds: float | None) -> StrategyResult:
+    for i, g in enumerate(sample_genotypes(space, n_samples, seed)):
+        rec = scorer.score(g, budget_seconds=per_seconds)
+        log.info("random search %d/%d: %s  valid %s=%.4f (%d epochs, %.1f s)", i + 1, n_samples,
+                 g.summary(), scorer.monitor, rec["score"], rec["epochs"], rec["seconds"])
+    return scorer.result()
 
 
-class _Deadline:
-    """``on_epoch_end`` callback: stop once ``seconds`` of training have passed."""
+def _shares(n_samples: int, budget: Budget, epochs_cap: int, child_epochs: int) -> tuple[int, float | None]:
+    """Epochs and seconds of one sample under ``budget`` (see the module docstring)."""
+    if budget.epochs is not None:
+        return max(1, budget.epochs // n_samples), None
+    if budget.seconds is not None:
+        return max(1, epochs_cap), budget.seconds / n_samples
+    return child_epochs, None
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.used = 0.0
 
-    def __call__(self, epoch: int, record: dict) -> bool:
-        self.used += float(record.get("seconds", 0.0))
-        return self.used >= self.seconds
+@register_strategy("random")
+class RandomStrategy(SearchStrategy):
+    """Random search (module docstring): ``search.random.samples`` genotypes, best validation
+    Recall@20 first."""
+
+    def search(self) -> StrategyResult:
+        opts, ctx = self.options, self.ctx
+        epochs, per_seconds = _shares(opts.samples, ctx.budget, ctx.cfg.train.epochs, opts.child_epochs)
+        scorer = CandidateScorer(ctx, BudgetLedger(ctx.budget), epochs=epochs)
+        return _search(ctx.space(), scorer, opts.samples, ctx.seed, per_seconds)
 
 
 def random_search(space, dataset, graph, n_samples: int, budget_epochs: int | None = None,
                   budget_seconds: float | None = None, train_cfg: TrainConfig | None = None,
-                  seed: int = 0, evaluator: Evaluator | None = None, retrain: bool = False,
-                  retrain_cfg: TrainConfig | None = None, writer=None) -> RandomSearchResult:
-    """Random search over ``space`` (a :class:`~darts_gnn.space.SearchSpace`).
+                  seed: int = 0, evaluator: Evaluator | None = None, writer=None) -> StrategyResult:
+    """Random search over ``space`` (a :class:`~darts_gnn.space.SearchSpace`) without a full config.
 
     Args:
         space, dataset, graph: the search space, the :class:`~darts_gnn.data.Dataset` and its training
             :class:`~darts_gnn.data.Graph`.
         n_samples: how many genotypes to try.
         budget_epochs, budget_seconds: the total training budget, exactly one of them (module docstring).
-        train_cfg: settings of the short trial trainings (lr, batch size, l2, device, ks...); its
-            ``epochs`` caps a trial under ``budget_seconds``. Progress bars are switched off.
-        seed: seeds genotype sampling and every trial (model initialisation and batches), so trials
+        train_cfg: settings of the short trainings (lr, batch size, l2, device, ks...); its
+            ``epochs`` caps a sample under ``budget_seconds``. Progress bars are switched off.
+        seed: seeds genotype sampling and every sample (model initialisation and batches), so samples
             differ only by architecture.
         evaluator: validation evaluator (default ``Evaluator(dataset, train_cfg.ks)``).
-        retrain: retrain the best genotype from scratch with ``retrain_cfg`` (default ``train_cfg``
-            with its own ``epochs``) and evaluate it on test; the result goes to ``.retrain``.
-        writer: TensorBoard-like ``add_scalar``: ``random/valid_<monitor>`` per trial and
-            ``random/best_<monitor>``.
+        writer: TensorBoard-like ``add_scalar``: ``search/valid_<monitor>`` per sample.
     """
     if (budget_epochs is None) == (budget_seconds is None):
         raise ValueError("random_search: give exactly one of budget_epochs and budget_seconds, got "
@@ -137,63 +128,11 @@ def random_search(space, dataset, graph, n_samples: int, budget_epochs: int | No
         raise ValueError(f"random_search: budget_epochs must be >= 1, got {budget_epochs}")
     if budget_seconds is not None and not (budget_seconds > 0 and math.isfinite(budget_seconds)):
         raise ValueError(f"random_search: budget_seconds must be a positive number, got {budget_seconds}")
-    if len(dataset.valid) == 0:
-        raise ValueError("random_search: the data set has no validation interactions to select on; "
-                         "set data.valid_fraction > 0")
     train_cfg = train_cfg or TrainConfig()
     evaluator = evaluator or Evaluator(dataset, ks=train_cfg.ks, batch_users=train_cfg.eval_batch_users)
-    monitor = "recall@20" if 20 in evaluator.ks else f"recall@{evaluator.ks[0]}"
-    if budget_epochs is not None:
-        per_epochs = max(1, budget_epochs // n_samples)
-        per_seconds = math.inf
-    else:
-        per_epochs = max(1, train_cfg.epochs)
-        per_seconds = budget_seconds / n_samples
-    # evaluate once, after the last epoch (patience cannot trigger with a single evaluation)
-    trial_cfg = dataclasses.replace(train_cfg, epochs=per_epochs, eval_every=per_epochs + 1,
-                                    progress=False, seed=seed)
-    genotypes = sample_genotypes(space, n_samples, seed)
-    t_start = time.perf_counter()
-    trials: list[dict[str, Any]] = []
-    best_i, best_score = 0, -math.inf
-    for i, g in enumerate(genotypes):
-        t0 = time.perf_counter()
-        seed_everything(seed)
-        model = g.build_model(dataset, graph)
-        deadline = _Deadline(per_seconds) if math.isfinite(per_seconds) else None
-        trainer = Trainer(model, dataset, trial_cfg, evaluator=evaluator, graph=graph,
-                          on_epoch_end=deadline)
-        res = trainer.fit()
-        valid = dict(res.best_valid) if res.best_valid else evaluator.evaluate(trainer.model, "valid")
-        train_s = sum(r["seconds"] for r in res.history)
-        score = float(valid[monitor])
-        if not math.isfinite(score):
-            score = -math.inf
-        trials.append({"index": i, "genotype": g.to_dict(), "summary": g.summary(),
-                       "valid": {k: float(v) for k, v in valid.items()}, "epochs": res.epochs_run,
-                       "train_seconds": train_s, "seconds": time.perf_counter() - t0})
-        if writer is not None:
-            writer.add_scalar(f"random/valid_{monitor}", score, i)
-        log.info("random search %d/%d: %s  valid %s=%.4f (%d epochs, %.1f s)", i + 1, n_samples,
-                 g.summary(), monitor, score, res.epochs_run, trials[-1]["seconds"])
-        if score > best_score:
-            best_i, best_score = i, score
-        if writer is not None:
-            writer.add_scalar(f"random/best_{monitor}", best_score, i)
-        del trainer, model
-    seconds = time.perf_counter() - t_start
-    best = genotypes[best_i]
-    result = RandomSearchResult(best, trials[best_i]["valid"], trials, seconds, monitor)
-    if retrain:
-        cfg = retrain_cfg or train_cfg
-        seed_everything(cfg.seed)
-        model = best.build_model(dataset, graph)
-        t0 = time.perf_counter()
-        res = Trainer(model, dataset, cfg, evaluator=evaluator, graph=graph).fit()
-        retrain_s = time.perf_counter() - t0
-        test = evaluator.evaluate(model, "test")
-        result.retrain = {"test": {k: float(v) for k, v in test.items()},
-                          "best_valid": {k: float(v) for k, v in res.best_valid.items()},
-                          "best_epoch": res.best_epoch, "epochs": res.epochs_run, "seconds": retrain_s}
-        result.model = model
-    return result
+    budget = Budget(budget_seconds, budget_epochs)
+    epochs, per_seconds = _shares(n_samples, budget, train_cfg.epochs, 1)
+    trial_cfg = dataclasses.replace(train_cfg, epochs=epochs, eval_every=epochs + 1, progress=False, seed=seed)
+    ctx = SearchContext(Config(train=trial_cfg), dataset, graph, evaluator, writer=writer)
+    scorer = CandidateScorer(ctx, BudgetLedger(budget), train_cfg=trial_cfg)
+    return _search(space, scorer, n_samples, seed, per_seconds)

@@ -38,13 +38,16 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor
 
+from .. import registries as _registry
+
 __all__ = [
     "Relaxation", "SoftmaxRelaxation", "GumbelRelaxation", "SigmoidRelaxation",
-    "RELAXATIONS", "build_relaxation",
+    "RELAXATIONS", "build_relaxation", "register_relaxation", "relaxation_options_of",
 ]
 
 
@@ -215,34 +218,51 @@ class SigmoidRelaxation(Relaxation):
         return f"SigmoidRelaxation(zero_one_weight={self.zero_one_weight})"
 
 
-RELAXATIONS: dict[str, type[Relaxation]] = {
-    "softmax": SoftmaxRelaxation,
-    "gumbel": GumbelRelaxation,
-    "sigmoid": SigmoidRelaxation,
-}
+#: The relaxation registry (:data:`darts_gnn.registries.RELAXATIONS`): ``name -> Relaxation class``.
+#: ``search.relaxation`` is validated against it at config load; add one with :func:`register_relaxation`.
+RELAXATIONS = _registry.RELAXATIONS
 
 
-def _options(cls: type[Relaxation]) -> list[str]:
+def register_relaxation(cls: type[Relaxation], name: str | None = None, replace: bool = False) -> type[Relaxation]:
+    """Register a :class:`Relaxation` subclass under ``name`` (default ``cls.name``); usable as a
+    decorator. Its ``__init__`` keyword arguments become the options of a nested config section,
+    ``search.relaxation: {name: <name>, <option>: <value>, ...}``, checked at load."""
+    RELAXATIONS.register(name or cls.name, cls, options=tuple(relaxation_options_of(cls)), replace=replace)
+    return cls
+
+
+def relaxation_options_of(cls: type[Relaxation]) -> list[str]:
+    """The keyword options of a relaxation class (its ``__init__`` parameters)."""
     return [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "args", "kwargs")]
 
 
-def build_relaxation(name: str = "softmax", **kw) -> Relaxation:
-    """Build a relaxation by name: ``softmax`` (default), ``gumbel`` or ``sigmoid``.
+for _cls in (SoftmaxRelaxation, GumbelRelaxation, SigmoidRelaxation):
+    register_relaxation(_cls)
+
+
+def build_relaxation(name: str | Mapping = "softmax", **kw) -> Relaxation:
+    """Build a registered relaxation by name: ``softmax`` (default), ``gumbel``, ``sigmoid``, or one
+    added with :func:`register_relaxation`.
 
     Keyword arguments go to the class (:class:`GumbelRelaxation`: ``tau_max, tau_min, tau_schedule,
     hard, seed``; :class:`SigmoidRelaxation`: ``zero_one_weight``). So that callers can pass every
     relaxation option from the config whatever the chosen name, options that belong to another
     relaxation are ignored; a keyword no relaxation knows is an error. ``seed=None`` makes Gumbel
-    sampling use the global RNG.
+    sampling use the global RNG. ``name`` may also be a nested config section,
+    ``{"name": "gumbel", "tau_max": 5.0}``, whose options take precedence over ``kw``.
     """
+    if isinstance(name, Mapping):  # a nested config section {name: ..., <option>: ...}
+        section = dict(name)
+        name = section.pop("name", "softmax")
+        kw = {**kw, **section}
     key = str(name).lower()
     if key not in RELAXATIONS:
         raise ValueError(f"unknown relaxation {name!r}; choose one of {', '.join(RELAXATIONS)}")
     cls = RELAXATIONS[key]
-    known = sorted({o for c in RELAXATIONS.values() for o in _options(c)})
+    known = sorted({o for c in RELAXATIONS.values() for o in relaxation_options_of(c)})
     bad = [k for k in kw if k not in known]
     if bad:
         raise ValueError(f"unknown relaxation option(s) {', '.join(sorted(bad))}; known options: "
                          f"{', '.join(known)}")
-    mine = _options(cls)
+    mine = relaxation_options_of(cls)
     return cls(**{k: v for k, v in kw.items() if k in mine})

@@ -20,8 +20,6 @@ epoch counter; ``load_state_dict`` + :meth:`Searcher.run` continue an interrupte
 """
 from __future__ import annotations
 
-import inspect
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -31,10 +29,15 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ..config import SearchConfig, TrainConfig
+from ..config import FLAT_RELAXATION_KEYS, SearchConfig, TrainConfig
 from ..data.dataset import DataError
 from ..data.sampler import BPRSampler
-from ..train import TrainingError, bpr_loss, l2_penalty, resolve_device
+from ..metrics import monitor_metric
+from ..train import batch_loss, resolve_device
+from .architect import Architect
+from .checkpoint import check_finite
+from .hessian import dominant_eigenvalue
+from .relax import RELAXATIONS, relaxation_options_of
 
 __all__ = ["Searcher", "SearchResult", "ValidSampler", "EpochHook"]
 
@@ -119,17 +122,15 @@ class Searcher:
         self._weights = model.weights()
         self._alphas = model.arch_parameters()
         self.w_optimizer = torch.optim.Adam(self._weights, lr=self.lr)
-        self.arch_optimizer = torch.optim.Adam(self._alphas, lr=cfg.arch_lr, betas=tuple(cfg.arch_betas),
-                                               weight_decay=cfg.arch_weight_decay) if self._alphas else None
+        self.architect = Architect(self._alphas, cfg.arch_lr, cfg.arch_betas, cfg.arch_weight_decay,
+                                   order=cfg.order, unrolled_eps=cfg.unrolled_eps,
+                                   generators=_relax_generators(model.relaxation))
         self.epoch = 0                       # next epoch to run (= epochs completed)
         self.seconds = 0.0                   # search wall time so far (across resumes)
         self.history: list[dict] = []
         self.trajectory: list[dict] = []
         self.stopped_early = False
-        self.monitor = "recall@20"
-        if evaluator is not None:
-            ks = list(evaluator.ks)
-            self.monitor = "recall@20" if 20 in ks else f"recall@{ks[0]}"
+        self.monitor = monitor_metric(evaluator.ks) if evaluator is not None else "recall@20"
 
     # ------------------------------------------------------------------ batches and losses
     @property
@@ -144,26 +145,13 @@ class Searcher:
             yield from self.valid_sampler.epoch(epoch * 100_003 + r)
             r += 1
 
-    def _bpr(self, user_emb: Tensor, item_emb: Tensor, batch) -> Tensor:
-        users, pos, neg = batch
-        # index_select, not fancy indexing: its backward accumulates repeated rows in a fixed order,
-        # so two runs with the same seed give the same numbers on a multi-threaded CPU.
-        u = user_emb.index_select(0, users)
-        return bpr_loss((u * item_emb.index_select(0, pos)).sum(-1), (u * item_emb.index_select(0, neg)).sum(-1))
-
     def train_loss_from(self, user_emb: Tensor, item_emb: Tensor, batch) -> Tensor:
-        """BPR on a training batch + ``l2`` on its ego embeddings (the Trainer's loss)."""
-        loss = self._bpr(user_emb, item_emb, batch)
-        if self.l2 > 0:
-            users, pos, neg = batch
-            ego_u, ego_i = self.model.ego_embeddings()
-            loss = loss + self.l2 * l2_penalty(ego_u.index_select(0, users), ego_i.index_select(0, pos),
-                                                  ego_i.index_select(0, neg))
-        return loss
+        """BPR on a training batch + ``l2`` on its ego embeddings (the Trainer's loss, :func:`batch_loss`)."""
+        return batch_loss(user_emb, item_emb, batch, self.l2, self.model.ego_embeddings() if self.l2 > 0 else None)
 
     def valid_loss_from(self, user_emb: Tensor, item_emb: Tensor, batch) -> Tensor:
         """BPR on a validation batch + the relaxation's regularizer (the α objective)."""
-        return self._bpr(user_emb, item_emb, batch) + self.model.arch_regularizer()
+        return batch_loss(user_emb, item_emb, batch) + self.model.arch_regularizer()
 
     def train_loss(self, batch) -> Tensor:
         return self.train_loss_from(*self.model.embeddings(), batch)
@@ -175,50 +163,42 @@ class Searcher:
         return tuple(t.to(self.device, non_blocking=True) for t in batch)
 
     # ------------------------------------------------------------------ one step
+    @property
+    def arch_optimizer(self):
+        """α's Adam optimiser (owned by :attr:`architect`); ``None`` when nothing is searched."""
+        return self.architect.optimizer
+
     def step(self, batch, valid_batch=None, epoch: int = 0, step: int = 0) -> tuple[float, float | None]:
-        """One weight step on ``batch`` and, given ``valid_batch``, one α step. Returns the losses."""
+        """One weight step on ``batch`` and, given ``valid_batch``, one α step by the
+        :attr:`architect` (first order: from the same forward pass; second order: unrolled, before
+        the weight step). Returns the losses."""
         batch = self._to(batch)
         vloss = None
-        if valid_batch is not None and self.cfg.order == 2:
-            from .unrolled import unrolled_arch_grads
+        if valid_batch is not None and self.cfg.order == 2 and self.architect.active:
             valid_batch = self._to(valid_batch)
             with torch.no_grad():
-                vloss = float(self.valid_loss(valid_batch))
-            self._check(vloss, "architecture (validation) loss", epoch, step)
-            grads = unrolled_arch_grads(self._weights, self._alphas, lambda: self.train_loss(batch),
-                                        lambda: self.valid_loss(valid_batch), lr=self.lr,
-                                        eps=getattr(self.cfg, "unrolled_eps", 0.01),
-                                        generators=_relax_generators(self.model.relaxation))
-            for a, g in zip(self._alphas, grads):
-                a.grad = g
-            self.arch_optimizer.step()
+                vloss = self._check(self.valid_loss(valid_batch), "architecture (validation) loss", epoch, step)
+            self.architect.unrolled_step(self._weights, lambda: self.train_loss(batch),
+                                         lambda: self.valid_loss(valid_batch), lr=self.lr)
             valid_batch = None
         user_emb, item_emb = self.model.embeddings()
         loss = self.train_loss_from(user_emb, item_emb, batch)
         tloss = self._check(loss, "training loss", epoch, step)
-        if valid_batch is not None and self.arch_optimizer is not None:
+        first_order = valid_batch is not None and self.architect.active
+        if first_order:
             lv = self.valid_loss_from(user_emb, item_emb, self._to(valid_batch))
             vloss = self._check(lv, "architecture (validation) loss", epoch, step)
-            ga = torch.autograd.grad(lv, self._alphas, retain_graph=True, allow_unused=True)
-            for a, g in zip(self._alphas, ga):
-                a.grad = torch.zeros_like(a) if g is None else g
+            self.architect.backward(lv)
         gw = torch.autograd.grad(loss, self._weights, allow_unused=True)
         for w, g in zip(self._weights, gw):
             w.grad = None if g is None else g
-        if valid_batch is not None and self.arch_optimizer is not None:
-            self.arch_optimizer.step()
+        if first_order:
+            self.architect.step()
         self.w_optimizer.step()
         return tloss, vloss
 
     def _check(self, value, what: str, epoch: int, step: int) -> float:
-        v = float(value.detach() if isinstance(value, Tensor) else value)
-        if not math.isfinite(v):
-            try:
-                from .checkpoint import check_finite
-            except ImportError:  # pragma: no cover
-                raise TrainingError(f"search stopped: the {what} is {v} at epoch {epoch}, step {step}")
-            check_finite(v, what, epoch, step)
-        return v
+        return check_finite(value, what, epoch, step)
 
     # ------------------------------------------------------------------ one epoch
     def train_epoch(self, epoch: int) -> dict:
@@ -228,7 +208,7 @@ class Searcher:
         model.train()
         if hasattr(model.relaxation, "set_progress"):
             model.relaxation.set_progress(epoch, self.cfg.epochs)
-        arch = epoch >= self.cfg.warmup_epochs and self.arch_optimizer is not None
+        arch = epoch >= self.cfg.warmup_epochs and self.architect.active
         valid_iter = self.valid_batches(epoch) if arch else None
         tl, vl, n = 0.0, 0.0, 0
         for step, batch in enumerate(self.train_sampler.epoch(epoch)):
@@ -262,7 +242,6 @@ class Searcher:
     def dominant_eigenvalue(self, epoch: int, iters: int | None = None) -> float:
         """Dominant eigenvalue of the Hessian of the validation loss w.r.t. α on one fixed batch
         (``search.hessian_iters`` power iterations; Gumbel draws repeat across the products)."""
-        from .hessian import dominant_eigenvalue
         batch = self._to(next(self.valid_batches(epoch)))
         iters = iters if iters is not None else getattr(self.cfg, "hessian_iters", 20)
         return float(dominant_eigenvalue(lambda: self.valid_loss(batch), self._alphas, iters=iters,
@@ -328,7 +307,7 @@ class Searcher:
             "seed": int(self.seed),
             "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
             "w_optimizer": self.w_optimizer.state_dict(),
-            "arch_optimizer": self.arch_optimizer.state_dict() if self.arch_optimizer is not None else None,
+            "arch_optimizer": self.architect.state_dict(),
             "relaxation": relax.state_dict() if hasattr(relax, "state_dict") else {},
             "history": list(self.history),
             "trajectory": list(self.trajectory),
@@ -342,8 +321,7 @@ class Searcher:
                              f"{self.seed}; resume with the same seed")
         self.model.load_state_dict(state["model"])
         self.w_optimizer.load_state_dict(state["w_optimizer"])
-        if self.arch_optimizer is not None and state.get("arch_optimizer") is not None:
-            self.arch_optimizer.load_state_dict(state["arch_optimizer"])
+        self.architect.load_state_dict(state.get("arch_optimizer"))
         relax = self.model.relaxation
         if hasattr(relax, "load_state_dict") and state.get("relaxation"):
             relax.load_state_dict(state["relaxation"])
@@ -355,15 +333,13 @@ class Searcher:
 
 
 def relaxation_options(cfg: SearchConfig, seed: int | None = None) -> dict:
-    """Keyword options for ``build_relaxation``: every ``SearchConfig`` field named like an argument
-    of a relaxation class (e.g. ``tau_max``, ``tau_min``, ``schedule``, ``hard``, ``zero_one_weight``),
-    plus ``seed`` (the search seed) for the Gumbel generator."""
-    try:
-        from .relax import RELAXATIONS
-    except ImportError:  # pragma: no cover
-        return {}
-    names = {p for cls in RELAXATIONS.values() for p in inspect.signature(cls.__init__).parameters} - {"self"}
-    kw = {n: getattr(cfg, n) for n in names if hasattr(cfg, n) and n != "seed"}
-    if "seed" in names:
+    """Keyword options for ``build_relaxation(cfg.relaxation, **options)``: the flat fields
+    ``tau_max``, ``tau_min``, ``tau_schedule``, ``zero_one_weight`` of ``cfg`` that the chosen
+    relaxation takes (a nested ``search.relaxation`` section overrides them), plus ``seed`` (the
+    search seed) when it takes one (the Gumbel generator)."""
+    name = cfg.relaxation_name
+    mine = set(relaxation_options_of(RELAXATIONS.get(name)))
+    kw = {n: getattr(cfg, n) for n in FLAT_RELAXATION_KEYS if n in mine}
+    if "seed" in mine:
         kw["seed"] = seed
     return kw

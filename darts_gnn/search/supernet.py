@@ -17,6 +17,7 @@ from ..nn.base import Recommender
 from ..nn.graphcache import DeviceGraph
 from ..nn.mixed import MixedCombine, MixedLayer, width_masks
 from ..space import SearchSpace, SpaceError
+from .alpha import ArchParameters
 
 __all__ = ["SuperNet", "default_relaxation"]
 
@@ -75,8 +76,10 @@ class SuperNet(Recommender):
     (:meth:`set_genotype`), the first ``width`` channels equal the genotype's discrete model with the
     same tables (the rest are 0).
 
-    α is one :class:`~torch.nn.Parameter` row per searched choice (``alpha.<i>``, the key is
-    ``self.choice_keys[i]``), initialised to 0; every layer has its own rows.
+    α is one row per searched choice (``alpha.<i>``, the key is ``self.choice_keys[i]``), initialised
+    to 0; every layer has its own rows. α is kept out of ``parameters()``
+    (:class:`~darts_gnn.search.alpha.ArchParameters`: buffers that require grad, saved in
+    ``state_dict``), so ``Adam(net.parameters())`` trains the weights only.
 
     Args:
         space: the :class:`~darts_gnn.space.SearchSpace`.
@@ -106,7 +109,7 @@ class SuperNet(Recommender):
         searched = [c for c in self.choices if c.searched]
         self.choice_keys = [c.key for c in searched]
         self._row = {c.key: i for i, c in enumerate(searched)}
-        self.alpha = nn.ParameterList(nn.Parameter(torch.zeros(len(c.candidates))) for c in searched)
+        self.alpha = ArchParameters([len(c.candidates) for c in searched])
         self._last_weights: dict[str, Tensor] = {}
         self.reset_parameters()
 
@@ -129,17 +132,18 @@ class SuperNet(Recommender):
             for a in self.alpha:
                 a.zero_()
 
-    def arch_parameters(self) -> list[nn.Parameter]:
-        """α: one row ``[K]`` per searched choice, in :attr:`choice_keys` order."""
+    def arch_parameters(self) -> list[Tensor]:
+        """α: one leaf row ``[K]`` per searched choice, in :attr:`choice_keys` order (not in
+        ``parameters()``)."""
         return list(self.alpha)
 
-    def named_arch_parameters(self) -> list[tuple[str, nn.Parameter]]:
+    def named_arch_parameters(self) -> list[tuple[str, Tensor]]:
         return list(zip(self.choice_keys, self.alpha))
 
     def weights(self) -> list[nn.Parameter]:
-        """Every parameter except α (embedding tables, transforms, learned combinations)."""
-        arch = {id(a) for a in self.alpha}
-        return [p for p in self.parameters() if id(p) not in arch]
+        """The weights: ``list(self.parameters())`` (embedding tables, transforms, learned
+        combinations); α is not among them."""
+        return list(self.parameters())
 
     def ego_embeddings(self) -> tuple[Tensor, Tensor]:
         return self.user_emb.weight, self.item_emb.weight

@@ -33,7 +33,8 @@ def train_and_evaluate(cfg, run, genotype_path: str | None = None) -> dict:
         if not Path(genotype_path).is_file():
             raise UserError(f"{genotype_path}: genotype file not found")
         genotype = Genotype.load(genotype_path)
-        model = genotype.build_model(ds, graph)
+        from ..features import model_features
+        model = genotype.build_model(ds, graph, **model_features(cfg, ds))
         model_name = f"genotype:{genotype.summary()}"
     else:
         model = build_model(cfg.model, ds, graph)

@@ -14,12 +14,12 @@ The models take the result as ``item_features=`` / ``user_features=`` (:class:`~
 :meth:`~darts_gnn.Genotype.build_model`, :class:`~darts_gnn.nn.GenotypeNet`); the fusion choices
 live in :mod:`darts_gnn.nn.fusion`.
 """
-from .build import NodeFeatures, build_features, movielens_item_table, movielens_user_table
+from .build import NodeFeatures, build_features, model_features, movielens_item_table, movielens_user_table
 from .encoder import DEFAULT_ENCODER, encode_texts, resolve_encoder
 from .table import FeatureTable, align, dataset_ids, read_table
 
 __all__ = [
     "encode_texts", "resolve_encoder", "DEFAULT_ENCODER",
     "FeatureTable", "read_table", "align", "dataset_ids",
-    "NodeFeatures", "build_features", "movielens_item_table", "movielens_user_table",
+    "NodeFeatures", "build_features", "model_features", "movielens_item_table", "movielens_user_table",
 ]

@@ -23,7 +23,7 @@ from ..data.dataset import DataError
 from . import movielens
 from .table import FeatureTable, align, dataset_ids, read_table
 
-__all__ = ["NodeFeatures", "build_features", "movielens_item_table", "movielens_user_table"]
+__all__ = ["NodeFeatures", "build_features", "model_features", "movielens_item_table", "movielens_user_table"]
 
 
 @dataclass
@@ -89,3 +89,13 @@ def build_features(cfg, dataset, progress: bool = True) -> NodeFeatures:
             x = align(table, dataset_ids(dataset, kind, cfg.id_offset), cfg.missing, kind)
             setattr(out, kind, x)
     return out
+
+
+def model_features(cfg, dataset, progress: bool = True) -> dict:
+    """``{"item_features": [I, d_f], "user_features": [U, d_u] or None}`` for the model builders, or
+    ``{}`` when ``cfg.features.items`` is ``none`` (``cfg`` is the whole :class:`~darts_gnn.config.Config`)."""
+    fcfg = getattr(cfg, "features", None)
+    if fcfg is None or fcfg.items == "none":
+        return {}
+    feats = build_features(fcfg, dataset, progress=progress)
+    return {"item_features": feats.item, "user_features": feats.user}

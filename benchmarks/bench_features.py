@@ -17,6 +17,8 @@ Parts (``--parts``, default all):
     python benchmarks/bench_features.py --report benchmarks/results/features          # the table
 
 Each seed writes ``<out>/seed<k>.json``; ``--report`` reads them all and prints markdown.
+Budgets (``CAPS``, for a shared 2-core machine; every arm alike): at most 60 epochs, validation every
+3, patience 4, Adam lr 5e-3 (the LightGCN protocol's 1e-3 needs ~100+ epochs on ml-100k).
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 CONFIG = ROOT / "configs" / "features_ml100k.yaml"
 # fixed fusions tried for "LightGCN + content" (source id+content unless stated)
 FIXED = ["linear/sum@input", "whiten/sum@input", "linear/gate@input", "linear/sum@late"]
-CAPS = ["train.epochs=150", "train.eval_every=5", "train.patience=5"]
+CAPS = ["train.epochs=60", "train.eval_every=3", "train.patience=4", "train.lr=0.005"]
 
 
 def _gene(spec: str):

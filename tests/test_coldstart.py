@@ -75,8 +75,12 @@ def test_content_knn_finds_cold_items_of_the_users_taste():
     s = cold_item_split(d, 0.25, seed=0)
     x = torch.nn.functional.one_hot(torch.arange(40) // 10, 4).float()
     ev = ColdStartEvaluator(s, ks=(3,))
-    knn = ev.evaluate_scores(content_knn_scores(s.warm, x, ev.cold_items))
-    assert knn["ndcg@3"] > 0.9 and knn["recall@3"] > 3 * chance_recall(s, 3)
+    f = content_knn_scores(s.warm, x, ev.cold_items)
+    users = torch.arange(40)
+    same_group = (ev.cold_items[None, :] // 10) == (users[:, None] % 4)
+    assert torch.allclose(f(users), same_group.float(), atol=1e-6)   # cosine 1 in the group, 0 outside
+    knn = ev.evaluate_scores(f)
+    assert knn["recall@3"] > 2 * chance_recall(s, 3)
 
 
 def test_content_knn_is_the_mean_cosine_to_the_training_items():

@@ -97,7 +97,8 @@ def _feature_fusion(genotype, net: GenotypeNet, item_features, user_features, re
     if gene is None or gene.source == "id":
         return None
     if item_features is None:
-        raise ValueError(f"genotype uses content features ({gene.short()}): pass item_features "
-                         f"[n_items, d_f] (see darts_gnn.features)")
+        from ..errors import UserError  # a ValueError; the CLI reports it as one line, exit code 2
+        raise UserError(f"genotype uses content features ({gene.short()}): pass item_features "
+                        f"[n_items, d_f] (see darts_gnn.features; in a config: features.items)")
     from .fusion import FeatureFusion
     return FeatureFusion.from_gene(gene, net.n_users, net.n_items, net.dim, item_features, user_features, registry)

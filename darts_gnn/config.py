@@ -217,6 +217,11 @@ class FeaturesConfig:
             raise ConfigError(f"features.batch_size: expected a positive integer, got {self.batch_size!r}")
         if self.device not in ("cpu", "cuda", "auto"):
             raise ConfigError(f"features.device: expected one of cpu, cuda, auto, got {self.device!r}")
+        if self.space is not None:
+            bad = sorted(set(self.space) - {"sources", "transforms", "fusions", "at"})
+            if bad:
+                raise ConfigError(f"features.space: unknown key(s) {bad}; allowed keys: sources, transforms, "
+                                  f"fusions, at")
         for key in ("items", "users"):
             v = getattr(self, key)
             if v in ("none", "movielens"):

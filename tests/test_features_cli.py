@@ -37,7 +37,8 @@ def test_features_config_is_validated():
                         ("features.items=x.txt", "features.items: expected none, movielens or a"),
                         ("features.items=movielens", "needs features.movielens_dir"),
                         ("features.batch_size=0", "features.batch_size"),
-                        ("features.colour=red", "unknown key 'features.colour'")]:
+                        ("features.colour=red", "unknown key 'features.colour'"),
+                        ("features.space={where: [input]}", r"features.space: unknown key\(s\) \['where'\]")]:
         with pytest.raises(ConfigError, match=needle):
             load_config(None, [bad])
 

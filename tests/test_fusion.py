@@ -164,3 +164,15 @@ def test_feature_fusion_requires_item_features(data):
         SuperNet(SearchSpace(n_layers=1), g, user_features=user_x)
     with pytest.raises(ValueError, match="item_features"):
         FeatureFusion(FeatureSpace(), ds.n_users, ds.n_items, 8, None)
+
+
+def test_l2_sees_the_fused_layer0_vectors(data):
+    ds, g, item_x, _ = data
+    geno = Genotype(Genotype.lightgcn(1, 8).layers, "mean", 8, features=FeatureGene("content", "linear", "sum", "input"))
+    m = geno.build_model(ds, g, item_features=item_x)
+    _, ego_i = m.ego_embeddings()
+    assert torch.allclose(ego_i, m.fusion.item.transforms[0](item_x))
+    ego_i.pow(2).sum().backward()
+    assert m.fusion.item.transforms[0].weight.grad.abs().sum() > 0
+    plain = Genotype.lightgcn(1, 8).build_model(ds, g)
+    assert plain.ego_embeddings()[1] is plain.item_emb.weight

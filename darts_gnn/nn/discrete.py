@@ -77,6 +77,14 @@ class GenotypeNet(Recommender):
             return self.fusion(x, self._propagate).split([self.n_users, self.n_items])
         return self._propagate(x).split([self.n_users, self.n_items])
 
+    def ego_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The layer-0 tables; with content features, the fused layer-0 vectors ``S(E, C)`` (so the L2
+        term also bounds the content projections, which are the ego embeddings of content items)."""
+        if self.fusion is None:
+            return super().ego_embeddings()
+        x = torch.cat([self.user_emb.weight, self.item_emb.weight], dim=0)
+        return self.fusion.source(x).split([self.n_users, self.n_items])
+
     def _propagate(self, x: torch.Tensor) -> torch.Tensor:
         if not self.layers:
             return x

@@ -149,7 +149,11 @@ class SuperNet(Recommender):
         return [p for p in self.parameters() if id(p) not in arch]
 
     def ego_embeddings(self) -> tuple[Tensor, Tensor]:
-        return self.user_emb.weight, self.item_emb.weight
+        if self.fusion is None:
+            return self.user_emb.weight, self.item_emb.weight
+        # content features: the fused layer-0 vectors under the last forward pass's weights (issue 11)
+        x = torch.cat([self.user_emb.weight, self.item_emb.weight], dim=0)
+        return self.fusion.source(x, self._last_weights).split([self.n_users, self.n_items])
 
     # ------------------------------------------------------------------ α views
     def arch_weights(self, deterministic: bool | None = None) -> dict[str, Tensor | None]:

@@ -31,6 +31,7 @@ def test_missing_ids_raise_unless_a_fill_policy_is_given():
     (["a", "b"], [[1.0], [float("nan")]], "row 2 \\(id 'b'\\) holds NaN"),
     (["a"], [[1.0], [2.0]], "1 ids but 2 feature rows"),
     (["a"], [1.0], "expected a feature matrix"),
+    ([], np.zeros((0, 3)), "has no rows"),
 ])
 def test_bad_tables_are_refused(ids, x, needle):
     with pytest.raises(DataError, match=needle):

@@ -41,6 +41,8 @@ class FeatureTable:
         self.x = np.asarray(self.x, dtype=np.float32)
         if self.x.ndim != 2:
             raise DataError(f"{self.source}: expected a feature matrix [n, d], got shape {self.x.shape}")
+        if len(self.x) == 0:
+            raise DataError(f"{self.source}: the feature table has no rows")
         if len(self.ids) != len(self.x):
             raise DataError(f"{self.source}: {len(self.ids)} ids but {len(self.x)} feature rows")
         seen: dict[str, int] = {}

@@ -23,6 +23,11 @@ Search
     :class:`SearchSpace` (+ :func:`register` for your own candidates), :class:`SuperNet` (weights and
     architecture parameters α apart), :class:`Searcher` (bilevel: w on train BPR, α on valid BPR),
     :class:`Genotype` (the discrete architecture, JSON), :func:`run_search` (search, derive, retrain).
+Content features
+    :mod:`darts_gnn.features` -- ``features.encode_texts(texts) -> [n, d]`` (a pretrained sentence
+    encoder, cached), feature files keyed by original ids, :func:`~darts_gnn.features.build_features`;
+    models and the supernet take ``item_features=`` ``[I, d_f]`` / ``user_features=`` ``[U, d_u]``, fused
+    as searched (:mod:`darts_gnn.nn.fusion`). Cold-start items: :mod:`darts_gnn.data.coldstart`.
 Configuration
     :class:`Config` and its sections, :func:`load_config` (YAML + ``key=value`` overrides).
 Run directories
@@ -51,6 +56,7 @@ from .space import SearchSpace, register  # noqa: E402
 from .train import Trainer, TrainResult  # noqa: E402
 from .errors import UserError  # noqa: E402
 from .rundir import RunDir, open_run  # noqa: E402
+from . import features  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -67,4 +73,6 @@ __all__ = [
     "SearchSpace", "register", "SuperNet", "Searcher", "Genotype", "run_search",
     # run directories
     "RunDir", "open_run", "UserError",
+    # content features (issue 11)
+    "features",
 ]

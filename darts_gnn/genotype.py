@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .nn.fusion import FeatureGene
 from .space import PER_LAYER, REGISTRY, Registry, SpaceError
 
 __all__ = ["Genotype", "LayerGene", "GENOTYPE_VERSION"]
@@ -45,14 +46,19 @@ class LayerGene:
 @dataclass(frozen=True)
 class Genotype:
     """A discrete architecture: ``layers`` (one :class:`LayerGene` per used layer, so
-    ``depth = len(layers)``), ``combine`` (layer combination) and ``width`` (embedding size)."""
+    ``depth = len(layers)``), ``combine`` (layer combination) and ``width`` (embedding size).
+    ``features``: the content-fusion choices (:class:`~darts_gnn.nn.fusion.FeatureGene`), ``None``
+    for ids only (what a genotype JSON without a ``features`` key means)."""
     layers: tuple[LayerGene, ...] = ()
     combine: str = "mean"
     width: int = 64
+    features: FeatureGene | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(
             l if isinstance(l, LayerGene) else LayerGene(**l) for l in self.layers))
+        if isinstance(self.features, dict):
+            object.__setattr__(self, "features", _feature_gene(self.features))
         if not isinstance(self.width, int) or isinstance(self.width, bool) or self.width <= 0:
             raise SpaceError(f"genotype width: expected a positive integer, got {self.width!r}")
 
@@ -75,7 +81,8 @@ class Genotype:
     def summary(self) -> str:
         """One line, e.g. ``w64 | gcn>identity, gcn>linear+res | combine=mean`` (``MF`` at depth 0)."""
         body = ", ".join(l.short() for l in self.layers) if self.layers else "no propagation (MF)"
-        return f"w{self.width} | {body} | combine={self.combine}"
+        feat = f" | features={self.features.short()}" if self.features is not None else ""
+        return f"w{self.width} | {body} | combine={self.combine}{feat}"
 
     def __str__(self) -> str:
         return self.summary()
@@ -88,6 +95,7 @@ class Genotype:
             "width": self.width,
             "combine": self.combine,
             "layers": [l.to_dict() for l in self.layers],
+            **({"features": self.features.to_dict()} if self.features is not None else {}),
             "summary": self.summary(),
         }
 
@@ -101,7 +109,7 @@ class Genotype:
         if version != GENOTYPE_VERSION:
             raise SpaceError(f"genotype: version {version!r} is not supported; this darts-gnn reads "
                              f"version {GENOTYPE_VERSION}")
-        allowed = {"version", "depth", "width", "combine", "layers", "summary"}
+        allowed = {"version", "depth", "width", "combine", "layers", "summary", "features"}
         bad = sorted(set(d) - allowed)
         if bad:
             raise SpaceError(f"genotype: unknown key(s) {bad}; allowed keys: {sorted(allowed)}")
@@ -118,7 +126,9 @@ class Genotype:
             genes.append(LayerGene(**l))
         if "depth" in d and d["depth"] != len(genes):
             raise SpaceError(f"genotype.depth is {d['depth']} but {len(genes)} layers are listed")
-        g = cls(tuple(genes), d.get("combine", "mean"), d.get("width", 64))
+        feats = d.get("features")
+        g = cls(tuple(genes), d.get("combine", "mean"), d.get("width", 64),
+                features=None if feats is None else _feature_gene(feats))
         if registry is not None:
             g.check(registry)
         return g
@@ -163,11 +173,18 @@ class Genotype:
         for layer in self.layers:
             for kind in PER_LAYER:
                 registry.get(kind, getattr(layer, kind))
+        if self.features is not None and self.features.source != "id":
+            registry.get("content_transform", self.features.transform)
+            if self.features.source == "id+content":
+                registry.get("fusion", self.features.fusion)
 
-    def build_model(self, dataset=None, graph=None, dim: int | None = None, registry: Registry = REGISTRY):
+    def build_model(self, dataset=None, graph=None, dim: int | None = None, registry: Registry = REGISTRY,
+                    item_features=None, user_features=None):
         """A fresh :class:`~darts_gnn.nn.GenotypeNet` of this architecture over ``graph`` (the training
         graph; built from ``dataset``'s train split when omitted). ``dim`` overrides the width.
-        Initial weights come from torch's global generator (seed first for repeatability)."""
+        ``item_features`` ``[I, d_f]`` / ``user_features`` ``[U, d_u]``: content features, required
+        when :attr:`features` uses content. Initial weights come from torch's global generator (seed
+        first for repeatability)."""
         from .nn.discrete import GenotypeNet
         if graph is None:
             if dataset is None:
@@ -177,4 +194,15 @@ class Genotype:
         if dataset is not None and (graph.n_users, graph.n_items) != (dataset.n_users, dataset.n_items):
             raise ValueError(f"graph has {graph.n_users} users and {graph.n_items} items but the dataset has "
                              f"{dataset.n_users} and {dataset.n_items}; build it from this dataset")
-        return GenotypeNet(self, graph, dim=dim, registry=registry)
+        return GenotypeNet(self, graph, dim=dim, registry=registry, item_features=item_features,
+                           user_features=user_features)
+
+
+def _feature_gene(d) -> FeatureGene:
+    keys = {"source", "transform", "fusion", "at"}
+    if not isinstance(d, dict) or set(d) - keys:
+        raise SpaceError(f"genotype.features: expected an object with keys {sorted(keys)}, got {d!r}")
+    try:
+        return FeatureGene(**d)
+    except ValueError as e:
+        raise SpaceError(f"genotype.{e}") from None

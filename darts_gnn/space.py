@@ -47,6 +47,7 @@ from torch import nn
 from .config import ConfigError
 from .nn.candidates import (DotAttentionAggregate, GCNAggregate, LastCombine, LearnedCombine, LinearTransform,
                             MeanCombine, NativeAggregate, NoSkip, Residual, SumCombine)
+from .nn.fusion import register_defaults as _register_fusion
 
 __all__ = [
     "KINDS", "Candidate", "Registry", "REGISTRY", "register", "Choice", "SearchSpace", "SpaceError",
@@ -54,7 +55,7 @@ __all__ = [
 ]
 
 #: Kinds of candidate operations held by the registry.
-KINDS: tuple[str, ...] = ("aggregator", "transform", "skip", "combine")
+KINDS: tuple[str, ...] = ("aggregator", "transform", "skip", "combine", "content_transform", "fusion")
 #: Choices made once per layer, and once per network.
 PER_LAYER: tuple[str, ...] = ("aggregator", "transform", "skip")
 GLOBAL: tuple[str, ...] = ("combine", "depth", "width")
@@ -156,6 +157,7 @@ register("combine", "last", LastCombine, description="the last layer's output")
 register("combine", "mean", MeanCombine, description="mean over layers 0..depth (LightGCN)")
 register("combine", "sum", SumCombine, description="sum over layers 0..depth")
 register("combine", "learned", LearnedCombine, description="softmax-weighted sum, weights trained")
+_register_fusion(REGISTRY)  # content_transform and fusion candidates (darts_gnn.nn.fusion, issue 11)
 
 
 @dataclass(frozen=True)

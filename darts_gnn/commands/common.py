@@ -159,7 +159,8 @@ def load_run(path: str | Path):
                         f"checkpoint was trained on {ckpt.get('n_users')} / {ckpt.get('n_items')}")
     if ckpt.get("genotype"):
         from ..genotype import Genotype
-        model = Genotype.from_json(ckpt["genotype"]).build_model(ds, graph)
+        from ..features import model_features
+        model = Genotype.from_json(ckpt["genotype"]).build_model(ds, graph, **model_features(cfg, ds))
     else:
         model = build_model(cfg.model, ds, graph)
     try:

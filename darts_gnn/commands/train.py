@@ -55,7 +55,8 @@ def train_and_evaluate(cfg, run, genotype_path: str | None = None, *, dataset=No
     check_splits(ds)
     genotype = genotype if genotype is not None else _load_genotype(genotype_path)
     if genotype is not None:
-        model = genotype.build_model(ds, graph)
+        from ..features import model_features
+        model = genotype.build_model(ds, graph, **model_features(cfg, ds))
         model_name = f"genotype:{genotype.summary()}"
     else:
         model = build_model(cfg.model, ds, graph)

@@ -39,9 +39,12 @@ class GenotypeNet(Recommender):
         graph: the training :class:`~darts_gnn.data.Graph`.
         dim: embedding width override.
         registry: where the candidate names are looked up (default: :data:`darts_gnn.space.REGISTRY`).
+        item_features, user_features: content features ``[I, d_f]`` / ``[U, d_u]``, used when the
+            genotype's ``features`` gene has a content source (:class:`~darts_gnn.nn.fusion.FeatureFusion`).
     """
 
-    def __init__(self, genotype, graph, dim: int | None = None, registry=None):
+    def __init__(self, genotype, graph, dim: int | None = None, registry=None, item_features=None,
+                 user_features=None):
         super().__init__()
         from ..space import REGISTRY
         registry = registry or REGISTRY
@@ -58,25 +61,52 @@ class GenotypeNet(Recommender):
                           registry.get("skip", g.skip).build(self.dim))
             for g in genotype.layers)
         self.combine = registry.get("combine", genotype.combine).build(self.dim, genotype.depth + 1)
+        self.fusion = _feature_fusion(genotype, self, item_features, user_features, registry)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         self.reset_tables()
         parts = [m for layer in self.layers for m in (layer.aggregator, layer.transform, layer.skip)]
-        for m in parts + [self.combine]:
+        for m in parts + [self.combine] + ([self.fusion] if self.fusion is not None else []):
             if hasattr(m, "reset_parameters"):
                 m.reset_parameters()
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([self.user_emb.weight, self.item_emb.weight], dim=0)
+        if self.fusion is not None:  # content features (issue 11)
+            return self.fusion(x, self._propagate).split([self.n_users, self.n_items])
+        return self._propagate(x).split([self.n_users, self.n_items])
+
+    def ego_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The layer-0 tables; with content features, the fused layer-0 vectors ``S(E, C)`` (so the L2
+        term also bounds the content projections, which are the ego embeddings of content items)."""
+        if self.fusion is None:
+            return super().ego_embeddings()
+        x = torch.cat([self.user_emb.weight, self.item_emb.weight], dim=0)
+        return self.fusion.source(x).split([self.n_users, self.n_items])
+
+    def _propagate(self, x: torch.Tensor) -> torch.Tensor:
         if not self.layers:
-            return x.split([self.n_users, self.n_items])
+            return x
         graph = self.graph.get(x.device)
         hs = [x]
         for layer in self.layers:
             x = layer(graph, x)
             hs.append(x)
-        return self.combine(hs).split([self.n_users, self.n_items])
+        return self.combine(hs)
 
     def extra_repr(self) -> str:
         return f"users={self.n_users}, items={self.n_items}, dim={self.dim}, genotype={self.genotype.summary()!r}"
+
+
+def _feature_fusion(genotype, net: GenotypeNet, item_features, user_features, registry):
+    """The :class:`~darts_gnn.nn.fusion.FeatureFusion` of ``genotype.features``; ``None`` for ids only."""
+    gene = getattr(genotype, "features", None)
+    if gene is None or gene.source == "id":
+        return None
+    if item_features is None:
+        from ..errors import UserError  # a ValueError; the CLI reports it as one line, exit code 2
+        raise UserError(f"genotype uses content features ({gene.short()}): pass item_features "
+                        f"[n_items, d_f] (see darts_gnn.features; in a config: features.items)")
+    from .fusion import FeatureFusion
+    return FeatureFusion.from_gene(gene, net.n_users, net.n_items, net.dim, item_features, user_features, registry)

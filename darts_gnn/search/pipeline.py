@@ -55,11 +55,12 @@ class SearchReport:
     argmax: Any = None                            # the argmax genotype (= genotype unless derive != argmax)
 
 
-def build_searcher(cfg: Config, dataset, graph, evaluator=None, logger=None, hooks=None, progress=None):
+def build_searcher(cfg: Config, dataset, graph, evaluator=None, logger=None, hooks=None, progress=None,
+                   features: dict | None = None):
     """The :class:`~darts_gnn.search.Searcher` of ``cfg`` (space, relaxation, supernet) on ``graph``.
 
     Seeds torch with the search seed before building the supernet, so its initial weights are
-    repeatable."""
+    repeatable. ``features``: :func:`darts_gnn.features.model_features` output (content fusion searched)."""
     from ..seed import seed_everything
     from ..space import SearchSpace
     from .searcher import Searcher, relaxation_options
@@ -68,19 +69,22 @@ def build_searcher(cfg: Config, dataset, graph, evaluator=None, logger=None, hoo
     space = SearchSpace.from_config(cfg.search)
     relax = default_relaxation(cfg.search.relaxation, **relaxation_options(cfg.search, seed))
     seed_everything(seed)
-    model = SuperNet(space, graph, relaxation=relax, init_std=cfg.search.init_std)
+    if features:
+        from ..nn.fusion import FeatureSpace
+        features = {**features, "feature_space": FeatureSpace.from_dict(cfg.features.space)}
+    model = SuperNet(space, graph, relaxation=relax, init_std=cfg.search.init_std, **(features or {}))
     return Searcher(model, dataset, cfg.search, cfg.train, evaluator=evaluator, logger=logger, hooks=hooks,
                     progress=progress)
 
 
-def retrain(genotype, dataset, graph, cfg: Config, evaluator=None, writer=None):
+def retrain(genotype, dataset, graph, cfg: Config, evaluator=None, writer=None, features: dict | None = None):
     """Build ``genotype``'s model from scratch (seeded with ``train.seed``), train it with the
     :class:`~darts_gnn.train.Trainer` (early stop on validation) and evaluate it on test.
     Returns ``(model, TrainResult, test metrics, seconds)``."""
     from ..seed import seed_everything
     from ..train import Trainer
     seed_everything(cfg.train.seed)
-    model = genotype.build_model(dataset, graph)
+    model = genotype.build_model(dataset, graph, **(features or {}))
     t0 = time.perf_counter()
     result = Trainer(model, dataset, cfg.train, evaluator=evaluator, writer=writer).fit()
     seconds = time.perf_counter() - t0
@@ -138,8 +142,10 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
                                            list(hooks or []), resume))
         return SearchReport(**strategy_report(cfg, found, dataset, graph, evaluator, run, writer, compare_baseline))
     logger = AlphaLogger(writer, figure_every=cfg.search.log_every) if writer is not None else None
+    from ..features import model_features
+    features = model_features(cfg, dataset)
     searcher = build_searcher(cfg, dataset, graph, evaluator=evaluator, logger=logger, hooks=hooks,
-                              progress=progress)
+                              progress=progress, features=features)
     log.info("search space:\n%s", searcher.model.space.describe())
     # checkpoints, --resume and the eigenvalue guard (issue 5)
     ckpt = None
@@ -183,7 +189,8 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
                                "search_seconds_per_epoch": result.seconds / max(1, len(result.history))}
     if cfg.search.retrain:
         model, tr, test, seconds = retrain(genotype, dataset, graph, cfg, evaluator,
-                                           PrefixedWriter(writer, "retrain/") if writer is not None else None)
+                                           PrefixedWriter(writer, "retrain/") if writer is not None else None,
+                                           features=features)
         report.model, report.retrain, report.test, report.retrain_seconds = model, tr, test, seconds
         metrics.update(test)
         metrics.update({"best_valid": {k: float(v) for k, v in tr.best_valid.items()},

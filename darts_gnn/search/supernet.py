@@ -88,9 +88,13 @@ class SuperNet(Recommender):
             (see :mod:`darts_gnn.search.relax`); default softmax. In ``eval()`` mode the
             deterministic ``eval_weights`` are used.
         init_std: standard deviation of the ego tables.
+        item_features, user_features: content features ``[I, d_f]`` / ``[U, d_u]`` (optional); with
+            item features the fusion choices of ``feature_space`` (default: all) are searched too
+            (:class:`~darts_gnn.nn.fusion.FeatureFusion` around the propagation; keys ``features.*``).
     """
 
-    def __init__(self, space: SearchSpace, graph, relaxation=None, init_std: float = 0.1):
+    def __init__(self, space: SearchSpace, graph, relaxation=None, init_std: float = 0.1,
+                 item_features=None, user_features=None, feature_space=None):
         super().__init__()
         self.space = space
         self.relaxation = relaxation if relaxation is not None else default_relaxation()
@@ -105,7 +109,8 @@ class SuperNet(Recommender):
                                     for _ in range(space.max_depth))
         self.combine = MixedCombine(space.combines, space.depths, self.dim, reg)
         self.register_buffer("width_masks", width_masks(space.widths), persistent=False)
-        self.choices = space.choices()
+        self.fusion = _feature_fusion(feature_space, self, item_features, user_features, reg)
+        self.choices = space.choices() + (self.fusion.choices() if self.fusion is not None else [])
         searched = [c for c in self.choices if c.searched]
         self.choice_keys = [c.key for c in searched]
         self._row = {c.key: i for i, c in enumerate(searched)}
@@ -126,6 +131,8 @@ class SuperNet(Recommender):
         for m in self.combine.ops:
             if hasattr(m, "reset_parameters"):
                 m.reset_parameters()
+        if self.fusion is not None:
+            self.fusion.reset_parameters()
 
     def reset_alpha(self) -> None:
         with torch.no_grad():
@@ -146,7 +153,11 @@ class SuperNet(Recommender):
         return list(self.parameters())
 
     def ego_embeddings(self) -> tuple[Tensor, Tensor]:
-        return self.user_emb.weight, self.item_emb.weight
+        if self.fusion is None:
+            return self.user_emb.weight, self.item_emb.weight
+        # content features: the fused layer-0 vectors under the last forward pass's weights (issue 11)
+        x = torch.cat([self.user_emb.weight, self.item_emb.weight], dim=0)
+        return self.fusion.source(x, self._last_weights).split([self.n_users, self.n_items])
 
     # ------------------------------------------------------------------ α views
     def arch_weights(self, deterministic: bool | None = None) -> dict[str, Tensor | None]:
@@ -181,9 +192,16 @@ class SuperNet(Recommender):
         w = self.arch_weights()
         self._last_weights = w
         x = torch.cat([self.user_emb.weight, self.item_emb.weight], dim=0)
-        mask = None
-        if w["width"] is not None:
-            mask = w["width"] @ self.width_masks
+        mask = None if w["width"] is None else w["width"] @ self.width_masks
+        if self.fusion is None:
+            out = self._propagate(x, w, mask)
+        else:  # content features: fused at the input and/or after propagation (issue 11)
+            out = self.fusion(x, lambda h: self._propagate(h, w, mask), w)
+            out = out if mask is None else out * mask
+        return out.split([self.n_users, self.n_items])
+
+    def _propagate(self, x: Tensor, w: dict, mask: Tensor | None) -> Tensor:
+        if mask is not None:
             x = x * mask
         graph = self.graph.get(x.device)
         hs = [x]
@@ -192,8 +210,7 @@ class SuperNet(Recommender):
             if mask is not None:
                 x = x * mask
             hs.append(x)
-        out = self.combine(hs, w["combine"], w["depth"])
-        return out.split([self.n_users, self.n_items])
+        return self.combine(hs, w["combine"], w["depth"])
 
     # ------------------------------------------------------------------ discretisation
     def genotype(self):
@@ -206,7 +223,12 @@ class SuperNet(Recommender):
                 for c in self.choices}
         layers = tuple(LayerGene(pick[f"layer{l}.aggregator"], pick[f"layer{l}.transform"], pick[f"layer{l}.skip"])
                        for l in range(int(pick["depth"])))
-        return Genotype(layers, pick["combine"], int(pick["width"]))
+        features = None
+        if self.fusion is not None:
+            from ..nn.fusion import FeatureGene
+            features = FeatureGene(pick["features.source"], pick["features.transform"], pick["features.fusion"],
+                                   pick["features.at"])
+        return Genotype(layers, pick["combine"], int(pick["width"]), features=features)
 
     @torch.no_grad()
     def set_genotype(self, genotype, strength: float = ONE_HOT) -> None:
@@ -218,6 +240,9 @@ class SuperNet(Recommender):
             layer = genotype.layers[l] if l < genotype.depth else None
             for kind in ("aggregator", "transform", "skip"):
                 pick[f"layer{l}.{kind}"] = getattr(layer, kind) if layer else self.space.candidates(kind)[0]
+        if self.fusion is not None:  # a genotype without features is source=id
+            gene = genotype.features if genotype.features is not None else _id_gene(self.fusion.space)
+            pick.update({f"features.{k}": v for k, v in gene.to_dict().items()})
         for c in self.choices:
             if not c.searched:
                 continue
@@ -230,3 +255,19 @@ class SuperNet(Recommender):
     def extra_repr(self) -> str:
         return (f"users={self.n_users}, items={self.n_items}, max_width={self.dim}, "
                 f"choices={len(self.choice_keys)} searched, relaxation={getattr(self.relaxation, 'name', '?')}")
+
+
+def _feature_fusion(feature_space, net: SuperNet, item_features, user_features, registry):
+    """The supernet's :class:`~darts_gnn.nn.fusion.FeatureFusion`, or ``None`` without item features."""
+    if item_features is None:
+        if user_features is not None or feature_space is not None:
+            raise ValueError("SuperNet: user_features / feature_space need item_features as well")
+        return None
+    from ..nn.fusion import FeatureFusion, FeatureSpace
+    fspace = feature_space if feature_space is not None else FeatureSpace()
+    return FeatureFusion(fspace, net.n_users, net.n_items, net.dim, item_features, user_features, registry)
+
+
+def _id_gene(fspace):
+    from ..nn.fusion import FeatureGene
+    return FeatureGene("id", fspace.transforms[0], fspace.fusions[0], fspace.at[0])

@@ -154,6 +154,20 @@ class SearchConfig:
     hessian_stop_factor: float = 0.0
     hessian_window: int = 2
     checkpoint_every: int = 1
+    # fair supernet and validated selection (issue 9; darts_gnn.nn.mixed, darts_gnn.search.select):
+    # scale policy of every mixed choice; width fixed to model.dim or searched by masked channels;
+    # the selection stage (pool size, α samples, short protocol, recipes, budget)
+    scale_norm: str = "rms"
+    width_search: str = "fixed"
+    select: bool = True
+    select_pool: int = 4
+    select_samples: int = 64
+    select_lr: float = 0.005
+    select_patience: int = 5
+    select_recipes: list[dict[str, Any]] | None = None
+    select_recipe_top: int = 1
+    budget_factor: float = 3.0
+    budget_seconds: float | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -177,6 +191,16 @@ class SearchConfig:
             ("search.hessian_every", self.hessian_every >= 0, "a non-negative integer (0: never)"),
             ("search.init_std", self.init_std > 0, "a positive number"),
             ("search.derive", self.derive in ("argmax", "greedy"), "argmax or greedy"),
+            ("search.scale_norm", self.scale_norm in ("rms", "none"), "rms or none"),
+            ("search.width_search", self.width_search in ("fixed", "masked"), "fixed or masked"),
+            ("search.select_pool", self.select_pool >= 1, "a positive integer"),
+            ("search.select_samples", self.select_samples >= 0, "a non-negative integer"),
+            ("search.select_lr", 0 < self.select_lr < 1, "a number in (0, 1)"),
+            ("search.select_patience", self.select_patience >= 1, "a positive integer"),
+            ("search.select_recipe_top", self.select_recipe_top >= 0, "a non-negative integer"),
+            ("search.budget_factor", self.budget_factor > 0, "a positive number"),
+            ("search.budget_seconds", self.budget_seconds is None or self.budget_seconds > 0,
+             "a positive number or null"),
         ]
         for key, ok, expected in checks:
             if not ok:

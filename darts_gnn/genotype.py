@@ -45,14 +45,28 @@ class LayerGene:
 @dataclass(frozen=True)
 class Genotype:
     """A discrete architecture: ``layers`` (one :class:`LayerGene` per used layer, so
-    ``depth = len(layers)``), ``combine`` (layer combination) and ``width`` (embedding size)."""
+    ``depth = len(layers)``), ``combine`` (layer combination) and ``width`` (embedding size).
+
+    ``norm``: L2-normalise the final embeddings, so that scores are cosines (output normalisation;
+    SimpleX, Mao et al., CIKM 2021; pair it with a ``softmax`` recipe and a temperature).
+    ``recipe``: how to train it (:class:`~darts_gnn.search.recipe.Recipe`; ``None``: the config's
+    ``train`` section with BPR). Both are written to JSON only when set, so older files and readers
+    keep working."""
     layers: tuple[LayerGene, ...] = ()
     combine: str = "mean"
     width: int = 64
+    norm: bool = False
+    recipe: Any = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(
             l if isinstance(l, LayerGene) else LayerGene(**l) for l in self.layers))
+        if not isinstance(self.norm, bool):
+            raise SpaceError(f"genotype norm: expected true or false, got {self.norm!r}")
+        if self.recipe is not None:
+            from .search.recipe import Recipe
+            r = self.recipe if isinstance(self.recipe, Recipe) else Recipe.from_dict(self.recipe)
+            object.__setattr__(self, "recipe", None if r.is_default else r)
         if not isinstance(self.width, int) or isinstance(self.width, bool) or self.width <= 0:
             raise SpaceError(f"genotype width: expected a positive integer, got {self.width!r}")
 
@@ -75,14 +89,24 @@ class Genotype:
     def summary(self) -> str:
         """One line, e.g. ``w64 | gcn>identity, gcn>linear+res | combine=mean`` (``MF`` at depth 0)."""
         body = ", ".join(l.short() for l in self.layers) if self.layers else "no propagation (MF)"
-        return f"w{self.width} | {body} | combine={self.combine}"
+        s = f"w{self.width} | {body} | combine={self.combine}"
+        if self.norm:
+            s += " | norm"
+        if self.recipe is not None:
+            s += f" | {self.recipe.short()}"
+        return s
+
+    def with_(self, **changes) -> "Genotype":
+        """A copy with ``changes`` (e.g. ``g.with_(recipe=Recipe(lr=5e-3), norm=True)``)."""
+        import dataclasses
+        return dataclasses.replace(self, **changes)
 
     def __str__(self) -> str:
         return self.summary()
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "version": GENOTYPE_VERSION,
             "depth": self.depth,
             "width": self.width,
@@ -90,6 +114,11 @@ class Genotype:
             "layers": [l.to_dict() for l in self.layers],
             "summary": self.summary(),
         }
+        if self.norm:
+            d["norm"] = True
+        if self.recipe is not None:
+            d["recipe"] = self.recipe.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], registry: Registry | None = REGISTRY) -> "Genotype":
@@ -101,7 +130,7 @@ class Genotype:
         if version != GENOTYPE_VERSION:
             raise SpaceError(f"genotype: version {version!r} is not supported; this darts-gnn reads "
                              f"version {GENOTYPE_VERSION}")
-        allowed = {"version", "depth", "width", "combine", "layers", "summary"}
+        allowed = {"version", "depth", "width", "combine", "layers", "summary", "norm", "recipe"}
         bad = sorted(set(d) - allowed)
         if bad:
             raise SpaceError(f"genotype: unknown key(s) {bad}; allowed keys: {sorted(allowed)}")
@@ -115,7 +144,7 @@ class Genotype:
             genes.append(LayerGene(**l))
         if "depth" in d and d["depth"] != len(genes):
             raise SpaceError(f"genotype.depth is {d['depth']} but {len(genes)} layers are listed")
-        g = cls(tuple(genes), d.get("combine", "mean"), d.get("width", 64))
+        g = cls(tuple(genes), d.get("combine", "mean"), d.get("width", 64), d.get("norm", False), d.get("recipe"))
         if registry is not None:
             g.check(registry)
         return g

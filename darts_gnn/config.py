@@ -160,7 +160,7 @@ class SearchConfig:
     scale_norm: str = "rms"
     width_search: str = "fixed"
     select: bool = True
-    select_pool: int = 4
+    select_pool: int = 3
     select_samples: int = 64
     select_lr: float = 0.005
     select_patience: int = 5

@@ -69,10 +69,12 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     return cov / math.sqrt(va * vb) if va > 0 and vb > 0 else math.nan
 
 
-def default_recipes(lr: float) -> list[Recipe]:
-    """The recipe grid tried on the best architectures: BPR at ``lr`` with LightGCN's L2, a 10x
-    stronger L2, and more negatives (4 per positive, averaged BPR)."""
-    return [Recipe(lr=lr), Recipe(lr=lr, l2=1e-3), Recipe(negatives=4, lr=lr)]
+def default_recipes(lr: float, l2: float = 1e-4) -> list[Recipe]:
+    """The recipe grid tried on the best architectures: BPR at ``lr`` with the ``train`` section's
+    L2, and with 10x and 30x that L2 (at least ``1e-4``); the L2 strength is the per-architecture
+    hyperparameter that mattered most in this project's measurements (docs/search.md)."""
+    base = max(float(l2), 1e-4)
+    return [Recipe(lr=lr), Recipe(lr=lr, l2=10 * base), Recipe(lr=lr, l2=30 * base)]
 
 
 @dataclass
@@ -205,7 +207,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     if not pool:
         raise ValueError("select_genotype: the candidate pool is empty")
     if recipes is None:
-        recipes = [Recipe.from_dict(r) for r in s.select_recipes] if s.select_recipes else default_recipes(s.select_lr)
+        recipes = [Recipe.from_dict(r) for r in s.select_recipes] if s.select_recipes else default_recipes(s.select_lr, cfg.train.l2)
     budget = _Budget(budget_seconds)
     done: list[Candidate] = []
     skipped = 0

@@ -118,6 +118,15 @@ class SearchConfig:
     ``derive``: ``argmax`` of α per choice (DARTS) or ``greedy`` (fix choices one at a time by the
     supernet's validation Recall@20; see ``darts_gnn.search.derive``).
 
+    Issue 9 (``docs/search.md``): ``scale_norm`` (``rms``: every mixed candidate rescaled to its
+    input's RMS; ``none``), ``width_search`` (``fixed``: width = ``model.dim``; ``masked``: the
+    space's widths by shared channels), ``select`` (validated selection after the search:
+    ``select_pool`` architectures from argmax, the derived genotype and the best of ``select_samples``
+    draws from α by one-shot score, plus the baseline point; short protocol ``select_lr`` /
+    ``select_patience``; then ``select_recipes`` (list of recipe mappings; ``None``: L2 x1, x10,
+    x30) on the ``select_recipe_top`` best), ``budget_factor`` x one baseline training (or
+    ``budget_seconds``) for search + selection + final retrain.
+
     Defaults suit the small budgets of this project (tens of epochs, a few steps each: every step
     propagates over the whole graph, so the search uses larger batches and learning rates than the
     retraining; ``arch_lr`` is 100x DARTS's 3e-4 because α sees ~10^2, not ~10^4, steps).

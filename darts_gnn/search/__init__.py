@@ -6,10 +6,14 @@
 """
 from .derive import derive_genotype, greedy_genotype
 from .pipeline import SearchReport, build_searcher, retrain, run_search
+from .pool import run_selection
+from .recipe import Recipe, RecipeTrainer
+from .select import SelectionResult, select_genotype
 from .searcher import SearchResult, Searcher, ValidSampler
 from .supernet import SuperNet, default_relaxation
 
 __all__ = [
     "SuperNet", "Searcher", "SearchResult", "ValidSampler", "run_search", "SearchReport", "build_searcher",
-    "retrain", "default_relaxation", "derive_genotype", "greedy_genotype",
+    "retrain", "default_relaxation", "derive_genotype", "greedy_genotype", "select_genotype", "SelectionResult",
+    "run_selection", "Recipe", "RecipeTrainer",
 ]

@@ -27,7 +27,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-import torch
 
 from .recipe import Recipe, RecipeTrainer, recipe_train_config
 

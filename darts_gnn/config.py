@@ -220,6 +220,15 @@ class SearchConfig:
     ``relaxation`` is a registered name or a nested section ``{name: gumbel, tau_max: 5, ...}`` whose
     keys are checked against that relaxation's options at load.
 
+    Issue 9 (``docs/search.md``): ``scale_norm`` (``rms``: every mixed candidate rescaled to its
+    input's RMS; ``none``), ``width_search`` (``fixed``: width = ``model.dim``; ``masked``: the
+    space's widths by shared channels), ``select`` (validated selection after the search:
+    ``select_pool`` architectures from argmax, the derived genotype and the best of ``select_samples``
+    draws from α by one-shot score, plus the baseline point; short protocol ``select_lr`` /
+    ``select_patience``; then ``select_recipes`` (list of recipe mappings; ``None``: L2 x1, x10,
+    x30) on the ``select_recipe_top`` best), ``budget_factor`` x one baseline training (or
+    ``total_budget_seconds``) for search + selection + final retrain.
+
     Defaults suit the small budgets of this project (tens of epochs, a few steps each: every step
     propagates over the whole graph, so the search uses larger batches and learning rates than the
     retraining; ``arch_lr`` is 100x DARTS's 3e-4 because α sees ~10^2, not ~10^4, steps).
@@ -271,6 +280,20 @@ class SearchConfig:
         if isinstance(self.relaxation, dict):
             return str(self.relaxation.get("name", "softmax"))
         return str(self.relaxation)
+    # fair supernet and validated selection (issue 9; darts_gnn.nn.mixed, darts_gnn.search.select):
+    # scale policy of every mixed choice; width fixed to model.dim or searched by masked channels;
+    # the selection stage (pool size, α samples, short protocol, recipes, budget)
+    scale_norm: str = "rms"
+    width_search: str = "fixed"
+    select: bool = True
+    select_pool: int = 3
+    select_samples: int = 64
+    select_lr: float = 0.005
+    select_patience: int = 5
+    select_recipes: list[dict[str, Any]] | None = None
+    select_recipe_top: int = 1
+    budget_factor: float = 3.0
+    total_budget_seconds: float | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -305,6 +328,16 @@ class SearchConfig:
             ("search.hessian_stop_factor", self.hessian_stop_factor >= 0, "a non-negative number (0: log only)"),
             ("search.hessian_window", self.hessian_window >= 1, "a positive integer"),
             ("search.checkpoint_every", self.checkpoint_every >= 1, "a positive integer"),
+            ("search.scale_norm", self.scale_norm in ("rms", "none"), "rms or none"),
+            ("search.width_search", self.width_search in ("fixed", "masked"), "fixed or masked"),
+            ("search.select_pool", self.select_pool >= 1, "a positive integer"),
+            ("search.select_samples", self.select_samples >= 0, "a non-negative integer"),
+            ("search.select_lr", 0 < self.select_lr < 1, "a number in (0, 1)"),
+            ("search.select_patience", self.select_patience >= 1, "a positive integer"),
+            ("search.select_recipe_top", self.select_recipe_top >= 0, "a non-negative integer"),
+            ("search.budget_factor", self.budget_factor > 0, "a positive number"),
+            ("search.total_budget_seconds", self.total_budget_seconds is None or self.total_budget_seconds > 0,
+             "a positive number or null"),
         ]
         for key, ok, expected in checks:
             if not ok:

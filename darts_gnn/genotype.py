@@ -47,18 +47,32 @@ class LayerGene:
 class Genotype:
     """A discrete architecture: ``layers`` (one :class:`LayerGene` per used layer, so
     ``depth = len(layers)``), ``combine`` (layer combination) and ``width`` (embedding size).
+
     ``features``: the content-fusion choices (:class:`~darts_gnn.nn.fusion.FeatureGene`), ``None``
-    for ids only (what a genotype JSON without a ``features`` key means)."""
+    for ids only (what a genotype JSON without a ``features`` key means).
+    ``norm``: L2-normalise the final embeddings, so that scores are cosines (output normalisation;
+    SimpleX, Mao et al., CIKM 2021; pair it with a ``softmax`` recipe and a temperature).
+    ``recipe``: how to train it (:class:`~darts_gnn.search.recipe.Recipe`; ``None``: the config's
+    ``train`` section with BPR). The three are written to JSON only when set, so older files and
+    readers keep working."""
     layers: tuple[LayerGene, ...] = ()
     combine: str = "mean"
     width: int = 64
     features: FeatureGene | None = None
+    norm: bool = False
+    recipe: Any = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(
             l if isinstance(l, LayerGene) else LayerGene(**l) for l in self.layers))
         if isinstance(self.features, dict):
             object.__setattr__(self, "features", _feature_gene(self.features))
+        if not isinstance(self.norm, bool):
+            raise SpaceError(f"genotype norm: expected true or false, got {self.norm!r}")
+        if self.recipe is not None:
+            from .search.recipe import Recipe
+            r = self.recipe if isinstance(self.recipe, Recipe) else Recipe.from_dict(self.recipe)
+            object.__setattr__(self, "recipe", None if r.is_default else r)
         if not isinstance(self.width, int) or isinstance(self.width, bool) or self.width <= 0:
             raise SpaceError(f"genotype width: expected a positive integer, got {self.width!r}")
 
@@ -81,15 +95,26 @@ class Genotype:
     def summary(self) -> str:
         """One line, e.g. ``w64 | gcn>identity, gcn>linear+res | combine=mean`` (``MF`` at depth 0)."""
         body = ", ".join(l.short() for l in self.layers) if self.layers else "no propagation (MF)"
-        feat = f" | features={self.features.short()}" if self.features is not None else ""
-        return f"w{self.width} | {body} | combine={self.combine}{feat}"
+        s = f"w{self.width} | {body} | combine={self.combine}"
+        if self.features is not None:
+            s += f" | features={self.features.short()}"
+        if self.norm:
+            s += " | norm"
+        if self.recipe is not None:
+            s += f" | {self.recipe.short()}"
+        return s
+
+    def with_(self, **changes) -> "Genotype":
+        """A copy with ``changes`` (e.g. ``g.with_(recipe=Recipe(lr=5e-3), norm=True)``)."""
+        import dataclasses
+        return dataclasses.replace(self, **changes)
 
     def __str__(self) -> str:
         return self.summary()
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "version": GENOTYPE_VERSION,
             "depth": self.depth,
             "width": self.width,
@@ -98,6 +123,11 @@ class Genotype:
             **({"features": self.features.to_dict()} if self.features is not None else {}),
             "summary": self.summary(),
         }
+        if self.norm:
+            d["norm"] = True
+        if self.recipe is not None:
+            d["recipe"] = self.recipe.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], registry: Registry | None = REGISTRY) -> "Genotype":
@@ -109,7 +139,7 @@ class Genotype:
         if version != GENOTYPE_VERSION:
             raise SpaceError(f"genotype: version {version!r} is not supported; this darts-gnn reads "
                              f"version {GENOTYPE_VERSION}")
-        allowed = {"version", "depth", "width", "combine", "layers", "summary", "features"}
+        allowed = {"version", "depth", "width", "combine", "layers", "summary", "features", "norm", "recipe"}
         bad = sorted(set(d) - allowed)
         if bad:
             raise SpaceError(f"genotype: unknown key(s) {bad}; allowed keys: {sorted(allowed)}")
@@ -128,7 +158,8 @@ class Genotype:
             raise SpaceError(f"genotype.depth is {d['depth']} but {len(genes)} layers are listed")
         feats = d.get("features")
         g = cls(tuple(genes), d.get("combine", "mean"), d.get("width", 64),
-                features=None if feats is None else _feature_gene(feats))
+                features=None if feats is None else _feature_gene(feats), norm=d.get("norm", False),
+                recipe=d.get("recipe"))
         if registry is not None:
             g.check(registry)
         return g

@@ -224,7 +224,8 @@ def _write_status(run: RunDir, status: str, **fields: Any) -> None:
 
 
 def _wrote_nothing(path: Path) -> bool:
-    return not any((path / n).exists() for n in VALUABLE)
+    """No result file in ``path`` nor in its sub-runs (``search --seeds`` writes ``seed<i>/``)."""
+    return not any((path / n).exists() or any(path.glob(f"*/{n}")) for n in VALUABLE)
 
 
 def _remove_leftovers(path: Path, created: bool) -> None:

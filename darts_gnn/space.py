@@ -10,12 +10,18 @@ layers and combines the layer outputs:
 
 The choices (each one row of architecture logits α in the supernet):
 
-* ``layer<l>.aggregator`` per layer: ``gcn``, ``mean``, ``sum``, ``max``, ``min``, ``attn``
+* ``layer<l>.aggregator`` per layer: ``gcn``, ``mean``, ``sum``, ``max``, ``min``, ``attn`` (default
+  space); registered too: ``gcn_a25``, ``gcn_a75`` (adjacency exponent), ``gcn_self`` (self-loops),
+  ``gcn_drop`` (edge dropout), see :mod:`darts_gnn.nn.propagation`
 * ``layer<l>.transform`` per layer: ``identity``, ``linear``, ``linear_act``
 * ``layer<l>.skip`` per layer: ``none``, ``residual``
 * ``combine``: ``last``, ``mean``, ``sum``, ``learned``
 * ``depth``: ``0 .. L`` (how many layers are used; 0 is matrix factorisation)
-* ``width``: the embedding width, ``16, 32, 64, 128`` (masked channels of one table)
+* ``width``: the embedding width, ``16, 32, 64, 128`` (masked channels of one table; by default a
+  search fixes it to ``model.dim``, ``search.width_search``)
+
+Training recipes (objective, negatives, lr, L2; :mod:`darts_gnn.search.recipe`) and output
+normalisation (``Genotype.norm``) are searched by the selection stage, not through α.
 
 LightGCN is ``gcn / identity / none`` in every layer, ``combine=mean``, ``depth=3``, ``width=64``;
 MF is ``depth=0``. A choice with a single candidate is fixed and gets no α.
@@ -45,6 +51,7 @@ import yaml
 from torch import nn
 
 from .config import ConfigError
+from .nn.propagation import EdgeDropAggregate, ExponentAggregate, SelfLoopAggregate
 from .nn.candidates import (DotAttentionAggregate, GCNAggregate, LastCombine, LearnedCombine, LinearTransform,
                             MeanCombine, NativeAggregate, NoSkip, Residual, SumCombine)
 from .nn.fusion import register_defaults as _register_fusion
@@ -147,6 +154,14 @@ for _op in ("mean", "sum", "max", "min"):
     register("aggregator", _op, (lambda op: (lambda dim: NativeAggregate(op)))(_op), native=_op,
              description=f"element-wise {_op} over the neighbours (mixed_aggregate op {_op!r})")
 register("aggregator", "attn", DotAttentionAggregate, description="scaled dot-product attention")
+register("aggregator", "gcn_a25", lambda dim: ExponentAggregate(dim, 0.25),
+         description="D^-0.25 A D^-0.75 X (r-AdjNorm, Zhao et al., SIGIR 2022)")
+register("aggregator", "gcn_a75", lambda dim: ExponentAggregate(dim, 0.75),
+         description="D^-0.75 A D^-0.25 X (r-AdjNorm, Zhao et al., SIGIR 2022)")
+register("aggregator", "gcn_self", SelfLoopAggregate,
+         description="(D+I)^-1/2 (A+I) (D+I)^-1/2 X (self-loops; Kipf & Welling 2017, LR-GCCF)")
+register("aggregator", "gcn_drop", EdgeDropAggregate,
+         description="D^-1/2 A D^-1/2 X over edges kept with p=0.9 while training (edge dropout; SGL)")
 register("transform", "identity", lambda dim: nn.Identity(), description="no transform")
 register("transform", "linear", lambda dim: LinearTransform(dim), description="W x + b")
 register("transform", "linear_act", lambda dim: LinearTransform(dim, activation=True),

@@ -49,7 +49,11 @@ def test_cli_search_end_to_end(tmp_path, capsys):
     assert "baseline" in m and m["search_seconds"] > 0
     rows = list(csv.DictReader((run / "alphas.csv").open()))
     assert {r["epoch"] for r in rows} == {"-1", "0", "1", "2"}
-    assert {"layer0.aggregator", "layer1.transform", "combine", "depth", "width"} <= {r["choice"] for r in rows}
+    assert {"layer0.aggregator", "layer1.transform", "combine", "depth"} <= {r["choice"] for r in rows}
+    assert "width" not in {r["choice"] for r in rows}   # fixed to model.dim by default (issue 9)
+    sel = m["selection"]   # validated selection and its proxy diagnostics
+    assert sel["selection"]["winner"] == g.to_dict() and sel["baseline_genotype"].startswith("w")
+    assert 0 <= sel["baseline_one_shot"] <= 1 and "proxy_spearman" in sel and sel["total_seconds"] > 0
     # the saved genotype retrains with `train --genotype`, and `evaluate` reloads the searched model
     assert main(["train", *_sets(), "--genotype", str(run / "genotype.json"), "--out", str(tmp_path / "re")]) == 0
     capsys.readouterr()
@@ -73,7 +77,8 @@ def test_tensorboard_has_alpha_scalars_heatmap_and_genotype(tmp_path):
     assert any(t.startswith("genotype") for t in tags["tensors"])
     assert any(t.startswith("genotype_derived") for t in tags["tensors"])
     search = json.loads((run / "search.json").read_text())
-    assert search["derive"] == "greedy" and search["derive_trace"][0]["choice"] == "width"
+    # width is fixed to model.dim by default (search.width_search=fixed), so greedy starts at depth
+    assert search["derive"] == "greedy" and search["derive_trace"][0]["choice"] == "depth"
 
 
 def test_bad_search_config_is_one_line_exit_2(tmp_path, capsys):

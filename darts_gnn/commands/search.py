@@ -18,6 +18,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--compare-baseline", action="store_true",
                    help="also train the config's model (LightGCN by default) under the same protocol "
                         "and print it next to the found architecture")
+    p.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help="run the search N times (train.seed and search.seed + 0..N-1, one run "
+                        "directory each under the output) and report mean ± std against the baseline")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue an interrupted search from RUN_DIR/search_state.pt, with the settings "
                         "in RUN_DIR/config.yaml (--set may change ones that do not alter the search)")
@@ -45,10 +48,48 @@ def _resume_config(args: argparse.Namespace):
     return load_config(Path(args.resume) / "config.yaml", args.set)
 
 
+def _run_seeds(args: argparse.Namespace) -> int:
+    """``--seeds N``: one search per seed in ``<run>/seed<i>``, then the mean ± std comparison."""
+    from ..errors import UserError
+    from ..rundir import RunDir, open_run
+    from ..search.pipeline import run_search
+    from ..search.seeds import compare_text, seed_configs, summarise
+    from .common import check_splits, load_data
+    if args.seeds < 1 or getattr(args, "resume", None):
+        raise UserError("--seeds: expected a positive integer, and no --resume")
+    cfg = config_from_args(args)
+    setup_torch(cfg)
+    ds, graph = load_data(cfg)  # the data split is the same for every seed (data.seed)
+    check_splits(ds)
+    name = "search" if cfg.name == "run" else cfg.name
+    reports = []
+    with open_run(args.out, name, cfg.out_dir, command="search", overwrite=args.overwrite) as root:
+        for i, c in enumerate(seed_configs(cfg, args.seeds)):
+            run_dir = RunDir(root.path / f"seed{i}")
+            try:
+                reports.append(run_search(c, run_dir, compare_baseline=args.compare_baseline,
+                                          dataset=ds, graph=graph))
+                if reports[-1].model is not None:
+                    m = reports[-1].model
+                    save_checkpoint(run_dir, m, c, {"model_name": "genotype", "n_users": m.n_users,
+                                                    "n_items": m.n_items, "genotype": reports[-1].genotype.to_json()},
+                                    dataset=ds)
+            finally:
+                run_dir.close()
+            print(f"seed {i}: {reports[-1].genotype.summary()}")
+        summary = summarise(reports, [f"{m}@{k}" for k in cfg.train.ks for m in ("recall", "ndcg")])
+        root.write_json("seeds.json", summary)
+    print(compare_text(summary, cfg.model.name))
+    print(f"run directory: {root.path}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from ..rundir import open_run
     from ..search.pipeline import run_search
     from .common import check_splits, load_data
+    if getattr(args, "seeds", 1) != 1:
+        return _run_seeds(args)
     resume = bool(getattr(args, "resume", None))
     cfg = _resume_config(args) if resume else config_from_args(args)
     setup_torch(cfg)
@@ -79,6 +120,13 @@ def run(args: argparse.Namespace) -> int:
         rows[f"{report.baseline['name']} (baseline)"] = report.baseline["test"]
     if rows:
         print(format_metrics(rows, keys))
+    if report.baseline is not None and report.test:
+        from ..search.seeds import compare_text, summarise
+        print(compare_text(summarise([report], keys), report.baseline["name"]))
+    for w in (report.diagnostics or {}).get("warnings", []):
+        print(f"warning: {w}")
+    if report.diagnostics.get("proxy_spearman") is not None:
+        print(f"one-shot proxy: Spearman {report.diagnostics['proxy_spearman']:+.2f} vs retrained validation")
     times = f"search {report.search.seconds:.1f} s ({report.search.epochs_run} epochs)"
     if report.retrain is not None:
         times += f", retrain {report.retrain_seconds:.1f} s ({report.retrain.epochs_run} epochs)"

@@ -5,6 +5,7 @@ from .mf import MF
 from .ngcf import NGCF
 from .discrete import GenotypeNet
 from .mixed import MixedAggregate, MixedCombine, MixedLayer, MixedSkip, MixedTransform
+from .propagation import EdgeDropAggregate, ExponentAggregate, SelfLoopAggregate
 
 __all__ = [
     "Recommender",
@@ -13,4 +14,5 @@ __all__ = [
     "NGCF",
     "sym_spmm",
     "GenotypeNet", "MixedAggregate", "MixedTransform", "MixedSkip", "MixedLayer", "MixedCombine",
+    "ExponentAggregate", "SelfLoopAggregate", "EdgeDropAggregate",
 ]

@@ -30,6 +30,8 @@ class GenotypeNet(Recommender):
         h^{(0)} = [E_U; E_I], \quad h^{(l+1)} = \mathrm{layer}_l(G, h^{(l)}), \quad
         e = \mathrm{combine}(h^{(0)}, \dots, h^{(D)}), \quad \hat y_{ui} = \langle e_u, e_i\rangle
 
+    (with ``genotype.norm``, :math:`e \leftarrow e / \lVert e \rVert_2` row-wise: cosine scores).
+
     Ego tables ``user_emb`` ``[U, d]`` and ``item_emb`` ``[I, d]`` (:math:`\mathcal N(0, 0.1^2)`, the
     same names and initialisation as :class:`~darts_gnn.nn.LightGCN`, so its ``state_dict`` loads into
     the LightGCN genotype's model), ``d`` = the genotype's width unless ``dim`` is given.
@@ -74,8 +76,12 @@ class GenotypeNet(Recommender):
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([self.user_emb.weight, self.item_emb.weight], dim=0)
         if self.fusion is not None:  # content features (issue 11)
-            return self.fusion(x, self._propagate).split([self.n_users, self.n_items])
-        return self._propagate(x).split([self.n_users, self.n_items])
+            x = self.fusion(x, self._propagate)
+        else:
+            x = self._propagate(x)
+        if getattr(self.genotype, "norm", False):
+            x = torch.nn.functional.normalize(x, dim=-1)
+        return x.split([self.n_users, self.n_items])
 
     def ego_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The layer-0 tables; with content features, the fused layer-0 vectors ``S(E, C)`` (so the L2

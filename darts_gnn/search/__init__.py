@@ -8,6 +8,9 @@
 from .architect import Architect
 from .derive import derive_genotype, greedy_genotype
 from .pipeline import SearchReport, build_searcher, retrain, run_search
+from .pool import run_selection
+from .recipe import Recipe, RecipeTrainer
+from .select import SelectionResult, select_genotype
 from .searcher import SearchResult, Searcher, ValidSampler
 from .strategies import DartsStrategy, EvolutionStrategy, RandomStrategy, RLStrategy
 from .strategy import (Budget, SearchContext, SearchStrategy, StrategyResult, get_strategy, register_strategy,
@@ -20,4 +23,6 @@ __all__ = [
     # strategies (issue 8)
     "SearchStrategy", "StrategyResult", "SearchContext", "Budget", "register_strategy", "get_strategy",
     "strategy_names", "run_strategy", "DartsStrategy", "RandomStrategy", "EvolutionStrategy", "RLStrategy",
+    # validated selection (issue 9)
+    "select_genotype", "SelectionResult", "run_selection", "Recipe", "RecipeTrainer",
 ]

@@ -53,6 +53,8 @@ class SearchReport:
     metrics: dict[str, Any] = field(default_factory=dict)
     supernet: Any = None                          # the trained SuperNet (α as the search left it)
     argmax: Any = None                            # the argmax genotype (= genotype unless derive != argmax)
+    selection: Any = None                         # SelectionResult of the validated selection stage
+    diagnostics: dict[str, Any] = field(default_factory=dict)   # proxy diagnostics, budget
 
 
 def build_searcher(cfg: Config, dataset, graph, evaluator=None, logger=None, hooks=None, progress=None,
@@ -67,27 +69,29 @@ def build_searcher(cfg: Config, dataset, graph, evaluator=None, logger=None, hoo
     from .supernet import SuperNet, default_relaxation
     seed = cfg.search.seed if cfg.search.seed is not None else cfg.train.seed
     space = SearchSpace.from_config(cfg.search)
+    if cfg.search.width_search == "fixed" and len(space.widths) > 1:
+        import dataclasses                    # width is not searched by shared channel masks
+        space = dataclasses.replace(space, widths=[int(cfg.model.dim)])
     relax = default_relaxation(cfg.search.relaxation, **relaxation_options(cfg.search, seed))
     seed_everything(seed)
     if features:
         from ..nn.fusion import FeatureSpace
         features = {**features, "feature_space": FeatureSpace.from_dict(cfg.features.space)}
-    model = SuperNet(space, graph, relaxation=relax, init_std=cfg.search.init_std, **(features or {}))
+    model = SuperNet(space, graph, relaxation=relax, init_std=cfg.search.init_std,
+                     scale_norm=cfg.search.scale_norm, **(features or {}))
     return Searcher(model, dataset, cfg.search, cfg.train, evaluator=evaluator, logger=logger, hooks=hooks,
                     progress=progress)
 
 
 def retrain(genotype, dataset, graph, cfg: Config, evaluator=None, writer=None, features: dict | None = None):
-    """Build ``genotype``'s model from scratch (seeded with ``train.seed``), train it with the
-    :class:`~darts_gnn.train.Trainer` (early stop on validation) and evaluate it on test.
+    """Build ``genotype``'s model from scratch (seeded with ``train.seed``), train it with its
+    recipe (:class:`~darts_gnn.search.recipe.RecipeTrainer`; the ``train`` section's BPR without one;
+    early stop on validation) and evaluate it on test. ``features``: the content features the model
+    takes (``item_features=`` / ``user_features=``), if any.
     Returns ``(model, TrainResult, test metrics, seconds)``."""
-    from ..seed import seed_everything
-    from ..train import Trainer
-    seed_everything(cfg.train.seed)
-    model = genotype.build_model(dataset, graph, **(features or {}))
-    t0 = time.perf_counter()
-    result = Trainer(model, dataset, cfg.train, evaluator=evaluator, writer=writer).fit()
-    seconds = time.perf_counter() - t0
+    from .select import train_candidate
+    model, result, seconds = train_candidate(genotype, dataset, graph, cfg.train, evaluator, writer=writer,
+                                             features=features)
     test = evaluator.evaluate(model, "test") if evaluator is not None else {}
     return model, result, {k: float(v) for k, v in test.items()}, seconds
 
@@ -104,6 +108,33 @@ def _baseline(dataset, graph, cfg: Config, evaluator, writer):
     test = {k: float(v) for k, v in evaluator.evaluate(model, "test").items()}
     return {"name": cfg.model.name, "test": test, "train_seconds": seconds, "epochs": result.epochs_run,
             "best_epoch": result.best_epoch, "seconds_per_epoch": result.seconds_per_epoch}
+
+
+def _select_stage(model, result, dataset, graph, cfg: Config, evaluator, base, writer):
+    """Validated selection after the search (:func:`darts_gnn.search.pool.run_selection`): budget
+    reference = the baseline's measured training time, else an estimate; logs the proxy diagnostics."""
+    from .pool import estimate_baseline_seconds, run_selection
+    if base is not None:
+        reference = float(base["train_seconds"])
+    elif cfg.search.budget_seconds is not None:
+        reference = cfg.search.budget_seconds / cfg.search.budget_factor
+    else:
+        reference = estimate_baseline_seconds(cfg.model, dataset, graph, cfg.train)
+    picks = [model.genotype(), result.genotype]
+    sel, diag = run_selection(model, picks, dataset, graph, cfg, evaluator, reference_seconds=reference,
+                              spent_seconds=result.seconds, writer=PrefixedWriter(writer, "") if writer else None,
+                              log=log.info)
+    log.info("selection (%d retrained, %.1f s), winner by validation %s:\n%s", len(sel.candidates),
+             sel.seconds, sel.metric, sel.table())
+    shot = diag["baseline_one_shot"]
+    log.info("proxy: Spearman(one-shot, retrained valid) = %s; baseline %s one-shot valid %s = %s",
+             "n/a" if diag["proxy_spearman"] is None else f"{diag['proxy_spearman']:+.2f}",
+             diag["baseline_genotype"], sel.metric, "n/a" if shot is None else f"{shot:.4f}")
+    for w in sel.warnings:
+        log.warning("%s", w)
+    if writer is not None:
+        writer.add_text("selection", "```\n" + sel.table() + "\n```", len(sel.candidates))
+    return sel, diag
 
 
 def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: bool | None = None,
@@ -154,6 +185,10 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
         ckpt = attach_checkpointing(searcher, run, cfg, resume=resume)
     elif resume:
         raise ValueError("run_search: resume=True needs the run directory (run=...)")
+    base = None
+    if compare_baseline:   # first, so that its wall time is the selection's budget reference
+        base = _baseline(dataset, graph, cfg, evaluator,
+                         PrefixedWriter(writer, f"baseline_{cfg.model.name}/") if writer is not None else None)
     with ckpt.guard_errors() if ckpt is not None else contextlib.nullcontext():
         result = searcher.run()
     derive_trace: list = []
@@ -169,6 +204,10 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
         if writer is not None:
             writer.add_text("genotype_derived", f"`{result.genotype.summary()}` ({cfg.search.derive}; "
                                                 f"argmax: `{argmax.summary()}`)", result.epochs_run)
+    selection, diag = None, {}
+    if cfg.search.select and cfg.search.retrain:
+        selection, diag = _select_stage(searcher.model, result, dataset, graph, cfg, evaluator, base, writer)
+        result.genotype = selection.winner
     genotype = result.genotype
     log.info("found %s (%.1f s, %d epochs)", genotype.summary(), result.seconds, result.epochs_run)
     if run is not None:
@@ -183,7 +222,7 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
                                        "epochs": result.epochs_run, "derive": cfg.search.derive,
                                        "derive_trace": derive_trace, "history": result.history})
     report = SearchReport(genotype=genotype, search=result, supernet=searcher.model,
-                          argmax=searcher.model.genotype())
+                          argmax=searcher.model.genotype(), selection=selection, diagnostics=diag)
     metrics: dict[str, Any] = {"model": f"genotype:{genotype.summary()}", "genotype": genotype.to_dict(),
                                "search_seconds": result.seconds, "search_epochs": result.epochs_run,
                                "search_seconds_per_epoch": result.seconds / max(1, len(result.history))}
@@ -199,9 +238,15 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
         if writer is not None:
             for k, v in test.items():
                 writer.add_scalar(f"test/{k}", v, tr.epochs_run)
-    if compare_baseline:
-        base = _baseline(dataset, graph, cfg, evaluator,
-                         PrefixedWriter(writer, f"baseline_{cfg.model.name}/") if writer is not None else None)
+    if diag:
+        total = result.seconds + diag["selection_seconds"] + report.retrain_seconds
+        diag["total_seconds"] = total
+        diag["budget_ratio"] = total / diag["reference_seconds"] if diag["reference_seconds"] else None
+        metrics["selection"] = diag
+        log.info("search %.1f s + selection %.1f s + final retrain %.1f s = %.2fx the baseline reference "
+                 "(%.1f s)", result.seconds, diag["selection_seconds"], report.retrain_seconds,
+                 diag["budget_ratio"] or float("nan"), diag["reference_seconds"])
+    if base is not None:
         report.baseline = base
         metrics["baseline"] = base
     metrics["dataset"] = dataset.stats()

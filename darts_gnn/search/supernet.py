@@ -91,11 +91,17 @@ class SuperNet(Recommender):
         item_features, user_features: content features ``[I, d_f]`` / ``[U, d_u]`` (optional); with
             item features the fusion choices of ``feature_space`` (default: all) are searched too
             (:class:`~darts_gnn.nn.fusion.FeatureFusion` around the propagation; keys ``features.*``).
+        scale_norm: the mixture's scale policy, ``"rms"`` (rescale every candidate's output to the
+            RMS of its input before mixing, so that no candidate dominates by scale) or ``"none"``
+            (see :mod:`darts_gnn.nn.mixed`). With ``"none"`` and one-hot α the supernet computes
+            exactly the genotype's discrete model; with ``"rms"`` it does so up to one positive
+            scalar per mixed choice.
     """
 
     def __init__(self, space: SearchSpace, graph, relaxation=None, init_std: float = 0.1,
-                 item_features=None, user_features=None, feature_space=None):
+                 scale_norm: str = "none", item_features=None, user_features=None, feature_space=None):
         super().__init__()
+        self.scale_norm = scale_norm
         self.space = space
         self.relaxation = relaxation if relaxation is not None else default_relaxation()
         self.init_std = float(init_std)
@@ -105,9 +111,9 @@ class SuperNet(Recommender):
         reg = space.registry
         self.user_emb = nn.Embedding(self.n_users, self.dim)
         self.item_emb = nn.Embedding(self.n_items, self.dim)
-        self.layers = nn.ModuleList(MixedLayer(space.aggregators, space.transforms, space.skips, self.dim, reg)
-                                    for _ in range(space.max_depth))
-        self.combine = MixedCombine(space.combines, space.depths, self.dim, reg)
+        self.layers = nn.ModuleList(MixedLayer(space.aggregators, space.transforms, space.skips, self.dim, reg,
+                                               scale_norm) for _ in range(space.max_depth))
+        self.combine = MixedCombine(space.combines, space.depths, self.dim, reg, scale_norm)
         self.register_buffer("width_masks", width_masks(space.widths), persistent=False)
         self.fusion = _feature_fusion(feature_space, self, item_features, user_features, reg)
         self.choices = space.choices() + (self.fusion.choices() if self.fusion is not None else [])
@@ -254,7 +260,8 @@ class SuperNet(Recommender):
 
     def extra_repr(self) -> str:
         return (f"users={self.n_users}, items={self.n_items}, max_width={self.dim}, "
-                f"choices={len(self.choice_keys)} searched, relaxation={getattr(self.relaxation, 'name', '?')}")
+                f"choices={len(self.choice_keys)} searched, relaxation={getattr(self.relaxation, 'name', '?')}, "
+                f"scale_norm={self.scale_norm!r}")
 
 
 def _feature_fusion(feature_space, net: SuperNet, item_features, user_features, registry):

@@ -1,0 +1,146 @@
+r"""The candidate pool of the selection stage, built from a trained supernet, and the stage itself.
+
+:func:`run_selection` is what :func:`~darts_gnn.search.run_search` calls after the search: it
+draws genotypes from α, scores them one-shot (the supernet's validation Recall with α one-hot at
+each), ranks them, puts the strategy's own picks (argmax, greedy) first, adds the config's baseline
+model when it is a point of the space, hands the pool to
+:func:`~darts_gnn.search.select.select_genotype` within the budget, and records the proxy
+diagnostics (Spearman of one-shot vs retrained validation score, the baseline's one-shot score).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import torch
+
+from ..seed import seed_everything
+from .select import _dedupe, select_genotype
+
+__all__ = ["one_shot_scores", "sample_genotypes", "baseline_genotype", "build_pool", "run_selection",
+           "estimate_baseline_seconds", "ESTIMATED_BASELINE_EPOCHS"]
+
+#: Epochs assumed for one full baseline training when its time was not measured (a LightGCN run
+#: under the shipped protocol early-stops after roughly this many on the benchmark data sets).
+ESTIMATED_BASELINE_EPOCHS = 150
+
+
+def baseline_genotype(model_cfg):
+    """The config's hand-designed model as a genotype (``lightgcn``, ``mf``), or ``None`` (``ngcf``)."""
+    from ..genotype import Genotype
+    if model_cfg.name == "lightgcn":
+        return Genotype.lightgcn(int(model_cfg.n_layers), int(model_cfg.dim))
+    if model_cfg.name == "mf":
+        return Genotype.mf(int(model_cfg.dim))
+    return None
+
+
+@torch.no_grad()
+def one_shot_scores(model, genotypes: Sequence, evaluator, metric: str | None = None) -> dict:
+    """``{genotype: validation metric of the supernet with α one-hot at it}`` (α restored after);
+    genotypes outside the supernet's space are left out."""
+    metric = metric or ("recall@20" if 20 in evaluator.ks else f"recall@{evaluator.ks[0]}")
+    saved = [a.detach().clone() for a in model.arch_parameters()]
+    out = {}
+    try:
+        for g in _dedupe(genotypes):
+            arch = g.with_(recipe=None, norm=False)
+            if not model.space.contains(arch):
+                continue
+            model.set_genotype(arch)
+            out[g] = float(evaluator.evaluate(model, "valid")[metric])
+    finally:
+        for a, v in zip(model.arch_parameters(), saved):
+            a.copy_(v)
+    return out
+
+
+def sample_genotypes(model, n: int, seed: int = 0) -> list:
+    """Up to ``n`` distinct genotypes drawn from the supernet's deterministic α weights (one
+    categorical draw per choice; layers beyond the drawn depth dropped), in draw order."""
+    from ..genotype import Genotype, LayerGene
+    gen = torch.Generator().manual_seed(int(seed))
+    with torch.no_grad():
+        w = model.arch_weights(deterministic=True)
+    out: list = []
+    for _ in range(max(0, int(n)) * 4):
+        if len(out) >= n:
+            break
+        pick = {c.key: (c.candidates[int(torch.multinomial(w[c.key].float().clamp_min(0) + 1e-12, 1, generator=gen))]
+                        if c.searched else c.candidates[0]) for c in model.choices}
+        layers = tuple(LayerGene(pick[f"layer{l}.aggregator"], pick[f"layer{l}.transform"],
+                                 pick[f"layer{l}.skip"]) for l in range(int(pick["depth"])))
+        g = Genotype(layers, pick["combine"], int(pick["width"]))
+        if g not in out:
+            out.append(g)
+    return out
+
+
+
+def build_pool(model, evaluator, picks: Sequence, n_samples: int, seed: int, baseline=None):
+    """``(ranked pool, one-shot scores)``: ``picks`` (the strategy's genotypes) first, then the
+    samples from α by one-shot score (best first), the ``baseline`` genotype last (when in the space)."""
+    samples = sample_genotypes(model, n_samples, seed)
+    extra = [baseline] if baseline is not None and model.space.contains(baseline) else []
+    scores = one_shot_scores(model, list(picks) + samples + extra, evaluator)
+    ranked = sorted(samples, key=lambda g: -scores.get(g, -math.inf))
+    return _dedupe(list(picks) + ranked), extra, scores
+
+
+def estimate_baseline_seconds(model_cfg, dataset, graph, train_cfg, epochs: int = 2) -> float:
+    """Seconds of one full baseline training, estimated from ``epochs`` timed epochs times
+    :data:`ESTIMATED_BASELINE_EPOCHS` (plus one validation per ``eval_every`` epochs)."""
+    import dataclasses
+    import time
+
+    from ..metrics import Evaluator
+    from ..models import build_model
+    from ..train import Trainer
+    seed_everything(train_cfg.seed)
+    net = build_model(model_cfg, dataset, graph)
+    tcfg = dataclasses.replace(train_cfg, epochs=epochs, progress=False, eval_every=epochs)
+    ev = Evaluator(dataset, ks=tuple(train_cfg.ks), batch_users=train_cfg.eval_batch_users)
+    t0 = time.perf_counter()
+    Trainer(net, dataset, tcfg, evaluator=ev).fit()
+    per_epoch = (time.perf_counter() - t0) / epochs
+    return per_epoch * ESTIMATED_BASELINE_EPOCHS
+
+
+def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, reference_seconds: float,
+                  spent_seconds: float, writer=None, log: Callable[[str], None] | None = None):
+    """The validated selection stage after a search (module doc). Returns
+    ``(SelectionResult, diagnostics dict)``; the diagnostics go to ``metrics.json`` and TensorBoard.
+
+    The selection's budget is ``budget_factor * reference_seconds - spent_seconds`` (or
+    ``cfg.search.total_budget_seconds - spent_seconds`` when that is set)."""
+    import time
+    t0 = time.perf_counter()
+    s = cfg.search
+    seed = s.seed if s.seed is not None else cfg.train.seed
+    base = baseline_genotype(cfg.model)
+    total = s.total_budget_seconds if s.total_budget_seconds is not None else s.budget_factor * reference_seconds
+    pool, extra, scores = build_pool(model, evaluator, picks, s.select_samples, seed, base)
+    pool = pool[:s.select_pool] + [g for g in extra if g not in pool[:s.select_pool]]
+    # retrained best one-shot first, so that a tight budget drops the least promising
+    pool.sort(key=lambda g: -scores.get(g, -math.inf))
+    left = max(0.0, total - spent_seconds - (time.perf_counter() - t0))
+    res = select_genotype(pool, dataset, graph, cfg, evaluator, one_shot=scores,
+                          pool_size=len(pool), budget_seconds=left, log=log)
+    diag: dict[str, Any] = {
+        "proxy_spearman": None if math.isnan(res.spearman) else res.spearman,
+        "baseline_one_shot": scores.get(base) if base is not None else None,
+        "baseline_genotype": base.summary() if base is not None else None,
+        "pool_one_shot": {g.summary(): v for g, v in scores.items() if g in pool},
+        "budget_seconds": total, "reference_seconds": reference_seconds,
+        "selection_seconds": time.perf_counter() - t0, "warnings": list(res.warnings),
+        "selection": res.to_dict(),
+    }
+    if writer is not None:
+        step = len(res.candidates)
+        if diag["proxy_spearman"] is not None:
+            writer.add_scalar("select/proxy_spearman", diag["proxy_spearman"], step)
+        if diag["baseline_one_shot"] is not None:
+            writer.add_scalar("select/baseline_one_shot", diag["baseline_one_shot"], step)
+        writer.add_scalar("select/winner_valid", res.best.score(res.metric), step)
+        writer.add_scalar("select/seconds", res.seconds, step)
+    return res, diag

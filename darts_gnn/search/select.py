@@ -1,0 +1,259 @@
+r"""Validated selection: the stage after any search strategy that picks the architecture to keep.
+
+A one-shot score (a supernet's validation Recall with α set one-hot at a genotype) ranks
+architectures cheaply but is a weak proxy for how they do when trained alone. Selection therefore
+retrains a small pool of candidates, each with a *complete* short protocol (the real
+:class:`~darts_gnn.train.Trainer` with early stopping on validation, a larger learning rate and a
+short patience), and keeps the best by **validation** Recall@20 only (the test set never chooses).
+Then the top architectures are retrained with each training :class:`~darts_gnn.search.recipe.Recipe`
+of a small grid, since per-architecture hyperparameters matter for graph CF.
+
+.. code-block:: python
+
+    pool = [argmax, greedy, *sampled]                      # any ranked list of Genotype
+    res = select_genotype(pool, dataset, graph, cfg, evaluator, one_shot=scores)
+    res.winner, res.spearman, res.table()
+
+The result also carries the proxy diagnostics: Spearman's rank correlation between the one-shot
+scores and the retrained validation scores over the pool, and a warning when it is uninformative
+(below :data:`PROXY_WARN` or too few candidates to tell). It is independent of DARTS: a random or
+evolutionary strategy hands over its ranked population the same way.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+
+from .recipe import Recipe, RecipeTrainer, recipe_train_config
+
+__all__ = ["Candidate", "SelectionResult", "select_genotype", "train_candidate", "spearman",
+           "default_recipes", "PROXY_WARN", "MIN_POOL_FOR_PROXY"]
+
+#: Below this Spearman correlation the one-shot proxy is called uninformative.
+PROXY_WARN = 0.3
+#: Fewer scored candidates than this: no correlation is reported.
+MIN_POOL_FOR_PROXY = 3
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's rank correlation of two equally long sequences (average ranks for ties);
+    ``nan`` for fewer than 2 pairs or a constant sequence."""
+    if len(a) != len(b):
+        raise ValueError(f"spearman: lengths differ ({len(a)} and {len(b)})")
+    if len(a) < 2:
+        return math.nan
+
+    def ranks(x: Sequence[float]) -> list[float]:
+        order = sorted(range(len(x)), key=lambda i: x[i])
+        r = [0.0] * len(x)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and x[order[j + 1]] == x[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                r[order[k]] = (i + j) / 2.0
+            i = j + 1
+        return r
+
+    ra, rb = ranks(a), ranks(b)
+    ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
+    va = sum((x - ma) ** 2 for x in ra)
+    vb = sum((y - mb) ** 2 for y in rb)
+    return cov / math.sqrt(va * vb) if va > 0 and vb > 0 else math.nan
+
+
+def default_recipes(lr: float, l2: float = 1e-4) -> list[Recipe]:
+    """The recipe grid tried on the best architectures: BPR at ``lr`` with the ``train`` section's
+    L2, and with 10x and 30x that L2 (at least ``1e-4``); the L2 strength is the per-architecture
+    hyperparameter that mattered most in this project's measurements (docs/search.md)."""
+    base = max(float(l2), 1e-4)
+    return [Recipe(lr=lr), Recipe(lr=lr, l2=10 * base), Recipe(lr=lr, l2=30 * base)]
+
+
+@dataclass
+class Candidate:
+    """One retrained candidate: its genotype (recipe included), best validation metrics,
+    training seconds and epochs, the one-shot score it had (``None`` if not scored), its stage."""
+    genotype: Any
+    valid: dict[str, float]
+    seconds: float
+    epochs: int
+    one_shot: float | None = None
+    stage: str = "architecture"
+
+    def score(self, metric: str) -> float:
+        return float(self.valid.get(metric, -math.inf))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"genotype": self.genotype.summary(), "valid": self.valid, "seconds": self.seconds,
+                "epochs": self.epochs, "one_shot": self.one_shot, "stage": self.stage}
+
+
+@dataclass
+class SelectionResult:
+    """What :func:`select_genotype` returns: the ``winner`` (by validation ``metric``), every
+    retrained ``candidates`` entry, ``seconds`` spent, the proxy diagnostics (``spearman`` over the
+    one-shot-scored architectures, ``nan`` when fewer than :data:`MIN_POOL_FOR_PROXY`) and
+    ``warnings`` (text for the user), ``skipped`` (genotypes not retrained for lack of budget)."""
+    winner: Any
+    candidates: list[Candidate]
+    seconds: float
+    metric: str
+    spearman: float = math.nan
+    warnings: list[str] = field(default_factory=list)
+    skipped: int = 0
+
+    @property
+    def best(self) -> Candidate:
+        return max(self.candidates, key=lambda c: c.score(self.metric))
+
+    def table(self) -> str:
+        """One line per retrained candidate, the winner marked with ``*``."""
+        lines = []
+        for c in self.candidates:
+            mark = "*" if c.genotype == self.winner else " "
+            shot = f"{c.one_shot:.4f}" if c.one_shot is not None else "   -  "
+            lines.append(f"{mark} valid {self.metric}={c.score(self.metric):.4f}  one-shot={shot}  "
+                         f"{c.seconds:6.1f} s  {c.genotype.summary()}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"winner": self.winner.to_dict(), "metric": self.metric, "seconds": self.seconds,
+                "spearman": None if math.isnan(self.spearman) else self.spearman,
+                "warnings": list(self.warnings), "skipped": self.skipped,
+                "candidates": [c.to_dict() for c in self.candidates]}
+
+
+def train_candidate(genotype, dataset, graph, train_cfg, evaluator, *, patience: int | None = None,
+                    writer=None, seed: int | None = None, features: dict | None = None):
+    """Train ``genotype`` from scratch with its recipe (``lr`` / ``l2`` / objective) on top of
+    ``train_cfg``; early stop on validation with ``patience`` (default ``train_cfg.patience``).
+    ``features``: keyword arguments for the model's content features (``item_features=`` ...).
+    Returns ``(model, TrainResult, seconds)``; the model holds its best-validation weights."""
+    from ..seed import seed_everything
+    recipe = genotype.recipe or Recipe()
+    changes: dict[str, Any] = {"progress": False} if patience is not None else {}
+    if patience is not None:
+        changes["patience"] = int(patience)
+    if seed is not None:
+        changes["seed"] = int(seed)
+    tcfg = recipe_train_config(train_cfg, recipe, **changes)
+    seed_everything(tcfg.seed)
+    model = genotype.build_model(dataset, graph, **(features or {}))
+    t0 = time.perf_counter()
+    result = RecipeTrainer(model, dataset, tcfg, recipe=recipe, evaluator=evaluator, writer=writer).fit()
+    return model, result, time.perf_counter() - t0
+
+
+def _with_lr(genotype, lr: float):
+    """``genotype`` with a recipe whose ``lr`` is set (kept when the recipe already names one)."""
+    r = genotype.recipe or Recipe()
+    return genotype.with_(recipe=r if r.lr is not None else dataclasses.replace(r, lr=lr))
+
+
+def _dedupe(genotypes) -> list:
+    seen, out = set(), []
+    for g in genotypes:
+        if g not in seen:
+            seen.add(g)
+            out.append(g)
+    return out
+
+
+class _Budget:
+    """Seconds left for selection; a run starts only if its predicted cost (the mean so far) and the
+    reserve for the final retrain (twice that mean) still fit. The first run always starts."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+        self.spent: list[float] = []
+        self.t0 = time.perf_counter()
+
+    def allows(self) -> bool:
+        if self.seconds is None or not self.spent:
+            return True
+        mean = sum(self.spent) / len(self.spent)
+        return time.perf_counter() - self.t0 + 3.0 * mean <= self.seconds
+
+
+def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
+                    one_shot: dict | None = None, recipes: Sequence[Recipe] | None = None,
+                    pool_size: int | None = None, budget_seconds: float | None = None,
+                    log: Callable[[str], None] | None = None) -> SelectionResult:
+    """Retrain a ranked pool of genotypes and pick one by validation only (module doc).
+
+    Args:
+        candidates: ranked genotypes (best first; duplicates dropped); the first ``pool_size``
+            (default ``cfg.search.select_pool``) are retrained with the short protocol
+            (``cfg.search.select_lr``, ``cfg.search.select_patience``) unless they carry a recipe.
+        dataset, graph, evaluator: the data, the training graph and the validation evaluator.
+        cfg: the :class:`~darts_gnn.config.Config` (``train`` is the protocol the short one derives from).
+        one_shot: ``{genotype: one-shot score}`` for the proxy diagnostics.
+        recipes: the recipe grid tried on the ``cfg.search.select_recipe_top`` best architectures
+            (default ``cfg.search.select_recipes`` or :func:`default_recipes`).
+        budget_seconds: wall-clock cap of the whole selection (``None``: no cap); candidates that
+            would not fit are skipped (counted in ``skipped``), never half-trained.
+    """
+    s = cfg.search
+    metric = "recall@20" if 20 in evaluator.ks else f"recall@{evaluator.ks[0]}"
+    one_shot = dict(one_shot or {})
+    pool = _dedupe(candidates)[:pool_size or s.select_pool]
+    if not pool:
+        raise ValueError("select_genotype: the candidate pool is empty")
+    if recipes is None:
+        recipes = [Recipe.from_dict(r) for r in s.select_recipes] if s.select_recipes else default_recipes(s.select_lr, cfg.train.l2)
+    budget = _Budget(budget_seconds)
+    done: list[Candidate] = []
+    skipped = 0
+    say = log or (lambda m: None)
+
+    def run(g, stage: str, shot) -> None:
+        nonlocal skipped
+        if not budget.allows():
+            skipped += 1
+            return
+        _, res, sec = train_candidate(g, dataset, graph, cfg.train, evaluator, patience=s.select_patience)
+        budget.spent.append(sec)
+        done.append(Candidate(g, {k: float(v) for k, v in res.best_valid.items()}, sec, res.epochs_run,
+                              shot, stage))
+        say(f"select [{stage}] valid {metric}={done[-1].score(metric):.4f} ({sec:.1f} s, "
+            f"{res.epochs_run} epochs): {g.summary()}")
+
+    for g in pool:
+        run(_with_lr(g, s.select_lr), "architecture", one_shot.get(g))
+    ranked = sorted(done, key=lambda c: -c.score(metric))
+    tried = {c.genotype for c in done}
+    for c in ranked[:s.select_recipe_top]:
+        for r in recipes:
+            g = c.genotype.with_(recipe=r)
+            if g not in tried:
+                tried.add(g)
+                run(g, "recipe", None)
+    winner = max(done, key=lambda c: c.score(metric)).genotype
+    result = SelectionResult(winner, done, time.perf_counter() - budget.t0, metric, skipped=skipped)
+    _diagnose(result)
+    return result
+
+
+def _diagnose(result: SelectionResult) -> None:
+    """Fill ``spearman`` and ``warnings`` (proxy quality, budget)."""
+    scored = [c for c in result.candidates if c.stage == "architecture" and c.one_shot is not None]
+    if len(scored) >= MIN_POOL_FOR_PROXY:
+        result.spearman = spearman([c.one_shot for c in scored], [c.score(result.metric) for c in scored])
+    if math.isnan(result.spearman):
+        result.warnings.append(f"one-shot proxy: not enough distinct scored candidates to judge it "
+                               f"({len(scored)} retrained, need {MIN_POOL_FOR_PROXY}); selection rests on "
+                               f"the retrained validation scores alone")
+    elif result.spearman < PROXY_WARN:
+        result.warnings.append(f"one-shot proxy is uninformative: Spearman {result.spearman:+.2f} between "
+                               f"one-shot and retrained validation {result.metric} over {len(scored)} "
+                               f"candidates (< {PROXY_WARN}); the supernet's ranking should not be trusted")
+    if result.skipped:
+        result.warnings.append(f"selection budget: {result.skipped} candidate(s) skipped; raise "
+                               f"search.budget_factor or lower search.select_pool")

@@ -72,7 +72,12 @@ def train_and_evaluate(cfg, run, genotype_path: str | None = None, *, dataset=No
     if genotype is not None:
         extra["genotype"] = genotype.to_json()
     t0 = time.perf_counter()
-    trainer = Trainer(model, ds, cfg.train, evaluator=evaluator, writer=writer)
+    if genotype is not None and genotype.recipe is not None:  # the genotype's own lr / L2 / objective
+        from ..search.recipe import RecipeTrainer, recipe_train_config
+        trainer = RecipeTrainer(model, ds, recipe_train_config(cfg.train, genotype.recipe), recipe=genotype.recipe,
+                                evaluator=evaluator, writer=writer)
+    else:
+        trainer = Trainer(model, ds, cfg.train, evaluator=evaluator, writer=writer)
     result = _fit(trainer, run, model, cfg, extra, ds)
     train_s = time.perf_counter() - t0
     save_checkpoint(run, model, cfg, extra, dataset=ds)  # before testing: an interruption keeps the model

@@ -2,9 +2,10 @@
 
 :func:`strategy_report` is what :func:`darts_gnn.search.run_search` does for a strategy other than
 DARTS (``search.strategy: random | evolution | rl | <registered>``): ``genotype.json``, ``search.json``
-(the :class:`~darts_gnn.search.strategy.StrategyResult`), the retrain with the ``train`` section (seed
--> build -> fit -> test, :func:`darts_gnn.trial.fit_and_evaluate`), the optional baseline model and
-``metrics.json``.
+(the :class:`~darts_gnn.search.strategy.StrategyResult`), the validated selection over the strategy's
+ranked candidates (``search.select``, :func:`select_after_strategy`), the retrain with the ``train``
+section (seed -> build -> fit -> test, :func:`darts_gnn.trial.fit_and_evaluate`), the optional
+baseline model and ``metrics.json``.
 """
 from __future__ import annotations
 
@@ -15,7 +16,55 @@ from ..models import build_model
 from ..trial import fit_and_evaluate
 from .strategy import StrategyResult
 
-__all__ = ["strategy_report", "retrain_genotype"]
+__all__ = ["strategy_report", "retrain_genotype", "select_after_strategy"]
+
+
+def _strategy_scores(found: StrategyResult) -> dict:
+    """``{genotype: the strategy's own validation score}`` from its history records (when it keeps them)."""
+    from ..genotype import Genotype
+    out = {}
+    for r in found.history:
+        if isinstance(r, dict) and "genotype" in r and "score" in r:
+            try:
+                out.setdefault(Genotype.from_dict(r["genotype"]), float(r["score"]))
+            except (TypeError, ValueError):
+                continue
+    return out
+
+
+def select_after_strategy(cfg: Config, found: StrategyResult, dataset, graph, evaluator,
+                          reference_seconds: float | None = None, log=None):
+    """The validated selection stage (:func:`darts_gnn.search.select.select_genotype`) after a
+    strategy other than DARTS: the pool is the strategy's ``search.select_pool`` best candidates plus
+    the config's baseline point of the space (LightGCN), each retrained with the short complete
+    protocol, the winner by validation only. The budget is ``search.total_budget_seconds`` (or
+    ``budget_factor`` x ``reference_seconds``, one baseline training, estimated when not given)
+    minus the strategy's seconds. Returns ``(winner, SelectionResult, diagnostics)``; the diagnostics'
+    ``proxy_spearman`` compares the strategy's short-training scores with the retrained ones."""
+    import math
+    import time
+
+    from .pool import baseline_genotype, estimate_baseline_seconds
+    from .select import select_genotype
+    t0 = time.perf_counter()
+    s = cfg.search
+    if reference_seconds is None and s.total_budget_seconds is None:
+        reference_seconds = estimate_baseline_seconds(cfg.model, dataset, graph, cfg.train)
+    total = s.total_budget_seconds if s.total_budget_seconds is not None else s.budget_factor * reference_seconds
+    pool = list(found.candidates[:s.select_pool])
+    base = baseline_genotype(cfg.model)
+    if base is not None and base not in pool:
+        pool.append(base)
+    scores = _strategy_scores(found)
+    left = max(0.0, total - found.seconds - (time.perf_counter() - t0))
+    res = select_genotype(pool, dataset, graph, cfg, evaluator, one_shot={g: v for g, v in scores.items() if g in pool},
+                          pool_size=len(pool), budget_seconds=left, log=log)
+    diag = {"proxy_spearman": None if math.isnan(res.spearman) else res.spearman,
+            "baseline_genotype": base.summary() if base is not None else None,
+            "budget_seconds": total, "reference_seconds": reference_seconds,
+            "selection_seconds": time.perf_counter() - t0, "warnings": list(res.warnings),
+            "selection": res.to_dict()}
+    return res.winner, res, diag
 
 
 def retrain_genotype(genotype, dataset, graph, cfg: Config, evaluator, writer=None):
@@ -29,25 +78,35 @@ def strategy_report(cfg: Config, found: StrategyResult, dataset, graph, evaluato
                     compare_baseline: bool = False) -> dict[str, Any]:
     """The fields of a :class:`~darts_gnn.search.SearchReport` for ``found`` (see the module doc)."""
     genotype = found.genotype
+    base = None
+    if compare_baseline:   # first, so that its wall time is the selection's budget reference
+        b = fit_and_evaluate(lambda: build_model(cfg.model, dataset, graph), dataset, cfg.train, evaluator,
+                             graph=graph, splits=("test",))
+        base = {"name": cfg.model.name, "test": b.metrics["test"], "train_seconds": b.seconds,
+                "epochs": b.epochs, "best_epoch": b.train.best_epoch}
+    selection, diag = None, {}
+    if cfg.search.select and cfg.search.retrain:
+        genotype, selection, diag = select_after_strategy(
+            cfg, found, dataset, graph, evaluator, base["train_seconds"] if base is not None else None)
     metrics: dict[str, Any] = {"model": f"genotype:{genotype.summary()}", "genotype": genotype.to_dict(),
                                "strategy": cfg.search.strategy, "search_seconds": found.seconds,
                                "search_epochs": found.epochs}
-    out: dict[str, Any] = {"genotype": genotype, "search": found}
+    out: dict[str, Any] = {"genotype": genotype, "search": found, "selection": selection, "diagnostics": diag}
+    if diag:
+        metrics["selection"] = diag
     if run is not None:
         genotype.save(run.file("genotype.json"))
         run.write_json("search.json", found.to_dict())
-    if cfg.search.retrain:
-        tr = retrain_genotype(genotype, dataset, graph, cfg, evaluator)
-        out.update(model=tr.model, retrain=tr.train, test=tr.metrics["test"], retrain_seconds=tr.seconds)
-        metrics.update(tr.metrics["test"])
-        metrics.update({"best_valid": dict(tr.train.best_valid), "best_epoch": tr.train.best_epoch,
-                        "epochs": tr.epochs, "retrain_seconds": tr.seconds})
-    if compare_baseline:
-        b = fit_and_evaluate(lambda: build_model(cfg.model, dataset, graph), dataset, cfg.train, evaluator,
-                             graph=graph, splits=("test",))
-        out["baseline"] = metrics["baseline"] = {"name": cfg.model.name, "test": b.metrics["test"],
-                                                 "train_seconds": b.seconds, "epochs": b.epochs,
-                                                 "best_epoch": b.train.best_epoch}
+    if cfg.search.retrain:  # with the winner's recipe (lr / L2 / objective), as after a DARTS search
+        from .select import train_candidate
+        model, tr, seconds = train_candidate(genotype, dataset, graph, cfg.train, evaluator)
+        test = {k: float(v) for k, v in evaluator.evaluate(model, "test").items()}
+        out.update(model=model, retrain=tr, test=test, retrain_seconds=seconds)
+        metrics.update(test)
+        metrics.update({"best_valid": dict(tr.best_valid), "best_epoch": tr.best_epoch,
+                        "epochs": tr.epochs_run, "retrain_seconds": seconds})
+    if base is not None:
+        out["baseline"] = metrics["baseline"] = base
     metrics["dataset"] = dataset.stats()
     out["metrics"] = metrics
     if run is not None:

@@ -116,8 +116,8 @@ def _select_stage(model, result, dataset, graph, cfg: Config, evaluator, base, w
     from .pool import estimate_baseline_seconds, run_selection
     if base is not None:
         reference = float(base["train_seconds"])
-    elif cfg.search.budget_seconds is not None:
-        reference = cfg.search.budget_seconds / cfg.search.budget_factor
+    elif cfg.search.total_budget_seconds is not None:
+        reference = cfg.search.total_budget_seconds / cfg.search.budget_factor
     else:
         reference = estimate_baseline_seconds(cfg.model, dataset, graph, cfg.train)
     picks = [model.genotype(), result.genotype]

@@ -151,7 +151,7 @@ def _run_strategy(cfg: Config, dataset, graph, evaluator, progress: bool) -> dic
            "candidates": [g.summary() for g in found.candidates[:10]]}
     x = found.extra
     if "trajectory" in x:  # DARTS: the α trajectory and its summary
-        cands = {ch.key: ch.candidates for ch in SearchSpace.from_config(cfg.search).searched_choices()}
+        cands = {ch.key: ch.candidates for ch in SearchSpace.for_run(cfg).searched_choices()}
         row.update({"derive": x.get("derive", "argmax"), "stopped_early": x.get("stopped_early", False),
                     "argmax_summary": Genotype.from_dict(x["argmax"]).summary() if x.get("argmax") else "",
                     "alpha": trajectory_summary(x["trajectory"], cands), "trajectory": x["trajectory"],

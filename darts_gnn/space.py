@@ -346,6 +346,16 @@ class SearchSpace:
             return cls.from_dict(spec, registry, **defaults)
         return cls.load(spec, registry, **defaults)
 
+    @classmethod
+    def for_run(cls, cfg, registry: Registry = REGISTRY) -> "SearchSpace":
+        """The space a run searches, whatever the strategy: :meth:`from_config` of ``cfg.search`` with
+        the width policy applied (``search.width_search: fixed``, the default: the single width
+        ``model.dim`` instead of channel-masked widths; ``masked``: the space's widths)."""
+        space = cls.from_config(cfg.search, registry)
+        if getattr(cfg.search, "width_search", "masked") == "fixed" and space.widths != [int(cfg.model.dim)]:
+            space = dataclasses.replace(space, widths=[int(cfg.model.dim)])
+        return space
+
     def describe(self) -> str:
         """A few lines for logs: the candidates of each choice and the number of architectures."""
         return "\n".join([

@@ -17,14 +17,6 @@ TEXTS = ["Toy Story (1995). Genres: Animation, Children's, Comedy.",
          "Schindler's List (1993). Genres: Drama, War."]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def vectors(tmp_path_factory):
     return encode_texts(TEXTS, cache_dir=tmp_path_factory.mktemp("cache"), progress=False)

@@ -72,22 +72,6 @@ def brute_force(rowptr, col, x, weights, ops, edge_weight=None):
     return out
 
 
-@pytest.fixture(scope="module")
-def fused() -> str:
-    """Build/load the extension once for the module; skip fused tests if it cannot be built."""
-    from darts_gnn.ops import _extension
-
-    try:
-        name = backend()
-    except RuntimeError as exc:  # DARTS_GNN_REQUIRE_EXT=1 and the build failed
-        pytest.fail(str(exc))
-    if name == "reference":
-        if _extension.required():
-            pytest.fail(f"DARTS_GNN_REQUIRE_EXT is set but the fused extension is unavailable: {_extension.status()}")
-        pytest.skip("fused extension unavailable; the reference path is covered by the other tests")
-    return name
-
-
 def inputs(n=40, e=160, d=8, seed=0, dtype=torch.float64, ops=ALL, ew=True, powerlaw=False, grad=True):
     rowptr, col = make_graph(n, e, seed, powerlaw=powerlaw)
     gen = torch.Generator().manual_seed(seed + 1)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from darts_gnn.ops import aggregate_stack, mixed_aggregate, reference
-from test_ops import ALL, LINEAR, fused, inputs, make_graph  # noqa: F401 - fused is a fixture
+from test_ops import ALL, LINEAR, inputs, make_graph
 
 DT = torch.float64
 OPS = [ALL, ("max",), ("min", "gcn"), ("sum", "sum", "max"), ("mean",), LINEAR]

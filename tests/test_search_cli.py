@@ -17,15 +17,6 @@ TINY = ["data.synthetic.n_users=60", "data.synthetic.n_items=80", "data.syntheti
         "search.space={widths: [8, 16], aggregators: [gcn, mean, max, attn]}", "model.dim=16", "model.n_layers=2"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny data gains nothing from threads; one avoids oversubscription on shared machines."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _sets(extra=()):
     out = []
     for s in [*TINY, *extra]:

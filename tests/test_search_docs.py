@@ -3,7 +3,6 @@ import re
 from pathlib import Path
 
 import pytest
-import torch
 
 from darts_gnn.space import REGISTRY
 
@@ -12,14 +11,6 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "search.md"
 
 def _blocks():
     return re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_docs_have_examples():

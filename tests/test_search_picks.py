@@ -16,14 +16,6 @@ from darts_gnn.search import Searcher, SuperNet
 from darts_gnn.space import REGISTRY, SearchSpace
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def teacher_data(teacher: str, seed: int = 0, U: int = 60, I: int = 80, d: int = 16, k: int = 4):
     rng = np.random.default_rng(seed)
     train = np.array([(u, i) for u in range(U)

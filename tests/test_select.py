@@ -23,14 +23,6 @@ TINY = ["data.synthetic.n_users=60", "data.synthetic.n_items=80", "data.syntheti
         "model.n_layers=2", "search.space={aggregators: [gcn, mean, sum], transforms: [identity, linear]}"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def data():
     cfg = load_config(None, TINY)

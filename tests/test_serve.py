@@ -11,14 +11,6 @@ from darts_gnn.nn import MF, NGCF
 from darts_gnn.serve import Recommender, UnknownIdError, ann_recall, build_bundle, linear_form
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def data():
     ds = make_synthetic(SyntheticConfig(n_users=70, n_items=90, interactions_per_user=14), seed=3)

@@ -28,14 +28,6 @@ TINY = ["data.synthetic.n_users=80", "data.synthetic.n_items=110", "data.synthet
         "search.rl.episodes=4", "search.rl.child_epochs=1"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def data():
     ctx = SearchContext.from_config(load_config(None, TINY))

@@ -4,9 +4,6 @@ import re
 import shlex
 from pathlib import Path
 
-import pytest
-import torch
-
 from darts_gnn.registries import STRATEGIES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -14,14 +11,6 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 def _blocks(name: str, lang: str) -> list[str]:
     return re.findall(rf"```{lang}\n(.*?)```", (DOCS / name).read_text(), flags=re.S)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_adding_a_strategy_example_runs(capsys):

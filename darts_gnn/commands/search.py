@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = _resume_config(args) if resume else config_from_args(args)
     setup_torch(cfg)
     from ..space import SearchSpace
-    SearchSpace.from_config(cfg.search)  # a bad search space, like bad data, is refused before the run
+    SearchSpace.for_run(cfg)  # a bad search space, like bad data, is refused before the run
     ds, graph = load_data(cfg)  # directory exists
     if cfg.search.retrain or args.compare_baseline:
         check_splits(ds)

@@ -34,13 +34,20 @@ registries.DERIVATIONS.register("greedy", lambda model, evaluator, log=None: gre
 
 
 def build_darts_searcher(cfg: Config, dataset, graph, evaluator=None, logger=None, hooks=None,
-                         progress=None) -> Searcher:
-    """The :class:`Searcher` of ``cfg`` (space, relaxation, supernet seeded with the search seed)."""
+                         progress=None, features: dict | None = None) -> Searcher:
+    """The :class:`Searcher` of ``cfg``: the run's space (:meth:`SearchSpace.for_run`), the relaxation,
+    and the supernet (scale policy ``search.scale_norm``) seeded with the search seed so that its
+    initial weights are repeatable. ``features``: :func:`darts_gnn.features.model_features` output
+    (then the content fusion is searched too)."""
     seed = cfg.search.seed if cfg.search.seed is not None else cfg.train.seed
-    space = SearchSpace.from_config(cfg.search)
+    space = SearchSpace.for_run(cfg)
     relax = default_relaxation(cfg.search.relaxation, **relaxation_options(cfg.search, seed))
     seed_everything(seed)
-    model = SuperNet(space, graph, relaxation=relax, init_std=cfg.search.init_std)
+    if features:
+        from ..nn.fusion import FeatureSpace
+        features = {**features, "feature_space": FeatureSpace.from_dict(cfg.features.space)}
+    model = SuperNet(space, graph, relaxation=relax, init_std=cfg.search.init_std,
+                     scale_norm=cfg.search.scale_norm, **(features or {}))
     return Searcher(model, dataset, cfg.search, cfg.train, evaluator=evaluator, logger=logger, hooks=hooks,
                     progress=progress)
 

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from ..config import Config, config_to_dict
+from .darts import build_darts_searcher as build_searcher
 from .finish import strategy_report
 from .strategy import SearchContext, run_strategy
 
@@ -55,32 +56,6 @@ class SearchReport:
     argmax: Any = None                            # the argmax genotype (= genotype unless derive != argmax)
     selection: Any = None                         # SelectionResult of the validated selection stage
     diagnostics: dict[str, Any] = field(default_factory=dict)   # proxy diagnostics, budget
-
-
-def build_searcher(cfg: Config, dataset, graph, evaluator=None, logger=None, hooks=None, progress=None,
-                   features: dict | None = None):
-    """The :class:`~darts_gnn.search.Searcher` of ``cfg`` (space, relaxation, supernet) on ``graph``.
-
-    Seeds torch with the search seed before building the supernet, so its initial weights are
-    repeatable. ``features``: :func:`darts_gnn.features.model_features` output (content fusion searched)."""
-    from ..seed import seed_everything
-    from ..space import SearchSpace
-    from .searcher import Searcher, relaxation_options
-    from .supernet import SuperNet, default_relaxation
-    seed = cfg.search.seed if cfg.search.seed is not None else cfg.train.seed
-    space = SearchSpace.from_config(cfg.search)
-    if cfg.search.width_search == "fixed" and len(space.widths) > 1:
-        import dataclasses                    # width is not searched by shared channel masks
-        space = dataclasses.replace(space, widths=[int(cfg.model.dim)])
-    relax = default_relaxation(cfg.search.relaxation, **relaxation_options(cfg.search, seed))
-    seed_everything(seed)
-    if features:
-        from ..nn.fusion import FeatureSpace
-        features = {**features, "feature_space": FeatureSpace.from_dict(cfg.features.space)}
-    model = SuperNet(space, graph, relaxation=relax, init_std=cfg.search.init_std,
-                     scale_norm=cfg.search.scale_norm, **(features or {}))
-    return Searcher(model, dataset, cfg.search, cfg.train, evaluator=evaluator, logger=logger, hooks=hooks,
-                    progress=progress)
 
 
 def retrain(genotype, dataset, graph, cfg: Config, evaluator=None, writer=None, features: dict | None = None):

@@ -145,7 +145,7 @@ class SearchContext:
         return Budget(self.cfg.search.budget_seconds, self.cfg.search.budget_epochs)
 
     def space(self) -> SearchSpace:
-        return SearchSpace.from_config(self.cfg.search)
+        return SearchSpace.for_run(self.cfg)
 
 
 class SearchStrategy(abc.ABC):

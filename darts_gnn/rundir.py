@@ -34,7 +34,8 @@ log = logging.getLogger("darts_gnn")
 RUN_STATUS = "run.json"
 STATUSES = ("running", "done", "failed", "interrupted")
 #: files that hold a result: a run that wrote none of them has nothing worth keeping
-VALUABLE = ("model.pt", "search_state.pt", "metrics.json", "genotype.json", "search.json")
+VALUABLE = ("model.pt", "search_state.pt", "metrics.json", "genotype.json", "search.json", "compare.json",
+            "seeds.json")
 
 
 def _umask() -> int:

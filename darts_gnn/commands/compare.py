@@ -35,7 +35,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from ..compare import markdown_report, method_kind, run_compare
     from ..errors import UserError
-    from ..rundir import new_run_dir
+    from ..rundir import open_run
     if args.seeds < 1:
         raise UserError(f"--seeds: expected a positive number of seeds, got {args.seeds}")
     if args.random_samples < 1:
@@ -52,14 +52,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     setup_torch(cfg)
     name = "compare" if cfg.name == "run" else f"compare-{cfg.name}"
-    run_dir = new_run_dir(args.out, name, cfg.out_dir)
-    log.info("run directory: %s", run_dir.path)
-    try:
+    with open_run(args.out, name, cfg.out_dir, command="compare", overwrite=args.overwrite,
+                  resume=args.resume) as run_dir:
+        log.info("run directory: %s", run_dir.path)
         report = run_compare(cfg, seeds=list(range(args.seeds)), methods=args.methods,
                              random_samples=args.random_samples, random_budget_seconds=args.random_seconds,
                              run=run_dir, resume=args.resume, progress=cfg.train.progress)
-    finally:
-        run_dir.close()
     print(markdown_report(report).split("\n\n")[0])
     print(f"\nfull report: {run_dir.file('compare.md')} and compare.json")
     return 0

@@ -85,7 +85,7 @@ def _baseline(dataset, graph, cfg: Config, evaluator, writer):
             "best_epoch": result.best_epoch, "seconds_per_epoch": result.seconds_per_epoch}
 
 
-def _select_stage(model, result, dataset, graph, cfg: Config, evaluator, base, writer):
+def _select_stage(model, result, dataset, graph, cfg: Config, evaluator, base, writer, features=None):
     """Validated selection after the search (:func:`darts_gnn.search.pool.run_selection`): budget
     reference = the baseline's measured training time, else an estimate; logs the proxy diagnostics."""
     from .pool import estimate_baseline_seconds, run_selection
@@ -98,7 +98,7 @@ def _select_stage(model, result, dataset, graph, cfg: Config, evaluator, base, w
     picks = [model.genotype(), result.genotype]
     sel, diag = run_selection(model, picks, dataset, graph, cfg, evaluator, reference_seconds=reference,
                               spent_seconds=result.seconds, writer=PrefixedWriter(writer, "") if writer else None,
-                              log=log.info)
+                              log=log.info, features=features)
     log.info("selection (%d retrained, %.1f s), winner by validation %s:\n%s", len(sel.candidates),
              sel.seconds, sel.metric, sel.table())
     shot = diag["baseline_one_shot"]
@@ -181,7 +181,8 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
                                                 f"argmax: `{argmax.summary()}`)", result.epochs_run)
     selection, diag = None, {}
     if cfg.search.select and cfg.search.retrain:
-        selection, diag = _select_stage(searcher.model, result, dataset, graph, cfg, evaluator, base, writer)
+        selection, diag = _select_stage(searcher.model, result, dataset, graph, cfg, evaluator, base, writer,
+                                        features)
         result.genotype = selection.winner
     genotype = result.genotype
     log.info("found %s (%.1f s, %d epochs)", genotype.summary(), result.seconds, result.epochs_run)

@@ -107,7 +107,8 @@ def estimate_baseline_seconds(model_cfg, dataset, graph, train_cfg, epochs: int 
 
 
 def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, reference_seconds: float,
-                  spent_seconds: float, writer=None, log: Callable[[str], None] | None = None):
+                  spent_seconds: float, writer=None, log: Callable[[str], None] | None = None,
+                  features: dict | None = None):
     """The validated selection stage after a search (module doc). Returns
     ``(SelectionResult, diagnostics dict)``; the diagnostics go to ``metrics.json`` and TensorBoard.
 
@@ -125,7 +126,7 @@ def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, ref
     pool.sort(key=lambda g: -scores.get(g, -math.inf))
     left = max(0.0, total - spent_seconds - (time.perf_counter() - t0))
     res = select_genotype(pool, dataset, graph, cfg, evaluator, one_shot=scores,
-                          pool_size=len(pool), budget_seconds=left, log=log)
+                          pool_size=len(pool), budget_seconds=left, log=log, features=features)
     diag: dict[str, Any] = {
         "proxy_spearman": None if math.isnan(res.spearman) else res.spearman,
         "baseline_one_shot": scores.get(base) if base is not None else None,

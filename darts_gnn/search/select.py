@@ -185,8 +185,9 @@ class _Budget:
 def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
                     one_shot: dict | None = None, recipes: Sequence[Recipe] | None = None,
                     pool_size: int | None = None, budget_seconds: float | None = None,
-                    log: Callable[[str], None] | None = None) -> SelectionResult:
+                    log: Callable[[str], None] | None = None, features: dict | None = None) -> SelectionResult:
     """Retrain a ranked pool of genotypes and pick one by validation only (module doc).
+    ``features``: the content features the candidates take (``item_features=`` ...), if any.
 
     Args:
         candidates: ranked genotypes (best first; duplicates dropped); the first ``pool_size``
@@ -218,7 +219,8 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
         if not budget.allows():
             skipped += 1
             return
-        _, res, sec = train_candidate(g, dataset, graph, cfg.train, evaluator, patience=s.select_patience)
+        _, res, sec = train_candidate(g, dataset, graph, cfg.train, evaluator, patience=s.select_patience,
+                                      features=features)
         budget.spent.append(sec)
         done.append(Candidate(g, {k: float(v) for k, v in res.best_valid.items()}, sec, res.epochs_run,
                               shot, stage))

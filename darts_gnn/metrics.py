@@ -19,6 +19,8 @@ from typing import Iterable, Sequence
 
 import torch
 
+from .nn.base import eval_embeddings
+
 __all__ = ["Evaluator", "rank_metrics", "topk_items", "METRICS", "monitor_metric"]
 
 METRICS = ("recall", "ndcg", "precision", "hitrate")
@@ -148,12 +150,7 @@ class Evaluator:
                              f"nothing to evaluate (set data.valid_fraction > 0 for validation)")
         truth_ptr, truth_items = self.dataset.user_items(split)
         mask_ptr, mask_items = self.dataset.user_items(*self._MASK[split])
-        was_training = model.training
-        model.eval()
-        try:
-            user_emb, item_emb = model.embeddings()
-        finally:
-            model.train(was_training)
+        user_emb, item_emb = eval_embeddings(model)
         device = user_emb.device
         kmax = max(self.ks)
         sums = {f"{m}@{k}": 0.0 for k in self.ks for m in METRICS}

@@ -99,12 +99,8 @@ class ColdStartEvaluator:
 
     @torch.no_grad()
     def evaluate(self, model) -> dict[str, float]:
-        was = model.training
-        model.eval()
-        try:
-            u, i = model.embeddings()
-        finally:
-            model.train(was)
+        from ..nn.base import eval_embeddings
+        u, i = eval_embeddings(model)
         u, ic = u.detach().float().cpu(), i.detach().float().cpu()[self.cold_items]
         return self.evaluate_scores(lambda users: u[users] @ ic.T)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["Recommender", "sym_spmm"]
+__all__ = ["Recommender", "sym_spmm", "eval_embeddings"]
 
 
 class _SymSpMM(torch.autograd.Function):
@@ -85,3 +85,17 @@ class Recommender(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+
+@torch.no_grad()
+def eval_embeddings(model) -> tuple[torch.Tensor, torch.Tensor]:
+    """``model.embeddings()`` in eval mode and without autograd, the training flag restored after:
+    the final ``(users [U, d], items [I, d])`` that evaluation, export and serving score with (eval
+    mode: deterministic relaxation weights, no edge dropout). Works for any module with
+    ``embeddings()``."""
+    was = model.training
+    model.eval()
+    try:
+        return model.embeddings()
+    finally:
+        model.train(was)

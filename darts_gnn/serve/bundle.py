@@ -34,6 +34,7 @@ import torch
 
 from ..errors import UserError
 from ..fingerprint import dataset_fingerprint, sha256_file
+from ..nn.base import eval_embeddings
 
 __all__ = ["Bundle", "BUNDLE_FORMAT", "build_bundle", "export_bundle", "load_bundle"]
 
@@ -116,12 +117,7 @@ def build_bundle(model, dataset, graph=None, config: dict | None = None, genotyp
     bad = [s for s in seen_splits if s not in ("train", "valid", "test")]
     if bad or not seen_splits:
         raise UserError(f"seen splits: expected a non-empty subset of train, valid, test; got {list(seen_splits)}")
-    was_training = model.training
-    model.eval()
-    try:
-        u, i = model.embeddings()
-    finally:
-        model.train(was_training)
+    u, i = eval_embeddings(model)
     rowptr, items = dataset.user_items(*seen_splits)
     manifest = {
         "format": BUNDLE_FORMAT,

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from darts_gnn.cli import main
+from helpers import set_args
 
 TINY = ["data.synthetic.n_users=60", "data.synthetic.n_items=80", "data.synthetic.interactions_per_user=12",
         "train.epochs=3", "train.eval_every=1", "train.batch_size=256", "train.progress=false",
@@ -13,10 +14,7 @@ TINY = ["data.synthetic.n_users=60", "data.synthetic.n_items=80", "data.syntheti
 
 
 def _sets(extra=()):
-    out = []
-    for s in [*TINY, *extra]:
-        out += ["--set", s]
-    return out
+    return set_args([*TINY, *extra])
 
 
 @pytest.fixture(scope="module")

@@ -8,16 +8,14 @@ import torch
 from darts_gnn.cli import main
 from darts_gnn.fingerprint import dataset_fingerprint
 from darts_gnn.serve import Recommender, load_bundle
+from helpers import set_args
 
 TINY = ["train.epochs=2", "train.eval_every=1", "train.batch_size=256", "train.progress=false",
         "model.dim=8", "model.n_layers=2", "train.num_threads=1"]
 
 
 def _sets(extra=()):
-    out = []
-    for s in [*TINY, *extra]:
-        out += ["--set", s]
-    return out
+    return set_args([*TINY, *extra])
 
 
 @pytest.fixture(scope="module")

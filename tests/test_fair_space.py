@@ -1,12 +1,10 @@
 """Issue 9: scale-normalised mixtures, propagation variants, output norm and recipes in genotypes."""
 import json
 
-import numpy as np
 import pytest
 import torch
 
 from darts_gnn.config import ConfigError, load_config
-from darts_gnn.data import Dataset, Graph
 from darts_gnn.genotype import Genotype
 from darts_gnn.nn.candidates import GCNAggregate
 from darts_gnn.nn.mixed import MixedAggregate, MixedCombine, MixedSkip, rms
@@ -15,15 +13,7 @@ from darts_gnn.search import SuperNet
 from darts_gnn.search.recipe import Recipe, RecipeTrainer, recipe_train_config
 from darts_gnn.space import REGISTRY, SearchSpace, SpaceError
 from darts_gnn.train import Trainer
-
-
-def tiny(seed=0, U=30, I=40, n=400):
-    rng = np.random.default_rng(seed)
-    pairs = np.unique(np.stack([rng.integers(0, U, n), rng.integers(0, I, n)], 1), axis=0)
-    rng.shuffle(pairs)
-    k = len(pairs)
-    ds = Dataset("tiny", U, I, pairs[: int(0.7 * k)], pairs[int(0.7 * k): int(0.8 * k)], pairs[int(0.8 * k):])
-    return ds, Graph.from_dataset(ds, "train")
+from helpers import tiny
 
 
 def dense_adj(graph):

@@ -1,23 +1,13 @@
 """Genotype: JSON round trip, summary, discrete models equal to the baselines."""
 import json
 
-import numpy as np
 import pytest
 import torch
 
-from darts_gnn.data import Dataset, Graph
 from darts_gnn.genotype import GENOTYPE_VERSION, Genotype, LayerGene
 from darts_gnn.nn import MF, GenotypeNet, LightGCN
 from darts_gnn.space import SpaceError
-
-
-def tiny(seed=0, U=30, I=40, n=400):
-    rng = np.random.default_rng(seed)
-    pairs = np.unique(np.stack([rng.integers(0, U, n), rng.integers(0, I, n)], 1), axis=0)
-    rng.shuffle(pairs)
-    k = len(pairs)
-    ds = Dataset("tiny", U, I, pairs[: int(0.7 * k)], pairs[int(0.7 * k): int(0.8 * k)], pairs[int(0.8 * k):])
-    return ds, Graph.from_dataset(ds, "train")
+from helpers import tiny
 
 
 GENOS = [

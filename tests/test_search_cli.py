@@ -10,6 +10,7 @@ from darts_gnn.config import load_config
 from darts_gnn.data import Graph, load_dataset
 from darts_gnn.genotype import Genotype
 from darts_gnn.search import build_searcher
+from helpers import set_args
 
 TINY = ["data.synthetic.n_users=60", "data.synthetic.n_items=80", "data.synthetic.interactions_per_user=12",
         "data.split=random", "train.epochs=2", "train.batch_size=256", "train.progress=false",
@@ -18,10 +19,7 @@ TINY = ["data.synthetic.n_users=60", "data.synthetic.n_items=80", "data.syntheti
 
 
 def _sets(extra=()):
-    out = []
-    for s in [*TINY, *extra]:
-        out += ["--set", s]
-    return out
+    return set_args([*TINY, *extra])
 
 
 def test_cli_search_end_to_end(tmp_path, capsys):

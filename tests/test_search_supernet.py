@@ -1,23 +1,13 @@
 """SuperNet: per-layer α rows all get gradient, one-hot α reproduces LightGCN and MF, genotype."""
-import numpy as np
 import pytest
 import torch
 
-from darts_gnn.data import Dataset, Graph
 from darts_gnn.genotype import Genotype, LayerGene
 from darts_gnn.nn import MF, LightGCN
 from darts_gnn.nn.candidates import DotAttentionAggregate, _edge_softmax_attention
 from darts_gnn.search import SuperNet
 from darts_gnn.space import SearchSpace
-
-
-def tiny(seed=0, U=30, I=40, n=400):
-    rng = np.random.default_rng(seed)
-    pairs = np.unique(np.stack([rng.integers(0, U, n), rng.integers(0, I, n)], 1), axis=0)
-    rng.shuffle(pairs)
-    k = len(pairs)
-    ds = Dataset("tiny", U, I, pairs[: int(0.7 * k)], pairs[int(0.7 * k): int(0.8 * k)], pairs[int(0.8 * k):])
-    return ds, Graph.from_dataset(ds, "train")
+from helpers import tiny
 
 
 def test_alpha_apart_from_weights():

@@ -41,3 +41,19 @@ def fused() -> str:
             pytest.fail(f"DARTS_GNN_REQUIRE_EXT is set but the fused extension is unavailable: {_extension.status()}")
         pytest.skip("fused extension unavailable; the reference path is covered by the other tests")
     return name
+
+
+@pytest.fixture
+def evaluated_splits(monkeypatch) -> list:
+    """The split of every ``Evaluator.evaluate`` call made during the test, in order (the test set
+    must never choose anything)."""
+    from darts_gnn.metrics import Evaluator
+    splits: list = []
+    orig = Evaluator.evaluate
+
+    def spy(self, model, split="test"):
+        splits.append(split)
+        return orig(self, model, split)
+
+    monkeypatch.setattr(Evaluator, "evaluate", spy)
+    return splits

@@ -41,19 +41,11 @@ def test_sample_genotypes_seeded_distinct_and_small_space():
     assert len(more) == 7 and len(set(more)) == 5
 
 
-def test_random_search_epoch_budget_picks_best_valid_and_never_tests(tiny, monkeypatch):
+def test_random_search_epoch_budget_picks_best_valid_and_never_tests(tiny, evaluated_splits):
     ds, graph = tiny
     space = SearchSpace(n_layers=2, aggregators=["gcn", "mean"], transforms=["identity", "linear"],
                         widths=[8, 16])
-    from darts_gnn.metrics import Evaluator
-    splits = []
-    orig = Evaluator.evaluate
-
-    def spy(self, model, split="test"):
-        splits.append(split)
-        return orig(self, model, split)
-
-    monkeypatch.setattr(Evaluator, "evaluate", spy)
+    splits = evaluated_splits
     cfg = TrainConfig(epochs=50, batch_size=256, lr=0.01, progress=False)
     res = random_search(space, ds, graph, n_samples=3, budget_epochs=6, train_cfg=cfg, seed=0)
     assert set(splits) == {"valid"} and len(splits) == 3

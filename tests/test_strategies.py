@@ -9,7 +9,6 @@ import torch
 
 from darts_gnn.config import ConfigError, load_config
 from darts_gnn.genotype import Genotype
-from darts_gnn.metrics import Evaluator
 from darts_gnn.registries import MODELS, STRATEGIES
 from darts_gnn.search import SuperNet
 from darts_gnn.search.evolution import mutate, sample_from_probabilities
@@ -163,15 +162,8 @@ def test_relaxation_section_is_validated_by_the_relaxation(data):
 # --------------------------------------------------------------------------- the strategies
 
 @pytest.mark.parametrize("name", ["random", "evolution", "rl"])
-def test_candidate_strategies_one_result_valid_only_and_seeded(name, data, monkeypatch):
-    splits = []
-    orig = Evaluator.evaluate
-
-    def spy(self, model, split="test"):
-        splits.append(split)
-        return orig(self, model, split)
-
-    monkeypatch.setattr(Evaluator, "evaluate", spy)
+def test_candidate_strategies_one_result_valid_only_and_seeded(name, data, evaluated_splits):
+    splits = evaluated_splits
     ctx = context(data, f"search.strategy={name}")
     res = run_strategy(ctx)
     assert isinstance(res, StrategyResult) and res.seconds > 0

@@ -23,6 +23,7 @@ __all__ = [
     "ConfigError", "Config", "DataConfig", "SyntheticConfig", "ModelConfig", "TrainConfig",
     "SearchConfig", "RandomConfig", "EvolutionConfig", "RLConfig", "load_config", "apply_overrides",
     "config_to_dict", "config_from_dict", "validate", "parse_yaml", "read_config_file", "FLAT_RELAXATION_KEYS", "FeaturesConfig",
+    "TaskConfig",
 ]
 
 
@@ -395,6 +396,18 @@ class FeaturesConfig:
 
 
 @dataclass
+class TaskConfig:
+    """``task``: what is learned and measured (``darts_gnn.tasks``; see ``docs/tasks.md``).
+
+    ``name``: a registered task (``ranking``: BPR + full-ranking Recall/NDCG, the default;
+    ``rating``: explicit ratings, MSE, RMSE/MAE; ...). Each task registers a subclass of this
+    dataclass holding its own keys (e.g. :class:`darts_gnn.tasks.rating.RatingConfig`); the section is
+    loaded as that subclass, so a key the chosen task does not take is an error at load.
+    """
+    name: str = "ranking"
+
+
+@dataclass
 class Config:
     """A whole run: data, model, training and (for ``search``) search settings."""
     data: DataConfig = field(default_factory=DataConfig)
@@ -402,6 +415,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
     name: str = "run"
     out_dir: str = "runs"
 
@@ -437,6 +451,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
         return dict(value)
+    if tp is TaskConfig:
+        return _task_from_dict(value, key)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping of {tp.__name__} fields, got {value!r}")
@@ -476,6 +492,20 @@ def _from_dict(cls: type, d: dict, prefix: str = "") -> Any:
         if key in CHOICES and kwargs[k] not in CHOICES[key]:
             raise ConfigError(f"{key}: got {kwargs[k]!r}; allowed values: {', '.join(CHOICES[key])}")
     return cls(**kwargs)
+
+
+def _task_from_dict(value: Any, key: str) -> TaskConfig:
+    """The ``task`` section as the options dataclass its ``name`` registered (a TaskConfig subclass)."""
+    if isinstance(value, TaskConfig):
+        return value
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a mapping with a name (e.g. {{name: rating}}), got {value!r}")
+    name = value.get("name", TaskConfig.name)
+    if not isinstance(name, str) or name not in registries.TASKS:
+        raise ConfigError(f"{key}.name: got {name!r}; allowed values: {', '.join(registries.TASKS.names())} "
+                          f"(the registered tasks)")
+    cls = registries.TASKS.options(name) or TaskConfig
+    return _from_dict(cls, {**value, "name": name}, key)
 
 
 def config_from_dict(d: dict | None, cls: type = Config) -> Any:

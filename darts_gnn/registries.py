@@ -23,7 +23,7 @@ import importlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["NamedRegistry", "MODELS", "RELAXATIONS", "DERIVATIONS", "STRATEGIES"]
+__all__ = ["NamedRegistry", "MODELS", "RELAXATIONS", "DERIVATIONS", "STRATEGIES", "TASKS"]
 
 
 class NamedRegistry(Mapping):
@@ -128,3 +128,5 @@ DERIVATIONS = NamedRegistry("derivation", "search.derive", provider="darts_gnn.s
 #: ``name -> SearchStrategy class`` (see :mod:`darts_gnn.search.strategy`).
 STRATEGIES = NamedRegistry("strategy", "search.strategy", provider="darts_gnn.search.strategies",
                            plural="strategies")
+#: ``name -> Task class`` with its options (a ``TaskConfig`` subclass; see :mod:`darts_gnn.tasks`).
+TASKS = NamedRegistry("task", "task.name", provider="darts_gnn.tasks")

@@ -8,7 +8,7 @@ import torch
 
 from .dataset import Dataset, DataError
 
-__all__ = ["BPRSampler"]
+__all__ = ["BPRSampler", "ValidSampler"]
 
 
 class BPRSampler:
@@ -94,3 +94,20 @@ class BPRSampler:
     def __repr__(self) -> str:
         return (f"BPRSampler(interactions={len(self.users)}, batch_size={self.batch_size}, "
                 f"seed={self.seed}, epoch_index={self.epoch_index})")
+
+
+class ValidSampler(BPRSampler):
+    """BPR triples over the validation pairs; negatives avoid the user's train *and* valid items."""
+
+    def __init__(self, dataset, batch_size: int, seed: int = 0):
+        super().__init__(dataset, batch_size, seed, split="valid")
+        known = np.concatenate([dataset.train, dataset.valid])
+        self._known = np.unique(known[:, 0] * self.n_items + known[:, 1])
+        full = np.bincount(self._known // self.n_items, minlength=self.n_users) >= self.n_items
+        if full[np.unique(self.users)].any():
+            raise DataError(f"{dataset.name}: a validation user knows every item; no BPR negative exists")
+
+    def is_positive(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        keys = np.asarray(users, dtype=np.int64) * self.n_items + np.asarray(items, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self._known, keys), len(self._known) - 1)
+        return self._known[pos] == keys

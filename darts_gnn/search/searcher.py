@@ -24,14 +24,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-import numpy as np
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..config import FLAT_RELAXATION_KEYS, SearchConfig, TrainConfig
 from ..data.dataset import DataError
-from ..data.sampler import BPRSampler
+from ..data.sampler import BPRSampler, ValidSampler  # ValidSampler lives there (re-exported here)
 from ..metrics import monitor_metric
 from ..train import batch_loss, resolve_device
 from .architect import Architect
@@ -43,23 +42,6 @@ __all__ = ["Searcher", "SearchResult", "ValidSampler", "EpochHook"]
 
 #: ``hook(searcher, epoch, record)`` after every search epoch; returning ``True`` stops the search.
 EpochHook = Callable[["Searcher", int, dict], "bool | None"]
-
-
-class ValidSampler(BPRSampler):
-    """BPR triples over the validation pairs; negatives avoid the user's train *and* valid items."""
-
-    def __init__(self, dataset, batch_size: int, seed: int = 0):
-        super().__init__(dataset, batch_size, seed, split="valid")
-        known = np.concatenate([dataset.train, dataset.valid])
-        self._known = np.unique(known[:, 0] * self.n_items + known[:, 1])
-        full = np.bincount(self._known // self.n_items, minlength=self.n_users) >= self.n_items
-        if full[np.unique(self.users)].any():
-            raise DataError(f"{dataset.name}: a validation user knows every item; no BPR negative exists")
-
-    def is_positive(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        keys = np.asarray(users, dtype=np.int64) * self.n_items + np.asarray(items, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(self._known, keys), len(self._known) - 1)
-        return self._known[pos] == keys
 
 
 @dataclass

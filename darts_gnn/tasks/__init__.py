@@ -7,3 +7,4 @@ from .base import Task, TaskError, attach_head, build_task, register_task, task_
 from .ranking import RankingTask
 
 __all__ = ["Task", "TaskError", "register_task", "build_task", "attach_head", "task_head", "RankingTask"]
+from . import profile, social  # noqa: E402,F401  (register the social and profile tasks)

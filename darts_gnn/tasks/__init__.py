@@ -3,7 +3,11 @@
 ``ranking`` (BPR, full-ranking Recall/NDCG; the default) and ``rating`` (explicit ratings, MSE,
 RMSE/MAE) are built in; choose one with the config section ``task: {name: ...}``.
 """
-from .base import Task, TaskError, attach_head, build_task, register_task, task_head
+from .base import (Task, TaskError, attach_head, build_task, config_evaluator, register_task, signed, task_head,
+                   task_of)
 from .ranking import RankingTask
+from .rating import RatingConfig, RatingEvaluator, RatingHead, RatingSampler, RatingTask, rating_metrics
 
-__all__ = ["Task", "TaskError", "register_task", "build_task", "attach_head", "task_head", "RankingTask"]
+__all__ = ["Task", "TaskError", "register_task", "build_task", "attach_head", "task_head", "task_of", "config_evaluator", "signed",
+           "RankingTask", "RatingTask", "RatingConfig", "RatingHead", "RatingSampler", "RatingEvaluator",
+           "rating_metrics"]

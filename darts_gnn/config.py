@@ -54,13 +54,15 @@ FLAT_RELAXATION_KEYS = ("tau_max", "tau_min", "tau_schedule", "zero_one_weight")
 
 @dataclass
 class SyntheticConfig:
-    """Size and shape of the built-in synthetic data set (see ``darts_gnn.data.synthetic``)."""
+    """Size and shape of the built-in synthetic data set (see ``darts_gnn.data.synthetic``);
+    ``ratings``: also draw a 1..5 rating per pair (``darts_gnn.data.ratings``, for the rating task)."""
     n_users: int = 600
     n_items: int = 800
     n_communities: int = 8
     dim: int = 16
     interactions_per_user: int = 25
     popularity_exponent: float = 1.0
+    ratings: bool = False
 
 
 @dataclass
@@ -69,7 +71,8 @@ class DataConfig:
 
     ``source``: ``synthetic`` (built-in generator), ``lightgcn`` (``path`` is a folder with
     ``train.txt`` and optionally ``test.txt``), ``movielens`` (``path`` is ``u.data``), ``csv``
-    (``path`` is a CSV/TSV file with a header). ``split``: ``given`` (use the test file),
+    (``path`` is a CSV/TSV file with a header). ``split``: ``given`` (use the test file; for ``movielens`` / ``csv``
+    the file ``test_path``, ratings kept for the ``rating`` task: e.g. ml-100k ``u1.base`` / ``u1.test``),
     ``random`` (per-user holdout of ``test_fraction``) or ``temporal`` (per-user last
     ``test_fraction`` by timestamp). Validation is always carved out of each user's training items
     (``valid_fraction``, seeded). ``social_base``: the id the first user has in ``social_path`` (``0``,
@@ -77,6 +80,7 @@ class DataConfig:
     """
     source: str = "synthetic"
     path: str | None = None
+    test_path: str | None = None
     social_path: str | None = None
     social_base: int | str = "auto"
     split: str = "given"
@@ -540,6 +544,7 @@ def _range_checks(cfg: Config) -> list[tuple[str, bool, str]]:
         ("data.user_col", bool(d.user_col.strip()), "a non-empty column name"),
         ("data.item_col", bool(d.item_col.strip()), "a non-empty column name"),
         ("data.path", d.path is None or bool(d.path.strip()), "a non-empty path or null"),
+        ("data.test_path", d.test_path is None or bool(d.test_path.strip()), "a non-empty path or null"),
         ("data.social_path", d.social_path is None or bool(d.social_path.strip()), "a non-empty path or null"),
         ("data.delimiter", d.delimiter is None or len(d.delimiter) == 1
          or d.delimiter in ("tab", "\\t", "comma", "semicolon", "pipe", "space"),

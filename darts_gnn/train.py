@@ -114,6 +114,9 @@ class Trainer:
         sampler: an iterable whose every pass yields one epoch of ``(users, pos, neg)`` int64 batches;
             by default ``BPRSampler(dataset, cfg.batch_size, cfg.seed)``.
         on_epoch_end: ``callback(epoch, record)`` after each epoch; returning ``True`` stops training.
+        task: a :class:`~darts_gnn.tasks.Task` (``None``: ranking with BPR, as above). It supplies the
+            default sampler and evaluator, the batch loss (``task.loss(model, model.task_head, batch,
+            l2)``), the monitored metric and whether higher or lower is better.
 
     Call :func:`darts_gnn.seed.seed_everything` before building the model; :meth:`fit` reseeds with
     ``cfg.seed`` so that two runs from the same initial weights give identical numbers on CPU.
@@ -121,8 +124,9 @@ class Trainer:
 
     def __init__(self, model, dataset, cfg: TrainConfig, evaluator: Evaluator | None = None,
                  writer=None, graph=None, sampler=None,
-                 on_epoch_end: Callable[[int, dict], bool | None] | None = None):
+                 on_epoch_end: Callable[[int, dict], bool | None] | None = None, task=None):
         self.cfg = cfg
+        self.task = task
         self.device = resolve_device(cfg.device)
         self.model = model.to(self.device)
         self.dataset = dataset
@@ -131,10 +135,13 @@ class Trainer:
         self.on_epoch_end = on_epoch_end
         self.has_valid = len(dataset.valid) > 0
         if evaluator is None and self.has_valid:
-            evaluator = Evaluator(dataset, ks=cfg.ks, batch_users=cfg.eval_batch_users)
+            evaluator = (Evaluator(dataset, ks=cfg.ks, batch_users=cfg.eval_batch_users) if task is None
+                         else task.evaluator(dataset, cfg))
         self.evaluator = evaluator
         ks = list(getattr(evaluator, "ks", None) or cfg.ks)
-        self.monitor = monitor_metric(ks)
+        self.monitor = monitor_metric(ks) if task is None else task.monitor_in(ks)
+        if sampler is None and task is not None:
+            sampler = task.sampler(dataset, cfg.batch_size, cfg.seed)
         if sampler is None:
             from .data.sampler import BPRSampler
             sampler = BPRSampler(dataset, cfg.batch_size, cfg.seed)
@@ -142,18 +149,25 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
 
     # ------------------------------------------------------------------ one step / one epoch
-    def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
-        """BPR + L2 loss of one batch (with gradients): :func:`batch_loss`."""
+    def loss(self, *batch: torch.Tensor) -> torch.Tensor:
+        """Loss of one batch (with gradients): BPR + L2 (:func:`batch_loss`) of ``(users, pos, neg)``,
+        or the task's ``loss`` of its batch."""
+        if self.task is not None:
+            return self.task.loss(self.model, getattr(self.model, "task_head", None), batch, self.cfg.l2)
         ego = self.model.ego_embeddings() if self.cfg.l2 > 0 else None
-        return batch_loss(*self.model.embeddings(), (users, pos, neg), self.cfg.l2, ego)
+        return batch_loss(*self.model.embeddings(), batch, self.cfg.l2, ego)
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether validation score ``a`` beats ``b`` (higher recall; the task's rule when it has one)."""
+        return a > b if self.task is None else self.task.better(a, b)
 
     def train_epoch(self, epoch: int) -> float:
         """One pass over the training interactions; the mean batch loss."""
         self.model.train()
         total, n_batches = 0.0, 0
-        for users, pos, neg in self.sampler:
-            users, pos, neg = (t.to(self.device, non_blocking=True) for t in (users, pos, neg))
-            loss = self.loss(users, pos, neg)
+        for batch in self.sampler:
+            batch = tuple(t.to(self.device, non_blocking=True) for t in batch)
+            loss = self.loss(*batch)
             value = float(loss.detach())
             if not math.isfinite(value):
                 raise TrainingError(
@@ -201,7 +215,8 @@ class Trainer:
 
     def _loop(self, bar, history, epoch_times, eval_times) -> TrainResult:
         cfg = self.cfg
-        best_score, best_epoch, best_valid, best_state = -math.inf, 0, {}, None
+        best_score = -math.inf if self.task is None else self.task.worst()
+        best_epoch, best_valid, best_state = 0, {}, None
         self._best, self._best_state = (best_score, best_epoch, best_valid), None
         bad_evals, stopped_early, epoch = 0, False, 0
         for epoch in bar:
@@ -225,7 +240,7 @@ class Trainer:
                     raise KeyError(f"the evaluator returned {sorted(valid)} but early stopping monitors "
                                    f"{self.monitor!r}; include its K in the evaluator's ks")
                 score = valid[self.monitor]
-                if score > best_score:
+                if self.better(score, best_score):
                     best_score, best_epoch, best_valid = score, epoch, dict(valid)
                     best_state = copy.deepcopy(self.model.state_dict())
                     self._best, self._best_state = (best_score, best_epoch, best_valid), best_state

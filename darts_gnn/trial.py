@@ -25,6 +25,7 @@ from typing import Any
 from .config import Config, TrainConfig
 from .metrics import Evaluator
 from .seed import seed_everything
+from .tasks.base import attach_head
 from .train import Trainer, TrainResult
 
 __all__ = ["TrialResult", "fit_and_evaluate", "short_train_config", "EpochDeadline"]
@@ -67,7 +68,7 @@ class TrialResult:
 
 def fit_and_evaluate(build: Callable[[], Any], dataset, cfg: TrainConfig, evaluator: Evaluator | None = None,
                      graph=None, seed: int | None = None, splits: Sequence[str] = ("test",),
-                     budget_seconds: float | None = None, writer=None) -> TrialResult:
+                     budget_seconds: float | None = None, writer=None, task=None) -> TrialResult:
     """Seed, build, train and evaluate one model (see the module docstring).
 
     Args:
@@ -78,16 +79,22 @@ def fit_and_evaluate(build: Callable[[], Any], dataset, cfg: TrainConfig, evalua
         splits: the splits to report in ``metrics`` (``"valid"``, ``"test"``).
         budget_seconds: stop training after this many seconds of epochs.
         writer: TensorBoard-like ``add_scalar`` for the Trainer.
+        task: a :class:`~darts_gnn.tasks.Task` (``None``: ranking): its head is attached to the built
+            model (``model.task_head``), its loss trains it and its evaluator is the default.
     """
     if seed is not None and seed != cfg.seed:
         cfg = dataclasses.replace(cfg, seed=int(seed))
-    evaluator = evaluator or Evaluator(dataset, ks=cfg.ks, batch_users=cfg.eval_batch_users)
+    if evaluator is None:
+        evaluator = (Evaluator(dataset, ks=cfg.ks, batch_users=cfg.eval_batch_users) if task is None
+                     else task.evaluator(dataset, cfg))
     t0 = time.perf_counter()
     seed_everything(cfg.seed)
     model = build()
+    if task is not None:
+        attach_head(task, model, dataset)
     deadline = EpochDeadline(budget_seconds) if budget_seconds is not None else None
     res = Trainer(model, dataset, cfg, evaluator=evaluator, writer=writer, graph=graph,
-                  on_epoch_end=deadline).fit()
+                  on_epoch_end=deadline, task=task).fit()
     metrics: dict[str, dict[str, float]] = {}
     for split in splits:
         if split == "valid" and res.best_valid:

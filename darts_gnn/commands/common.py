@@ -58,10 +58,13 @@ def check_splits(ds, splits=("test",)) -> None:
 
 
 def load_data(cfg: Config):
-    """Dataset and its training graph, with timing logged."""
+    """Dataset and its training graph, with timing logged; a task the data cannot serve (``rating``
+    without ratings) is refused here, before any run directory exists."""
     from ..data import Graph, load_dataset
+    from ..tasks import build_task
     t0 = time.perf_counter()
     ds = load_dataset(cfg.data)
+    build_task(cfg.task).check(ds)
     graph = Graph.from_dataset(ds, "train")
     log.info("data: %r, graph %r (%.2f s)", ds, graph, time.perf_counter() - t0)
     return ds, graph
@@ -163,6 +166,8 @@ def load_run(path: str | Path):
         model = Genotype.from_json(ckpt["genotype"]).build_model(ds, graph, **model_features(cfg, ds))
     else:
         model = build_model(cfg.model, ds, graph)
+    from ..tasks import attach_head, build_task
+    attach_head(build_task(cfg.task), model, ds)    # the task's head (rating decoder) is part of the model
     try:
         model.load_state_dict(ckpt["state_dict"])
     except (RuntimeError, KeyError) as e:

@@ -18,18 +18,20 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..metrics import Evaluator
+    from ..tasks import config_evaluator
     cfg, ds, _, model = load_run(args.run_dir)
     ks = args.k or cfg.train.ks
     if any(k <= 0 for k in ks):
         from ..errors import UserError
         raise UserError(f"--k: expected positive integers, got {ks}")
     check_splits(ds, (args.split,))
-    metrics = Evaluator(ds, ks=tuple(ks), batch_users=cfg.train.eval_batch_users).evaluate(model, args.split)
+    metrics = config_evaluator(cfg, ds, ks).evaluate(model, args.split)
     if args.json:
         from ..rundir import strict_json
         print(strict_json(metrics))
     else:
         keys = [f"{m}@{k}" for k in ks for m in ("recall", "ndcg", "precision", "hitrate")]
+        if cfg.task.name != "ranking":
+            keys = list(metrics)
         print(format_metrics({f"{args.run_dir} ({args.split})": metrics}, keys))
     return 0

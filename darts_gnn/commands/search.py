@@ -113,6 +113,9 @@ def run(args: argparse.Namespace) -> int:
                 "genotype": report.genotype.to_json()}, dataset=ds)
     print(f"found architecture: {report.genotype.summary()}")
     keys = [f"{m}@{k}" for k in cfg.train.ks for m in ("recall", "ndcg")]
+    ranking = cfg.task.name == "ranking"
+    if not ranking:                      # the task's own metrics (rating: rmse, mae, mse)
+        keys = list(report.test or (report.baseline or {}).get("test", {}))
     rows = {}
     if report.test:
         rows["searched (retrained)"] = report.test
@@ -120,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         rows[f"{report.baseline['name']} (baseline)"] = report.baseline["test"]
     if rows:
         print(format_metrics(rows, keys))
-    if report.baseline is not None and report.test:
+    if report.baseline is not None and report.test and ranking:
         from ..search.seeds import compare_text, summarise
         print(compare_text(summarise([report], keys), report.baseline["name"]))
     for w in (report.diagnostics or {}).get("warnings", []):

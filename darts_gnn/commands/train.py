@@ -46,8 +46,8 @@ def _fit(trainer, run, model, cfg, extra: dict, ds):
 def train_and_evaluate(cfg, run, genotype_path: str | None = None, *, dataset=None, graph=None,
                        genotype=None) -> dict:
     """Build data and model from ``cfg``, train, evaluate on test, write the run directory."""
-    from ..metrics import Evaluator
     from ..models import build_model
+    from ..tasks import attach_head, config_evaluator, task_of
     from ..train import Trainer
 
     device = setup_torch(cfg)
@@ -61,11 +61,14 @@ def train_and_evaluate(cfg, run, genotype_path: str | None = None, *, dataset=No
     else:
         model = build_model(cfg.model, ds, graph)
         model_name = cfg.model.name
+    evaluator = config_evaluator(cfg, ds)
+    task = task_of(evaluator)          # None for ranking (BPR); else its head joins the model
+    if task is not None:
+        attach_head(task, model, ds)
     model = model.to(device)
     run.write_yaml("config.yaml", config_to_dict(cfg))
     if ds.user_ids is not None or ds.item_ids is not None:
         run.write_json("id_map.json", {"users": ds.user_ids, "items": ds.item_ids})
-    evaluator = Evaluator(ds, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
     writer = run.writer()
     extra = {"model_name": cfg.model.name if genotype is None else "genotype",
              "n_users": ds.n_users, "n_items": ds.n_items}
@@ -75,9 +78,9 @@ def train_and_evaluate(cfg, run, genotype_path: str | None = None, *, dataset=No
     if genotype is not None and genotype.recipe is not None:  # the genotype's own lr / L2 / objective
         from ..search.recipe import RecipeTrainer, recipe_train_config
         trainer = RecipeTrainer(model, ds, recipe_train_config(cfg.train, genotype.recipe), recipe=genotype.recipe,
-                                evaluator=evaluator, writer=writer)
+                                evaluator=evaluator, writer=writer, task=task)
     else:
-        trainer = Trainer(model, ds, cfg.train, evaluator=evaluator, writer=writer)
+        trainer = Trainer(model, ds, cfg.train, evaluator=evaluator, writer=writer, task=task)
     result = _fit(trainer, run, model, cfg, extra, ds)
     train_s = time.perf_counter() - t0
     save_checkpoint(run, model, cfg, extra, dataset=ds)  # before testing: an interruption keeps the model
@@ -116,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
                                         f"the best model so far") if model_pt.is_file() else None
         metrics = train_and_evaluate(cfg, run_dir, dataset=ds, graph=graph, genotype=genotype)
     keys = [f"{m}@{k}" for k in cfg.train.ks for m in ("recall", "ndcg")]
+    if cfg.task.name != "ranking":    # the task's own metrics (rating: rmse, mae, mse)
+        keys = [k for k, v in metrics.items() if isinstance(v, float) and k in metrics["best_valid"]]
     print(format_metrics({metrics["model"]: metrics}, keys))
     print(f"best epoch {metrics['best_epoch']} of {metrics['epochs']}, "
           f"{metrics['seconds_per_epoch']:.2f} s/epoch; run directory: {run_dir.path}")

@@ -129,6 +129,9 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     if cfg.source == "synthetic":
         ds = make_synthetic(cfg.synthetic, cfg.seed, test_fraction=cfg.test_fraction,
                             valid_fraction=cfg.valid_fraction)
+        if cfg.synthetic.ratings:
+            from .ratings import synthetic_rating_table
+            ds.ratings = synthetic_rating_table(cfg.synthetic, cfg.seed)
     else:
         if not cfg.path:
             raise DataError(f"data.path is required for data.source {cfg.source!r}")
@@ -176,9 +179,12 @@ def _load_files(cfg: DataConfig) -> Dataset:
         inter = drop_duplicates(inter, cfg.duplicates)
         n_users, n_items = inter.n_users, inter.n_items
         user_ids, item_ids = inter.user_ids, inter.item_ids
+        if split == "given" and cfg.test_path:
+            from .ratings import load_given_ratings
+            return load_given_ratings(cfg)
         if split == "given":
             raise DataError(f"{path}: data.split 'given' needs a separate test file, which data.source "
-                            f"{src!r} does not have; use data.split: random or temporal")
+                            f"{src!r} does not have; set data.test_path, or use data.split: random or temporal")
         if split == "temporal":
             if inter.times is None:
                 raise DataError(f"{path}: data.split 'temporal' needs timestamps; set data.time_col to "
@@ -193,4 +199,8 @@ def _load_files(cfg: DataConfig) -> Dataset:
         test = drop_users_without_train(train, test, n_users, "test", test_src, test_lines)
     else:
         test = drop_users_without_train(train, test, n_users, "test", str(path))
-    return Dataset(name, n_users, n_items, train, valid, test, user_ids=user_ids, item_ids=item_ids)
+    ds = Dataset(name, n_users, n_items, train, valid, test, user_ids=user_ids, item_ids=item_ids)
+    if src != "lightgcn" and inter.ratings is not None:
+        from .ratings import RatingTable
+        ds.ratings = RatingTable.from_pairs(inter.pairs, inter.ratings, n_items)
+    return ds

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,7 +30,9 @@ class Dataset:
     Users are ``0..n_users-1`` and items ``0..n_items-1``. Each split is an int64 array of shape
     ``[n, 2]`` holding ``(user, item)`` pairs; the three splits are disjoint. ``social`` holds optional
     user-user edges ``[m, 2]``. ``user_ids`` / ``item_ids`` keep the original (file) ids when they were
-    remapped, so that recommendations can be reported in the user's own ids.
+    remapped, so that recommendations can be reported in the user's own ids. ``ratings``: explicit
+    ratings by pair when the source has them (a :class:`~darts_gnn.data.ratings.RatingTable`; the
+    ``rating`` task reads it, ranking ignores it).
     """
 
     name: str
@@ -41,6 +44,7 @@ class Dataset:
     social: np.ndarray | None = None
     user_ids: list[str] | None = None
     item_ids: list[str] | None = None
+    ratings: Any = None
     _csr_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..config import Config
 from ..models import build_model
+from ..tasks.base import task_of
 from ..trial import fit_and_evaluate
 from .strategy import StrategyResult
 
@@ -71,7 +72,7 @@ def retrain_genotype(genotype, dataset, graph, cfg: Config, evaluator, writer=No
     """Retrain ``genotype`` from scratch under ``cfg.train`` and test it: a
     :class:`~darts_gnn.trial.TrialResult` (``metrics["test"]``, ``seconds``, ``train``)."""
     return fit_and_evaluate(lambda: genotype.build_model(dataset, graph), dataset, cfg.train, evaluator,
-                            graph=graph, splits=("test",), writer=writer)
+                            graph=graph, splits=("test",), writer=writer, task=task_of(evaluator))
 
 
 def strategy_report(cfg: Config, found: StrategyResult, dataset, graph, evaluator, run=None, writer=None,
@@ -81,7 +82,7 @@ def strategy_report(cfg: Config, found: StrategyResult, dataset, graph, evaluato
     base = None
     if compare_baseline:   # first, so that its wall time is the selection's budget reference
         b = fit_and_evaluate(lambda: build_model(cfg.model, dataset, graph), dataset, cfg.train, evaluator,
-                             graph=graph, splits=("test",))
+                             graph=graph, splits=("test",), task=task_of(evaluator))
         base = {"name": cfg.model.name, "test": b.metrics["test"], "train_seconds": b.seconds,
                 "epochs": b.epochs, "best_epoch": b.train.best_epoch}
     selection, diag = None, {}

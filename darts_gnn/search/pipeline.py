@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from ..config import Config, config_to_dict
+from ..tasks.base import attach_head, config_evaluator, task_of
 from .darts import build_darts_searcher as build_searcher
 from .finish import strategy_report
 from .strategy import SearchContext, run_strategy
@@ -77,8 +78,11 @@ def _baseline(dataset, graph, cfg: Config, evaluator, writer):
     from ..train import Trainer
     seed_everything(cfg.train.seed)
     model = build_model(cfg.model, dataset, graph)
+    task = task_of(evaluator)
+    if task is not None:
+        attach_head(task, model, dataset)
     t0 = time.perf_counter()
-    result = Trainer(model, dataset, cfg.train, evaluator=evaluator, writer=writer).fit()
+    result = Trainer(model, dataset, cfg.train, evaluator=evaluator, writer=writer, task=task).fit()
     seconds = time.perf_counter() - t0
     test = {k: float(v) for k, v in evaluator.evaluate(model, "test").items()}
     return {"name": cfg.model.name, "test": test, "train_seconds": seconds, "epochs": result.epochs_run,
@@ -127,7 +131,6 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
     ``run``'s checkpoint.
     """
     from ..data import Graph, load_dataset
-    from ..metrics import Evaluator
     from ..train import resolve_device
     from .monitor import AlphaLogger, heatmap_figure, write_alphas_csv
 
@@ -139,7 +142,7 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
     if graph is None:
         graph = Graph.from_dataset(dataset, "train")
     log.info("data: %r, graph %r", dataset, graph)
-    evaluator = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
+    evaluator = config_evaluator(cfg, dataset)
     writer = run.writer() if run is not None else None
     if run is not None:
         run.write_yaml("config.yaml", config_to_dict(cfg))

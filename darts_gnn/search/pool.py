@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from ..seed import seed_everything
+from ..tasks.base import signed, task_of
 from .select import _dedupe, select_genotype
 
 __all__ = ["one_shot_scores", "sample_genotypes", "baseline_genotype", "build_pool", "run_selection",
@@ -39,7 +40,9 @@ def baseline_genotype(model_cfg):
 def one_shot_scores(model, genotypes: Sequence, evaluator, metric: str | None = None) -> dict:
     """``{genotype: validation metric of the supernet with α one-hot at it}`` (α restored after);
     genotypes outside the supernet's space are left out."""
-    metric = metric or ("recall@20" if 20 in evaluator.ks else f"recall@{evaluator.ks[0]}")
+    task = task_of(evaluator)
+    metric = metric or (task.monitor if task is not None else
+                        "recall@20" if 20 in evaluator.ks else f"recall@{evaluator.ks[0]}")
     saved = [a.detach().clone() for a in model.arch_parameters()]
     out = {}
     try:
@@ -83,7 +86,7 @@ def build_pool(model, evaluator, picks: Sequence, n_samples: int, seed: int, bas
     samples = sample_genotypes(model, n_samples, seed)
     extra = [baseline] if baseline is not None and model.space.contains(baseline) else []
     scores = one_shot_scores(model, list(picks) + samples + extra, evaluator)
-    ranked = sorted(samples, key=lambda g: -scores.get(g, -math.inf))
+    ranked = sorted(samples, key=lambda g: -signed(evaluator, scores[g]) if g in scores else math.inf)
     return _dedupe(list(picks) + ranked), extra, scores
 
 
@@ -123,7 +126,7 @@ def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, ref
     pool, extra, scores = build_pool(model, evaluator, picks, s.select_samples, seed, base)
     pool = pool[:s.select_pool] + [g for g in extra if g not in pool[:s.select_pool]]
     # retrained best one-shot first, so that a tight budget drops the least promising
-    pool.sort(key=lambda g: -scores.get(g, -math.inf))
+    pool.sort(key=lambda g: -signed(evaluator, scores[g]) if g in scores else math.inf)
     left = max(0.0, total - spent_seconds - (time.perf_counter() - t0))
     res = select_genotype(pool, dataset, graph, cfg, evaluator, one_shot=scores,
                           pool_size=len(pool), budget_seconds=left, log=log, features=features)

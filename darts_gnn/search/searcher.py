@@ -32,6 +32,7 @@ from ..config import FLAT_RELAXATION_KEYS, SearchConfig, TrainConfig
 from ..data.dataset import DataError
 from ..data.sampler import BPRSampler, ValidSampler  # ValidSampler lives there (re-exported here)
 from ..metrics import monitor_metric
+from ..tasks.base import attach_head, task_of
 from ..train import batch_loss, resolve_device
 from .architect import Architect
 from .checkpoint import check_finite
@@ -79,10 +80,13 @@ class Searcher:
         logger: an :class:`~darts_gnn.search.monitor.AlphaLogger` (TensorBoard), or ``None``.
         hooks: :data:`EpochHook` callables run after every epoch.
         progress: show a tqdm bar (default ``train_cfg.progress``).
+        task: a :class:`~darts_gnn.tasks.Task` whose samplers and losses replace BPR (its head is
+            attached to the supernet and trained with the weights); default the evaluator's task
+            (:func:`~darts_gnn.tasks.task_of`), else ranking with BPR as described above.
     """
 
     def __init__(self, model, dataset, cfg: SearchConfig, train_cfg: TrainConfig, evaluator=None,
-                 logger=None, hooks: list[EpochHook] | None = None, progress: bool | None = None):
+                 logger=None, hooks: list[EpochHook] | None = None, progress: bool | None = None, task=None):
         if len(dataset.valid) == 0:
             raise DataError(f"{dataset.name}: the search needs validation interactions for α; set "
                             f"data.valid_fraction > 0")
@@ -99,8 +103,14 @@ class Searcher:
         self.l2 = cfg.l2 if cfg.l2 is not None else train_cfg.l2
         self.batch_size = cfg.batch_size if cfg.batch_size is not None else train_cfg.batch_size
         self.seed = cfg.seed if cfg.seed is not None else train_cfg.seed
-        self.train_sampler = BPRSampler(dataset, self.batch_size, self.seed)
-        self.valid_sampler = ValidSampler(dataset, self.batch_size, self.seed + 1)
+        self.task = task if task is not None else task_of(evaluator)
+        if self.task is None:
+            self.train_sampler = BPRSampler(dataset, self.batch_size, self.seed)
+            self.valid_sampler = ValidSampler(dataset, self.batch_size, self.seed + 1)
+        else:
+            attach_head(self.task, self.model, dataset)      # its weights are trained with the supernet's
+            self.train_sampler = self.task.sampler(dataset, self.batch_size, self.seed)
+            self.valid_sampler = self.task.valid_sampler(dataset, self.batch_size, self.seed + 1)
         self._weights = model.weights()
         self._alphas = model.arch_parameters()
         self.w_optimizer = torch.optim.Adam(self._weights, lr=self.lr)
@@ -112,7 +122,10 @@ class Searcher:
         self.history: list[dict] = []
         self.trajectory: list[dict] = []
         self.stopped_early = False
-        self.monitor = monitor_metric(evaluator.ks) if evaluator is not None else "recall@20"
+        if self.task is not None:
+            self.monitor = self.task.monitor_in(evaluator.ks if evaluator is not None else [20])
+        else:
+            self.monitor = monitor_metric(evaluator.ks) if evaluator is not None else "recall@20"
 
     # ------------------------------------------------------------------ batches and losses
     @property
@@ -128,11 +141,19 @@ class Searcher:
             r += 1
 
     def train_loss_from(self, user_emb: Tensor, item_emb: Tensor, batch) -> Tensor:
-        """BPR on a training batch + ``l2`` on its ego embeddings (the Trainer's loss, :func:`batch_loss`)."""
+        """BPR on a training batch + ``l2`` on its ego embeddings (the Trainer's loss, :func:`batch_loss`);
+        the task's training loss when there is one."""
+        if self.task is not None:
+            return self.task.loss_from((user_emb, item_emb), self.model, getattr(self.model, "task_head", None),
+                                       batch, self.l2)
         return batch_loss(user_emb, item_emb, batch, self.l2, self.model.ego_embeddings() if self.l2 > 0 else None)
 
     def valid_loss_from(self, user_emb: Tensor, item_emb: Tensor, batch) -> Tensor:
-        """BPR on a validation batch + the relaxation's regularizer (the α objective)."""
+        """BPR on a validation batch + the relaxation's regularizer (the α objective); the task's
+        validation loss when there is one."""
+        if self.task is not None:
+            return self.task.valid_loss_from((user_emb, item_emb), self.model, getattr(self.model, "task_head", None),
+                                             batch) + self.model.arch_regularizer()
         return batch_loss(user_emb, item_emb, batch) + self.model.arch_regularizer()
 
     def train_loss(self, batch) -> Tensor:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 
+from ..errors import UserError
+from ..tasks.base import attach_head, task_of
 from .recipe import Recipe, RecipeTrainer, recipe_train_config
 
 __all__ = ["Candidate", "SelectionResult", "select_genotype", "train_candidate", "spearman",
@@ -88,7 +90,12 @@ class Candidate:
     stage: str = "architecture"
 
     def score(self, metric: str) -> float:
-        return float(self.valid.get(metric, -math.inf))
+        return float(self.valid.get(metric, math.nan))
+
+    def key(self, metric: str, higher_is_better: bool = True) -> float:
+        """Sort key, larger is better: the score (negated when lower is better); ``-inf`` for NaN."""
+        s = self.score(metric)
+        return -math.inf if math.isnan(s) else (s if higher_is_better else -s)
 
     def to_dict(self) -> dict[str, Any]:
         return {"genotype": self.genotype.summary(), "valid": self.valid, "seconds": self.seconds,
@@ -108,10 +115,11 @@ class SelectionResult:
     spearman: float = math.nan
     warnings: list[str] = field(default_factory=list)
     skipped: int = 0
+    higher_is_better: bool = True
 
     @property
     def best(self) -> Candidate:
-        return max(self.candidates, key=lambda c: c.score(self.metric))
+        return max(self.candidates, key=lambda c: c.key(self.metric, self.higher_is_better))
 
     def table(self) -> str:
         """One line per retrained candidate, the winner marked with ``*``."""
@@ -146,8 +154,15 @@ def train_candidate(genotype, dataset, graph, train_cfg, evaluator, *, patience:
     tcfg = recipe_train_config(train_cfg, recipe, **changes)
     seed_everything(tcfg.seed)
     model = genotype.build_model(dataset, graph, **(features or {}))
+    task = task_of(evaluator)                    # rating etc.: the task's head and loss
+    if task is not None:
+        if recipe.loss != "bpr" or recipe.negatives != 1:
+            raise UserError(f"recipe {recipe}: the {task.name} task trains with its own loss; a recipe may "
+                            f"set lr and l2 only (loss: bpr, negatives: 1)")
+        attach_head(task, model, dataset)
     t0 = time.perf_counter()
-    result = RecipeTrainer(model, dataset, tcfg, recipe=recipe, evaluator=evaluator, writer=writer).fit()
+    result = RecipeTrainer(model, dataset, tcfg, recipe=recipe, evaluator=evaluator, writer=writer,
+                           task=task).fit()
     return model, result, time.perf_counter() - t0
 
 
@@ -202,7 +217,9 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
             would not fit are skipped (counted in ``skipped``), never half-trained.
     """
     s = cfg.search
-    metric = "recall@20" if 20 in evaluator.ks else f"recall@{evaluator.ks[0]}"
+    task = task_of(evaluator)
+    metric = ("recall@20" if 20 in evaluator.ks else f"recall@{evaluator.ks[0]}") if task is None else task.monitor
+    hib = task is None or task.higher_is_better
     one_shot = dict(one_shot or {})
     pool = _dedupe(candidates)[:pool_size or s.select_pool]
     if not pool:
@@ -229,7 +246,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
 
     for g in pool:
         run(_with_lr(g, s.select_lr), "architecture", one_shot.get(g))
-    ranked = sorted(done, key=lambda c: -c.score(metric))
+    ranked = sorted(done, key=lambda c: -c.key(metric, hib))
     tried = {c.genotype for c in done}
     for c in ranked[:s.select_recipe_top]:
         for r in recipes:
@@ -237,8 +254,9 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
             if g not in tried:
                 tried.add(g)
                 run(g, "recipe", None)
-    winner = max(done, key=lambda c: c.score(metric)).genotype
-    result = SelectionResult(winner, done, time.perf_counter() - budget.t0, metric, skipped=skipped)
+    winner = max(done, key=lambda c: c.key(metric, hib)).genotype
+    result = SelectionResult(winner, done, time.perf_counter() - budget.t0, metric, skipped=skipped,
+                             higher_is_better=hib)
     _diagnose(result)
     return result
 

@@ -34,6 +34,7 @@ from ..errors import UserError
 from ..genotype import Genotype
 from ..metrics import Evaluator, monitor_metric
 from ..space import SearchSpace
+from ..tasks.base import config_evaluator, signed, task_of
 from ..trial import fit_and_evaluate, short_train_config
 
 __all__ = ["SearchStrategy", "StrategyResult", "SearchContext", "Budget", "BudgetLedger",
@@ -133,7 +134,7 @@ class SearchContext:
         dataset = dataset if dataset is not None else load_dataset(cfg.data)
         graph = graph if graph is not None else Graph.from_dataset(dataset, "train")
         ks = sorted({*cfg.train.ks, 20})
-        return cls(cfg, dataset, graph, Evaluator(dataset, ks=ks, batch_users=cfg.train.eval_batch_users), **kw)
+        return cls(cfg, dataset, graph, config_evaluator(cfg, dataset, ks), **kw)
 
     @property
     def seed(self) -> int:
@@ -223,22 +224,24 @@ class CandidateScorer:
         self.ctx = ctx
         self.ledger = ledger
         self.cfg = train_cfg if train_cfg is not None else short_train_config(ctx.cfg, epochs)
-        self.monitor = monitor_metric(ctx.evaluator.ks)
+        task = task_of(ctx.evaluator)
+        self.monitor = monitor_metric(ctx.evaluator.ks) if task is None else task.monitor_in(ctx.evaluator.ks)
         self.records: list[dict] = []
         self.genotypes: list[Genotype] = []
         self._seen: dict[Genotype, dict] = {}
         self.on_record = on_record
 
     def score(self, genotype: Genotype, budget_seconds: float | None = None) -> dict:
-        """Train and score ``genotype``; returns its record (``score`` is ``-inf`` for a NaN metric)."""
+        """Train and score ``genotype``; returns its record (``score`` is ``-inf`` for a NaN metric;
+        the monitored metric, negated when the task prefers lower values, e.g. ``-rmse``)."""
         if genotype in self._seen:
             return self._seen[genotype]
         ctx = self.ctx
         out = fit_and_evaluate(lambda: genotype.build_model(ctx.dataset, ctx.graph), ctx.dataset, self.cfg,
                                ctx.evaluator, graph=ctx.graph, seed=ctx.seed, splits=("valid",),
-                               budget_seconds=budget_seconds)
+                               budget_seconds=budget_seconds, task=task_of(ctx.evaluator))
         self.ledger.add_epochs(out.epochs)
-        score = float(out.metrics["valid"][self.monitor])
+        score = signed(ctx.evaluator, float(out.metrics["valid"][self.monitor]))   # larger is better
         record = {"index": len(self.records), "genotype": genotype.to_dict(), "summary": genotype.summary(),
                   "valid": out.metrics["valid"], "score": score if math.isfinite(score) else -math.inf,
                   "epochs": out.epochs, "train_seconds": out.train_seconds, "seconds": out.seconds,

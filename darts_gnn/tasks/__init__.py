@@ -3,8 +3,17 @@
 ``ranking`` (BPR, full-ranking Recall/NDCG; the default) and ``rating`` (explicit ratings, MSE,
 RMSE/MAE) are built in; choose one with the config section ``task: {name: ...}``.
 """
-from .base import Task, TaskError, attach_head, build_task, register_task, task_head
+from .base import (Task, TaskError, attach_head, build_task, config_evaluator, register_task, signed, task_head,
+                   task_of)
 from .ranking import RankingTask
+from .rating import RatingConfig, RatingEvaluator, RatingHead, RatingSampler, RatingTask, rating_metrics
 
-__all__ = ["Task", "TaskError", "register_task", "build_task", "attach_head", "task_head", "RankingTask"]
-from . import profile, social  # noqa: E402,F401  (register the social and profile tasks)
+__all__ = ["Task", "TaskError", "register_task", "build_task", "attach_head", "task_head", "task_of", "config_evaluator", "signed",
+           "RankingTask", "RatingTask", "RatingConfig", "RatingHead", "RatingSampler", "RatingEvaluator",
+           "rating_metrics"]
+
+# social (friend recommendation) and profile (user attributes from embeddings): issue 12
+from .profile import ProfileConfig, ProfileEvaluator, ProfileTask  # noqa: E402
+from .social import SocialConfig, SocialTask  # noqa: E402
+
+__all__ += ["SocialTask", "SocialConfig", "ProfileTask", "ProfileConfig", "ProfileEvaluator"]

@@ -23,6 +23,7 @@ registered as its options).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Iterable
 
@@ -32,7 +33,8 @@ from ..config import TaskConfig
 from ..errors import UserError
 from ..registries import TASKS
 
-__all__ = ["Task", "TaskError", "register_task", "build_task", "attach_head", "task_head"]
+__all__ = ["Task", "TaskError", "register_task", "build_task", "attach_head", "task_head", "task_of",
+           "config_evaluator", "signed"]
 
 
 class TaskError(UserError, ValueError):
@@ -173,3 +175,27 @@ def attach_head(task: Task, model, dataset) -> torch.nn.Module | None:
 def task_head(model) -> torch.nn.Module | None:
     """``model.task_head`` or ``None``."""
     return getattr(model, "task_head", None)
+
+
+def task_of(evaluator) -> Task | None:
+    """The task an evaluator belongs to (``evaluator.task``), ``None`` for the plain ranking
+    :class:`~darts_gnn.metrics.Evaluator`: code that only receives an evaluator (selection, candidate
+    scoring) learns the monitored metric, its direction and the training loss from it."""
+    return getattr(evaluator, "task", None)
+
+
+def config_evaluator(cfg, dataset, ks=None):
+    """The evaluator of a run: ``build_task(cfg.task)`` checked against ``dataset``, its evaluator under
+    ``cfg.train`` (cut-offs ``ks`` when given). For ``ranking`` this is the plain
+    :class:`~darts_gnn.metrics.Evaluator` the pipeline always used."""
+    task = build_task(cfg.task)
+    task.check(dataset)
+    train = cfg.train if ks is None else dataclasses.replace(cfg.train, ks=[int(k) for k in ks])
+    return task.evaluator(dataset, train)
+
+
+def signed(evaluator, value: float) -> float:
+    """``value`` of the evaluator's monitored metric as a score where larger is better (negated when
+    the evaluator's task prefers lower values): what strategies rank and reward by."""
+    task = task_of(evaluator)
+    return value if task is None or task.higher_is_better else -value

@@ -166,3 +166,13 @@ def test_ml100k_attributes(shared_data):
     assert len(a.classes["occupation"]) == 21 and len(a.classes["age"]) == 7
     assert a.labels["gender"].sum() == 670 and a.classes["gender"] == ["F", "M"]  # 670 M, 273 F
     assert a.classes["occupation"][a.labels["occupation"][0]] == "technician"  # u.user line 1, user 0
+
+
+def test_cli_profile_without_attributes_exits_2(tmp_path, capsys):
+    from darts_gnn.cli import main
+    from helpers import set_args
+    sets = ["train.epochs=1", "train.progress=false", "model.dim=8", "task.name=profile"]
+    assert main(["train", *set_args(sets), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "task.attributes_path" in err[0]
+    assert not (tmp_path / "run").exists()

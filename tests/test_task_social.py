@@ -177,7 +177,7 @@ def test_loss_with_and_without_the_item_term_and_evaluation():
         grad = model.item_emb.weight.grad
         assert (grad is not None and bool(grad.abs().sum() > 0)) == (weight > 0)
         vb = next(iter(task.valid_sampler(prep, 32, 0)))
-        assert math.isfinite(float(task.valid_loss(model, None, vb)))
+        assert math.isfinite(task.valid_loss(model, None, vb).item())
         out = task.evaluator(prep, TrainConfig()).evaluate(model, "valid")
         assert 0.0 <= out[task.monitor] <= 1.0
 
@@ -217,3 +217,34 @@ def test_lastfm_trust_network_ids_are_one_based(shared_data, caplog):
     assert 0.19 <= len(f.test) / 12717 <= 0.2
     rowptr, _ = friend_csr(f.train, ds.n_users)
     assert int(rowptr[-1]) == 2 * len(f.train)
+
+
+# ------------------------------------------------------------------ CLI
+TINY_CLI = ["data.synthetic.n_users=40", "data.synthetic.n_items=50", "data.synthetic.interactions_per_user=10",
+            "train.epochs=2", "train.eval_every=1", "train.batch_size=128", "train.progress=false",
+            "model.dim=8", "model.n_layers=2", "task.name=social"]
+
+
+def test_cli_social_without_a_social_file_exits_2(tmp_path, capsys):
+    from darts_gnn.cli import main
+    from helpers import set_args
+    assert main(["train", *set_args(TINY_CLI), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "data.social_path" in err[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_social_train_and_evaluate(tmp_path, capsys):
+    import json
+    from darts_gnn.cli import main
+    from helpers import set_args
+    social = tmp_path / "friends.txt"
+    social.write_text("".join(f"{u} {v}\n" for u, v in random_friends(40, 200, 1)) + "0 1\n")
+    run = tmp_path / "run"
+    assert main(["train", *set_args(TINY_CLI + [f"data.social_path={social}"]), "--out", str(run)]) == 0
+    m = json.loads((run / "metrics.json").read_text())
+    assert 0.0 <= m["recall@20"] <= 1.0 and "recall@20" in m["best_valid"]
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["recall@20"] == pytest.approx(m["recall@20"])

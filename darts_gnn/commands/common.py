@@ -64,7 +64,9 @@ def load_data(cfg: Config):
     from ..tasks import build_task
     t0 = time.perf_counter()
     ds = load_dataset(cfg.data)
-    build_task(cfg.task).check(ds)
+    task = build_task(cfg.task)
+    task.check(ds)
+    ds = task.prepare(ds)  # before the graph: e.g. social keeps only its training friendships
     graph = Graph.from_dataset(ds, "train")
     log.info("data: %r, graph %r (%.2f s)", ds, graph, time.perf_counter() - t0)
     return ds, graph

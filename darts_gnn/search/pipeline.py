@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from ..config import Config, config_to_dict
-from ..tasks.base import attach_head, config_evaluator, task_of
+from ..tasks.base import attach_head, build_task, config_evaluator, task_of
 from .darts import build_darts_searcher as build_searcher
 from .finish import strategy_report
 from .strategy import SearchContext, run_strategy
@@ -139,7 +139,8 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
     resolve_device(cfg.train.device)  # fail early on a missing GPU
     if dataset is None:
         dataset = load_dataset(cfg.data)
-    if graph is None:
+    if graph is None:  # the task's data preparation first (social: only training friendships)
+        dataset = build_task(cfg.task).prepare(dataset)
         graph = Graph.from_dataset(dataset, "train")
     log.info("data: %r, graph %r", dataset, graph)
     evaluator = config_evaluator(cfg, dataset)

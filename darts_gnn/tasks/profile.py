@@ -147,7 +147,9 @@ class ProfileTask(RankingTask):
         probe = getattr(dataset, "probe", None)
         if probe is None:
             raise TaskError("task profile: the data set was not prepared (call task.prepare(dataset) first)")
-        return ProfileEvaluator(dataset, probe, self.cfg, ks=tuple(cfg.ks), batch_users=cfg.eval_batch_users)
+        ev = ProfileEvaluator(dataset, probe, self.cfg, ks=tuple(cfg.ks), batch_users=cfg.eval_batch_users)
+        ev.task, ev.monitor, ev.higher_is_better = self, self.monitor_in(ev.ks), self.higher_is_better
+        return ev
 
     def monitor_in(self, ks) -> str:
         return "probe_f1" if self.cfg.monitor == "probe" else monitor_metric(ks)

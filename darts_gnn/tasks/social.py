@@ -118,7 +118,11 @@ class SocialTask(Task):
         return friend_bpr(emb[0], batch)
 
     def evaluator(self, dataset, cfg) -> FriendEvaluator:
-        return FriendEvaluator(self._friends(dataset), ks=tuple(cfg.ks), batch_users=cfg.eval_batch_users)
+        """A :class:`FriendEvaluator` carrying ``.task`` (so the trainer, searcher and selection
+        find the loss and the monitored metric through it)."""
+        ev = FriendEvaluator(self._friends(dataset), ks=tuple(cfg.ks), batch_users=cfg.eval_batch_users)
+        ev.task, ev.monitor, ev.higher_is_better = self, self.monitor_in(ev.ks), self.higher_is_better
+        return ev
 
     def monitor_in(self, ks) -> str:
         return monitor_metric(ks)

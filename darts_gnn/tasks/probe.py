@@ -22,7 +22,7 @@ __all__ = ["accuracy", "macro_f1", "LinearProbe", "fit_probe", "probe_attribute"
            "WEIGHT_DECAYS"]
 
 #: the default grid of :math:`\lambda`
-WEIGHT_DECAYS = (1e-4, 1e-3, 1e-2, 1e-1)
+WEIGHT_DECAYS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:

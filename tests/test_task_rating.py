@@ -212,3 +212,24 @@ def test_ml100k_u1_loads_with_ratings(shared_data: Path):
     ds = load_dataset(cfg.data)
     assert (ds.n_users, ds.n_items, len(ds.train) + len(ds.valid), len(ds.test)) == (943, 1682, 80000, 20000)
     assert ds.ratings.scale == (1.0, 5.0) and ds.ratings.lookup(ds.test).mean() == pytest.approx(3.5359, abs=1e-4)
+
+
+def test_darts_searches_the_decoder_and_later_models_use_its_choice():
+    from darts_gnn.search import run_search
+    cfg, ds, graph = _rated_synthetic(["task.decoder=search", "search.epochs=3", "search.warmup_epochs=1",
+                                       "search.n_layers=1", "search.arch_lr=0.3", "search.select=false"])
+    report = run_search(cfg, dataset=ds, graph=graph)
+    head = report.supernet.task_head
+    assert head.decoder == "search" and head.alpha.abs().sum() > 0          # β was trained (validation MSE)
+    chosen = report.metrics["task"]["decoder"]
+    assert chosen == head.derived() and chosen in ("dot", "bilinear")
+    assert report.model.task_head.decoder == chosen and "rmse" in report.test
+    assert all(p is not head.alpha for p in report.supernet.parameters())   # α-like, not a weight
+
+
+def test_decoder_search_is_a_config_choice():
+    assert load_config(None, ["task.name=rating", "task.decoder=search"]).task.decoder == "search"
+    task = RatingTask(RatingConfig(decoder="search"))
+    assert task.decoder() == "dot"                    # outside a search, before any: the plain dot
+    task.begin_search()
+    assert task.decoder() == "search"

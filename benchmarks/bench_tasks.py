@@ -6,7 +6,8 @@ seed, test RMSE / MAE of
 * ``mf``: matrix factorisation with user/item/global biases (the config's dim; its own L2 ``--mf-l2``,
   tuned on validation),
 * ``lightgcn``: LightGCN (the config's ``model`` section) with the dot-with-biases decoder,
-* ``searched``: ``search -> validated selection -> retrain`` (``run_search``) with the rating task;
+* ``searched``: ``search -> validated selection -> retrain`` (``run_search``) with the rating task
+  (the decoder too when the config says ``task.decoder: search``);
   its total cost (search + selection + final retrain) is capped by ``search.budget_factor`` x the
   LightGCN training time measured in the same seed, and reported as that ratio.
 
@@ -59,7 +60,7 @@ def _train(cfg, model_cfg, dataset, graph, evaluator) -> dict:
                            graph=graph, splits=("valid", "test"), task=task_of(evaluator))
     name = model_cfg.name + ("" if model_cfg.name == "mf" else f" L={model_cfg.n_layers}")
     return {"test": out.metrics["test"], "valid": out.metrics["valid"], "seconds": time.perf_counter() - t0,
-            "epochs": out.epochs, "summary": f"{name} d={model_cfg.dim} + {cfg.task.decoder} decoder"}
+            "epochs": out.epochs, "summary": f"{name} d={model_cfg.dim} + {out.model.task_head.decoder} decoder"}
 
 
 def _searched(cfg, dataset, graph, reference: float) -> dict:
@@ -69,9 +70,11 @@ def _searched(cfg, dataset, graph, reference: float) -> dict:
     rep = run_search(cfg, dataset=dataset, graph=graph, progress=False)
     sel = rep.diagnostics.get("selection_seconds", 0.0)
     cost = rep.search.seconds + sel + rep.retrain_seconds
+    decoder = rep.model.task_head.decoder
     return {"test": rep.test, "valid": dict(rep.retrain.best_valid), "seconds": time.perf_counter() - t0,
             "cost_seconds": cost, "cost_ratio": cost / reference, "search_seconds": rep.search.seconds,
-            "selection_seconds": sel, "retrain_seconds": rep.retrain_seconds, "summary": rep.genotype.summary()}
+            "selection_seconds": sel, "retrain_seconds": rep.retrain_seconds,
+            "summary": f"{rep.genotype.summary()} + {decoder} decoder"}
 
 
 #: MF's own L2 (chosen on validation RMSE among 0.05, 0.1, 0.2, 0.5, 1, 2 at lr 5e-3, dim 64): MF

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import statistics
 import sys
 import time
@@ -128,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--json", metavar="FILE", help="also write every row as JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="log the search and selection (INFO)")
     args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config or CONFIGS[args.task], ["train.progress=false", *args.set])
     run, table = BENCHES[args.task]

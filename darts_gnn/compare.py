@@ -57,7 +57,7 @@ from .models import build_model
 from .search.finish import retrain_genotype
 from .search.strategy import SearchContext, run_strategy
 from .space import SearchSpace
-from .tasks.base import task_of
+from .tasks.base import build_task, task_of
 from .train import resolve_device
 from .trial import fit_and_evaluate
 
@@ -175,7 +175,8 @@ def _run_strategy(cfg: Config, dataset, graph, evaluator, progress: bool) -> dic
 def _run_baseline(cfg: Config, dataset, graph, evaluator) -> dict:
     mcfg = cfg.model
     out = fit_and_evaluate(lambda: build_model(mcfg, dataset, graph), dataset, cfg.train, evaluator,
-                           graph=graph, splits=("test",), task=task_of(evaluator))
+                           graph=graph, splits=("test",),   # a fresh task: no searched choice leaks in
+                           task=build_task(cfg.task) if task_of(evaluator) is not None else None)
     return {**_trial_row(out), "search_seconds": 0.0, "search_epochs": 0,
             "summary": f"{mcfg.name} (dim {mcfg.dim}" + (f", {mcfg.n_layers} layers)" if mcfg.name != "mf" else ")")}
 

@@ -233,3 +233,18 @@ def test_decoder_search_is_a_config_choice():
     assert task.decoder() == "dot"                    # outside a search, before any: the plain dot
     task.begin_search()
     assert task.decoder() == "search"
+
+
+def test_bilinear_form_is_shrunk_towards_the_dot_product():
+    ds, graph = _rated_tiny()
+    task = RatingTask(RatingConfig(decoder="bilinear"))
+    model = build_model(ModelConfig(name="mf", dim=2), ds, graph)
+    head = attach_head(task, model, ds)
+    batch = (torch.tensor([0]), torch.tensor([1]), torch.tensor([3.0]))
+    base = task.loss(model, head, batch, 0.1).item()        # W = I: no shrinkage term
+    with torch.no_grad():
+        head.weight[0, 1] = 2.0                              # |W - I|² = 4
+    moved = task.loss(model, head, batch, 0.1).item() - task.loss(model, head, batch, 0.0).item()
+    with torch.no_grad():
+        head.weight[0, 1] = 0.0
+    assert moved - (base - task.loss(model, head, batch, 0.0).item()) == pytest.approx(0.1 * 0.5 * 4, rel=1e-5)

@@ -16,11 +16,13 @@ architecture logits ``β [2]`` optimised with α on the validation loss; the sea
 
 .. math::
     \frac1B \sum_{(u,i)} (\hat r_{ui} - r_{ui})^2 + l_2 \cdot \tfrac12 \big(\lVert e^{(0)}_u\rVert^2 +
-    \lVert e^{(0)}_i\rVert^2 + b_u^2 + b_i^2\big) / B
+    \lVert e^{(0)}_i\rVert^2 + b_u^2 + b_i^2\big) / B + l_2 \cdot \tfrac12 \lVert W - I \rVert_F^2
 
 over shuffled batches ``(users, items, ratings)`` of the training ratings (:class:`RatingSampler`;
 ego rows :math:`e^{(0)}` as for BPR); the validation loss (the α objective of bilevel search) is the
-same MSE on validation ratings without the penalty. Evaluation clips predictions to the rating scale
+same MSE on validation ratings without the penalty. The last term (bilinear decoders only) shrinks
+``W`` towards the dot product: without it the ``d x d`` form overfits (ml-100k u1, LightGCN 2 layers,
+validation RMSE 0.909 unshrunk, 0.898 shrunk, 0.897 for the dot product). Evaluation clips predictions to the rating scale
 ``[lo, hi]`` (``task.scale``, default the lowest and highest rating in the data) and reports
 ``rmse = sqrt(mean((clip(r̂) - r)^2))``, ``mae = mean(|clip(r̂) - r|)`` and ``mse`` over the split's
 pairs; ``monitor`` is ``rmse``, lower is better. Message passing uses the training graph unweighted.
@@ -247,6 +249,9 @@ class RatingTask(Task):
             loss = loss + l2 * l2_penalty(ego_u.index_select(0, users), ego_i.index_select(0, items),
                                           head.user_bias.index_select(0, users).unsqueeze(1),
                                           head.item_bias.index_select(0, items).unsqueeze(1))
+            if head.weight is not None:      # the bilinear form is shrunk towards the dot product
+                loss = loss + l2 * 0.5 * (head.weight - torch.eye(head.weight.shape[0], device=head.weight.device)
+                                          ).pow(2).sum()
         return loss
 
     def valid_loss_from(self, emb, model, head, batch) -> torch.Tensor:

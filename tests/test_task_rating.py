@@ -131,7 +131,7 @@ def test_rating_on_data_without_ratings_is_exit_2_with_one_line(tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert "has no ratings" in err and "data.synthetic.ratings: true" in err and len(err.splitlines()) == 1
     assert not out.exists()
-    ds, graph = Dataset("plain", 2, 2, [[0, 0]], [[1, 1]], [[0, 1]]), None
+    ds = Dataset("plain", 2, 2, [[0, 0]], [[1, 1]], [[0, 1]])
     with pytest.raises(TaskError):
         config_evaluator(load_config(None, ["task.name=rating"]), ds)
 

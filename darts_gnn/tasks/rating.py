@@ -22,7 +22,8 @@ over shuffled batches ``(users, items, ratings)`` of the training ratings (:clas
 ego rows :math:`e^{(0)}` as for BPR); the validation loss (the α objective of bilevel search) is the
 same MSE on validation ratings without the penalty. The last term (bilinear decoders only) shrinks
 ``W`` towards the dot product: without it the ``d x d`` form overfits (ml-100k u1, LightGCN 2 layers,
-validation RMSE 0.909 unshrunk, 0.898 shrunk, 0.897 for the dot product). Evaluation clips predictions to the rating scale
+validation RMSE 0.909 unshrunk, 0.898 shrunk, 0.897 for the dot product).
+Evaluation clips predictions to the rating scale
 ``[lo, hi]`` (``task.scale``, default the lowest and highest rating in the data) and reports
 ``rmse = sqrt(mean((clip(r̂) - r)^2))``, ``mae = mean(|clip(r̂) - r|)`` and ``mse`` over the split's
 pairs; ``monitor`` is ``rmse``, lower is better. Message passing uses the training graph unweighted.

@@ -57,6 +57,7 @@ from .models import build_model
 from .search.finish import retrain_genotype
 from .search.strategy import SearchContext, run_strategy
 from .space import SearchSpace
+from .tasks.base import build_task, task_of
 from .train import resolve_device
 from .trial import fit_and_evaluate
 
@@ -68,6 +69,14 @@ log = logging.getLogger("darts_gnn.compare")
 DARTS_METHODS = ("darts-softmax", "darts-gumbel", "darts-sigmoid")
 METHODS = DARTS_METHODS + ("random", "lightgcn", "mf")
 METRICS = ("recall@20", "ndcg@20")
+#: the reported test metrics and their column labels, per task (``ranking`` when not listed)
+TASK_METRICS = {"ranking": (METRICS, ("Recall@20", "NDCG@20")), "rating": (("rmse", "mae"), ("RMSE", "MAE"))}
+
+
+def report_metrics(report: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(metric keys, column labels)`` of a report, by its config's task."""
+    task = ((report.get("config") or {}).get("task") or {}).get("name", "ranking")
+    return TASK_METRICS.get(task, TASK_METRICS["ranking"])
 REPORT_VERSION = 1
 
 
@@ -166,7 +175,8 @@ def _run_strategy(cfg: Config, dataset, graph, evaluator, progress: bool) -> dic
 def _run_baseline(cfg: Config, dataset, graph, evaluator) -> dict:
     mcfg = cfg.model
     out = fit_and_evaluate(lambda: build_model(mcfg, dataset, graph), dataset, cfg.train, evaluator,
-                           graph=graph, splits=("test",))
+                           graph=graph, splits=("test",),   # a fresh task: no searched choice leaks in
+                           task=build_task(cfg.task) if task_of(evaluator) is not None else None)
     return {**_trial_row(out), "search_seconds": 0.0, "search_epochs": 0,
             "summary": f"{mcfg.name} (dim {mcfg.dim}" + (f", {mcfg.n_layers} layers)" if mcfg.name != "mf" else ")")}
 
@@ -203,15 +213,16 @@ def _run_method(method: str, scfg: Config, dataset, graph, evaluator, progress: 
 
 # --------------------------------------------------------------------------- the whole comparison
 
-def summarize(rows: list[dict], methods: Sequence[str] = METHODS) -> dict[str, dict]:
-    """Mean and (sample) standard deviation over seeds, per method, of the test metrics and times."""
+def summarize(rows: list[dict], methods: Sequence[str] = METHODS,
+              metrics: Sequence[str] = METRICS) -> dict[str, dict]:
+    """Mean and (sample) standard deviation over seeds, per method, of the test ``metrics`` and times."""
     out: dict[str, dict] = {}
     for m in methods:
         rs = [r for r in rows if r["method"] == m and "error" not in r]
         if not rs:
             continue
         stats: dict[str, Any] = {"n": len(rs), "seeds": [r["seed"] for r in rs]}
-        for key, get in [(k, (lambda r, k=k: r["test"][k])) for k in METRICS] + [
+        for key, get in [(k, (lambda r, k=k: r["test"][k])) for k in metrics] + [
                 ("search_seconds", lambda r: r.get("search_seconds", 0.0)),
                 ("search_epochs", lambda r: r.get("search_epochs", 0)),
                 ("retrain_seconds", lambda r: r["retrain_seconds"])]:
@@ -276,7 +287,7 @@ def run_compare(cfg: Config, seeds: Sequence[int], methods: Sequence[str] = METH
     done = _finished_rows(run, report["config"]) if resume else {}
 
     def save() -> None:
-        report["summary"] = summarize(report["rows"], methods)
+        report["summary"] = summarize(report["rows"], methods, report_metrics(report)[0])
         if run is not None:
             run.write_json("compare.json", report)
             run.write_text("compare.md", markdown_report(report))
@@ -294,8 +305,8 @@ def run_compare(cfg: Config, seeds: Sequence[int], methods: Sequence[str] = METH
                 out = _run_method(method, scfg, dataset, graph, evaluator, progress, darts_seconds,
                                   random_samples, random_budget_seconds)
                 row = {"method": method, "seed": int(seed), **out, "wall_seconds": time.perf_counter() - t0}
-                log.info("compare: %s seed %d -> recall@20 %.4f ndcg@20 %.4f (%s)", method, seed,
-                         row["test"]["recall@20"], row["test"]["ndcg@20"], row.get("summary", ""))
+                log.info("compare: %s seed %d -> %s (%s)", method, seed, " ".join(
+                    f"{k} {row['test'][k]:.4f}" for k in report_metrics(report)[0]), row.get("summary", ""))
             if row.get("strategy") == "darts":
                 darts_seconds.append(float(row["search_seconds"]))
             report["rows"].append(row)
@@ -321,27 +332,30 @@ def _ms(stat: dict | None, digits: int = 4) -> str:
 
 def markdown_report(report: dict) -> str:
     """The comparison as markdown: the main table, every run's genotype, and α summaries."""
-    summary = report.get("summary") or summarize(report["rows"], report.get("methods", METHODS))
+    (m1, m2), (l1, l2) = report_metrics(report)
+    summary = report.get("summary") or summarize(report["rows"], report.get("methods", METHODS), (m1, m2))
     n_seeds = len(report.get("seeds", []))
-    lines = ["| method | Recall@20 | NDCG@20 | search s | search epochs | retrain s | runs |",
+    lines = [f"| method | {l1} | {l2} | search s | search epochs | retrain s | runs |",
              "|---|---|---|---|---|---|---|"]
     for m in report.get("methods", METHODS):
         s = summary.get(m)
         if s is None:
             continue
-        lines.append(f"| {m} | {_ms(s['recall@20'])} | {_ms(s['ndcg@20'])} | "
+        lines.append(f"| {m} | {_ms(s[m1])} | {_ms(s[m2])} | "
                      f"{_ms(s['search_seconds'], 1)} | {_ms(s.get('search_epochs'), 1)} | "
                      f"{_ms(s['retrain_seconds'], 1)} | {s['n']}/{n_seeds} |")
-    lines += ["", "mean ± sample std over seeds; test split, full ranking, train/valid items masked; "
+    protocol = ("full ranking, train/valid items masked" if m1 == "recall@20" else
+                "every rated pair, predictions clipped to the rating scale")
+    lines += ["", f"mean ± sample std over seeds; test split, {protocol}; "
               "every model retrained from scratch under the same protocol. Search epochs: supernet "
               "epochs + candidate-training epochs.", "",
-              "| method | seed | Recall@20 | NDCG@20 | search s (epochs) | retrain s (epochs) | architecture |",
+              f"| method | seed | {l1} | {l2} | search s (epochs) | retrain s (epochs) | architecture |",
               "|---|---|---|---|---|---|---|"]
     for r in report["rows"]:
         if "error" in r:
             continue
-        lines.append(f"| {r['method']} | {r['seed']} | {r['test']['recall@20']:.4f} | "
-                     f"{r['test']['ndcg@20']:.4f} | {r.get('search_seconds', 0.0):.1f} ({r.get('search_epochs', '-')}) | "
+        lines.append(f"| {r['method']} | {r['seed']} | {r['test'][m1]:.4f} | "
+                     f"{r['test'][m2]:.4f} | {r.get('search_seconds', 0.0):.1f} ({r.get('search_epochs', '-')}) | "
                      f"{r['retrain_seconds']:.1f} ({r.get('retrain_epochs', '-')}) | "
                      f"`{_cell(r.get('summary', ''))}` |")
     darts = [r for r in report["rows"] if r.get("alpha")]

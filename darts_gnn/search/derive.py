@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from ..tasks.base import signed, task_of
+
 __all__ = ["derive_genotype", "greedy_genotype", "DERIVATIONS"]
 
 DERIVATIONS = ("argmax", "greedy")
@@ -37,7 +39,9 @@ def greedy_genotype(model, evaluator, metric: str | None = None, split: str = "v
     "picked"}``.
     """
     from .supernet import ONE_HOT
-    metric = metric or ("recall@20" if 20 in evaluator.ks else f"recall@{evaluator.ks[0]}")
+    task = task_of(evaluator)        # rating: lowest validation RMSE wins
+    metric = metric or (task.monitor if task is not None else
+                        "recall@20" if 20 in evaluator.ks else f"recall@{evaluator.ks[0]}")
     rows = dict(model.named_arch_parameters())
     saved = {k: a.detach().clone() for k, a in rows.items()}
     was_training = model.training
@@ -55,9 +59,10 @@ def greedy_genotype(model, evaluator, metric: str | None = None, split: str = "v
                 a.fill_(-ONE_HOT)
                 a[j] = ONE_HOT
                 scores[str(cand)] = float(evaluator.evaluate(model, split)[metric])
+            key = {c: signed(evaluator, v) for c, v in scores.items()}
             prior = saved[choice.key]
             best = max(range(len(choice.candidates)),
-                       key=lambda j: (scores[str(choice.candidates[j])], float(prior[j])))
+                       key=lambda j: (key[str(choice.candidates[j])], float(prior[j])))
             a.fill_(-ONE_HOT)
             a[best] = ONE_HOT
             picked[choice.key] = choice.candidates[best]

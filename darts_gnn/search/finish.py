@@ -109,6 +109,8 @@ def strategy_report(cfg: Config, found: StrategyResult, dataset, graph, evaluato
     if base is not None:
         out["baseline"] = metrics["baseline"] = base
     metrics["dataset"] = dataset.stats()
+    if task_of(evaluator) is not None:
+        metrics["task"] = task_of(evaluator).summary()
     out["metrics"] = metrics
     if run is not None:
         run.write_json("metrics.json", metrics)

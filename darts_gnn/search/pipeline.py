@@ -230,6 +230,8 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
         report.baseline = base
         metrics["baseline"] = base
     metrics["dataset"] = dataset.stats()
+    if task_of(evaluator) is not None:
+        metrics["task"] = task_of(evaluator).summary()      # e.g. the decoder the search chose
     report.metrics = metrics
     if run is not None:
         run.write_json("metrics.json", metrics)

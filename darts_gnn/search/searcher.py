@@ -108,11 +108,13 @@ class Searcher:
             self.train_sampler = BPRSampler(dataset, self.batch_size, self.seed)
             self.valid_sampler = ValidSampler(dataset, self.batch_size, self.seed + 1)
         else:
+            self.task.begin_search()
             attach_head(self.task, self.model, dataset)      # its weights are trained with the supernet's
             self.train_sampler = self.task.sampler(dataset, self.batch_size, self.seed)
             self.valid_sampler = self.task.valid_sampler(dataset, self.batch_size, self.seed + 1)
         self._weights = model.weights()
-        self._alphas = model.arch_parameters()
+        head = getattr(model, "task_head", None)           # a task head may search choices of its own
+        self._alphas = model.arch_parameters() + list(getattr(head, "arch_parameters", list)())
         self.w_optimizer = torch.optim.Adam(self._weights, lr=self.lr)
         self.architect = Architect(self._alphas, cfg.arch_lr, cfg.arch_betas, cfg.arch_weight_decay,
                                    order=cfg.order, unrolled_eps=cfg.unrolled_eps,
@@ -294,6 +296,8 @@ class Searcher:
         return self.result()
 
     def result(self) -> SearchResult:
+        if self.task is not None and (self.epoch >= self.cfg.epochs or self.stopped_early):
+            self.task.derive_head(getattr(self.model, "task_head", None))   # the search is over
         return SearchResult(genotype=self.model.genotype(), history=list(self.history),
                             trajectory=list(self.trajectory), seconds=self.seconds, epochs_run=self.epoch,
                             stopped_early=self.stopped_early, probabilities=self.model.probabilities())

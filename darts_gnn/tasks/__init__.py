@@ -8,8 +8,8 @@ from .base import (Task, TaskError, attach_head, build_task, config_evaluator, r
 from .ranking import RankingTask
 from .rating import RatingConfig, RatingEvaluator, RatingHead, RatingSampler, RatingTask, rating_metrics
 
-__all__ = ["Task", "TaskError", "register_task", "build_task", "attach_head", "task_head", "task_of", "config_evaluator", "signed",
-           "RankingTask", "RatingTask", "RatingConfig", "RatingHead", "RatingSampler", "RatingEvaluator",
+__all__ = ["Task", "TaskError", "register_task", "build_task", "attach_head", "task_head", "task_of",
+           "config_evaluator", "signed", "RankingTask", "RatingTask", "RatingConfig", "RatingHead", "RatingSampler", "RatingEvaluator",
            "rating_metrics"]
 
 # social (friend recommendation) and profile (user attributes from embeddings): issue 12

@@ -73,9 +73,17 @@ class Task:
         """Extra trained parameters over final embeddings of width ``dim`` (default: none)."""
         return None
 
-    def head_options(self) -> dict[str, list[str]]:
-        """Searchable head choices ``{choice: [options]}`` (e.g. ``{"decoder": ["dot", "bilinear"]}``)."""
-        return {}
+    def begin_search(self) -> None:
+        """Called by the DARTS searcher before it builds the supernet's head: heads built until
+        :meth:`derive_head` may carry architecture logits of their own (``head.arch_parameters()``)."""
+
+    def summary(self) -> dict[str, Any]:
+        """What a run reports about its task (``metrics.json``): the name and any searched choices."""
+        return {"name": self.name, "monitor": self.monitor}
+
+    def derive_head(self, head) -> None:
+        """Called when the search ends with the supernet's head: fix the head's searched choices
+        (e.g. argmax of the decoder logits) for every model built afterwards. Default: nothing."""
 
     # ------------------------------------------------------------------ training
     def sampler(self, dataset, batch_size: int, seed: int) -> Iterable[tuple[torch.Tensor, ...]]:

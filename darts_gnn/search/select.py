@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 
+from .. import distributed
 from .recipe import Recipe, RecipeTrainer, recipe_train_config
 
 __all__ = ["Candidate", "SelectionResult", "select_genotype", "train_candidate", "spearman",
@@ -179,7 +180,8 @@ class _Budget:
         if self.seconds is None or not self.spent:
             return True
         mean = sum(self.spent) / len(self.spent)
-        return time.perf_counter() - self.t0 + 3.0 * mean <= self.seconds
+        # data parallel: rank 0's clock decides, so that every rank retrains the same candidates
+        return distributed.agree(time.perf_counter() - self.t0 + 3.0 * mean <= self.seconds)
 
 
 def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,

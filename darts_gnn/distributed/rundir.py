@@ -29,6 +29,13 @@ class NullWriter:
     def __getattr__(self, name: str) -> Callable[..., None]:
         return lambda *args, **kwargs: None
 
+    def add_figure(self, tag, figure, *args, close: bool = True, **kwargs) -> None:
+        """Closes ``figure`` (a matplotlib figure or a list of them) as TensorBoard's writer does."""
+        if close:
+            import matplotlib.pyplot as plt
+            for fig in figure if isinstance(figure, list) else [figure]:
+                plt.close(fig)
+
 
 def scratch_run_dir(run_class: type, path: str | Path, shared_path: str | Path):
     """A ``run_class`` (:class:`~darts_gnn.rundir.RunDir`) at ``path`` whose ``writer()`` is a

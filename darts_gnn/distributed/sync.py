@@ -64,10 +64,10 @@ def collective(what: str) -> Iterator[None]:
     try:
         yield
     except RuntimeError as e:
-        text = " ".join(str(e).split())[:160]
-        raise RankLostError(
-            f"rank {rank()} of {world_size()}: lost the other ranks during {what} ({text}); another rank "
-            f"died or timed out; the job stops here, continue it with --resume RUN_DIR") from e
+        text = " ".join(str(e).split())
+        text = text.split("] ", 1)[-1][:100]  # gloo prefixes its source location
+        raise RankLostError(f"rank {rank()} of {world_size()}: lost the other ranks during {what} ({text}): "
+                            f"another rank died or timed out, so this one stops too") from e
 
 
 class GradSync:

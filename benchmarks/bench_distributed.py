@@ -104,8 +104,9 @@ def worker(rank: int, world: int, init_file: str, args, out: str) -> None:
 
 
 def throughput(args) -> list[dict]:
-    rows = []
+    rows, per_rank = [], args.batch
     for n in args.nproc:
+        args.batch = per_rank * n if args.weak else per_rank
         with tempfile.TemporaryDirectory() as tmp:
             mp.spawn(worker, args=(n, f"{tmp}/init", args, f"{tmp}/out"), nprocs=n)
             ranks = [torch.load(f"{tmp}/out{r}.pt", weights_only=True) for r in range(n)]
@@ -114,12 +115,12 @@ def throughput(args) -> list[dict]:
             rows.append({"mode": mode, "nproc": n, "batch": args.batch, "steps_per_s": args.steps / med,
                          "samples_per_s": args.steps * args.batch / med,
                          "rss_mb_per_rank": max(r["rss_mb"] for r in ranks)})
-    print(f"| mode | processes | global batch | steps/s | samples/s | speed-up | peak RSS per rank |")
+    print("| mode | processes | global batch | steps/s | samples/s | samples/s vs first | peak RSS per rank |")
     print("|---|---|---|---|---|---|---|")
     for row in rows:
         base = next(r for r in rows if r["mode"] == row["mode"] and r["nproc"] == args.nproc[0])
         print(f"| {row['mode']} | {row['nproc']} | {row['batch']} | {row['steps_per_s']:.2f} | "
-              f"{row['samples_per_s']:.0f} | {row['steps_per_s'] / base['steps_per_s']:.2f}x | "
+              f"{row['samples_per_s']:.0f} | {row['samples_per_s'] / base['samples_per_s']:.2f}x | "
               f"{row['rss_mb_per_rank']:.0f} MB |")
     return rows
 
@@ -180,7 +181,7 @@ def memory(args) -> dict:
     ds, graph = data(cfg)
     load_s = time.perf_counter() - t0
     seed_everything(cfg.train.seed)
-    model = build_model(cfg.model, ds, graph)
+    model = build_darts_searcher(cfg, ds, graph).model if args.supernet else build_model(cfg.model, ds, graph)
     batch = next(iter(BPRSampler(ds, cfg.train.batch_size, cfg.train.seed).epoch(0)))
     t0 = time.perf_counter()
     m = step_memory(model, graph, batch, cfg.train.l2)
@@ -191,7 +192,7 @@ def memory(args) -> dict:
             "layers": cfg.model.n_layers, "batch": cfg.train.batch_size, "load_s": load_s, "step_s": step_s,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     print(f"{info['users']} users, {info['items']} items, {info['interactions']} training interactions "
-          f"({info['graph_entries']} graph entries), LightGCN dim {info['dim']}, {info['layers']} layers, batch "
+          f"({info['graph_entries']} graph entries), {'supernet' if args.supernet else 'LightGCN'} dim {info['dim']}, {info['layers']} layers, batch "
           f"{info['batch']}; one step {step_s:.2f} s, peak RSS {info['rss_mb']:.0f} MB")
     print("| part | MB per rank |")
     print("|---|---|")
@@ -211,6 +212,8 @@ def main(argv=None) -> int:
     p.add_argument("--data", choices=["gowalla"], help="../shared/data/gowalla instead of the synthetic data")
     p.add_argument("--synthetic-edges", type=int, default=0, metavar="N",
                    help="a synthetic data set of about N interactions (100 per user)")
+    p.add_argument("--supernet", action="store_true", help="--memory of the search's supernet, not LightGCN")
+    p.add_argument("--weak", action="store_true", help="global batch = --batch x processes (same work per rank)")
     p.add_argument("--threads", type=int, default=1, help="torch threads for --memory")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = p.parse_args(argv)

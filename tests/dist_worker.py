@@ -14,6 +14,7 @@ from darts_gnn.config import load_config
 from darts_gnn.metrics import Evaluator
 from darts_gnn.models import build_model
 from darts_gnn.search.darts import build_darts_searcher
+from darts_gnn.search.strategy import SearchContext, run_strategy
 from darts_gnn.seed import seed_everything
 from darts_gnn.train import Trainer
 from helpers import tiny
@@ -44,6 +45,12 @@ def scenario() -> dict:
         out[f"search{order}/valid"] = [h["valid/recall@5"] for h in r.history]
         out[f"search{order}/alpha"] = [a.detach().clone() for a in searcher.model.arch_parameters()]
         out[f"search{order}/genotype"] = r.genotype.summary()
+    # a strategy of many short candidates: each candidate is trained data parallel
+    cfg = load_config(None, SETTINGS + ["search.strategy=random", "search.random.samples=3",
+                                        "search.random.child_epochs=1", "train.epochs=3"])
+    found = run_strategy(SearchContext.from_config(cfg, ds, graph))
+    out["random/scores"] = [h["score"] for h in found.history]
+    out["random/genotype"] = found.genotype.summary()
     # a deliberately different α on rank 1 must be caught on every rank
     alpha = [a.detach().clone() for a in searcher.model.arch_parameters()]
     if distributed.rank() == 1:

@@ -103,8 +103,9 @@ def _close(a, b, rel=1e-5):
 
 
 def test_two_gloo_ranks_match_one_process(tmp_path):
-    """Trainer and DARTS search (first and second order) on 2 spawned gloo ranks: the same losses,
-    metrics, weights and α as one process with the same global batch, and identical α across ranks."""
+    """Trainer, DARTS search (first and second order) and random search on 2 spawned gloo ranks: the
+    same losses, metrics, weights, α and candidates' scores as one process with the same global
+    batch, and identical weights and α across ranks."""
     single = dist_worker.scenario()
     mp.spawn(dist_worker.worker, args=(2, str(tmp_path / "init"), str(tmp_path / "rank")), nprocs=2)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
@@ -120,6 +121,8 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
             assert got[f"search{order}/genotype"] == single[f"search{order}/genotype"]
         for a, b in zip(got["train/params"], single["train/params"]):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        assert got["random/genotype"] == single["random/genotype"]
+        assert all(_close(a, b) for a, b in zip(got["random/scores"], single["random/scores"]))
         assert "differs between ranks: ranks [1]" in got["mismatch_caught"]
     for key in ("train/params", "search1/alpha", "search2/alpha"):   # bit-identical across ranks
         assert all(torch.equal(a, b) for a, b in zip(ranks[0][key], ranks[1][key])), key

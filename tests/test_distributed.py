@@ -149,3 +149,40 @@ def test_cli_nproc_2_search_writes_one_run_directory(tmp_path):
     assert not [p for p in scratch.iterdir() if p.name.startswith("darts-gnn-rank")]
     history = json.loads((out / "search.json").read_text())["history"]
     assert len(history) == 2 and all(np.isfinite(h["loss/valid"]) for h in history)
+
+
+def _search(args, tmp_path, extra_env=None, pythonpath=(ROOT,)):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, pythonpath)), "TMPDIR": str(tmp_path),
+           "OMP_NUM_THREADS": "1", **(extra_env or {})}
+    return subprocess.run([sys.executable, "-m", "darts_gnn", "search", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=240)
+
+
+def test_killed_rank_stops_the_job_and_resume_continues(tmp_path):
+    """Rank 1 is SIGKILLed after epoch 1: rank 0 stops with one clear line, the run directory is
+    'interrupted'; '--resume --nproc 2' finishes it, and its α trajectory is that of an
+    uninterrupted one-process search (1e-5 relative)."""
+    sets = set_args(["search.epochs=4", "search.warmup_epochs=0", "search.retrain=false", "search.n_layers=1",
+                     "search.max_steps_per_epoch=2", "search.batch_size=600", "train.progress=false",
+                     "data.synthetic.n_users=120", "data.synthetic.n_items=150"])
+    out = tmp_path / "dist"
+    killed = _search(["--nproc", "2", "--out", str(out), *sets], tmp_path,
+                     {"DISTKILL_RANK": "1", "DISTKILL_EPOCH": "1"}, (ROOT, ROOT / "tests" / "distkill"))
+    assert killed.returncode == 137, killed.stderr[-2000:]
+    assert "rank 1 of 2 was killed by SIGKILL first" in killed.stderr
+    assert "lost the other ranks" in killed.stderr or "interrupted by SIGTERM" in killed.stderr
+    status = json.loads((out / "run.json").read_text())
+    assert status["status"] == "interrupted" and (out / "search_state.pt").is_file()
+    resumed = _search(["--resume", str(out), "--nproc", "2"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed the search" in resumed.stderr
+    single = _search(["--out", str(tmp_path / "single"), *sets], tmp_path)
+    assert single.returncode == 0, single.stderr[-2000:]
+    h_dist = json.loads((out / "search.json").read_text())["history"]
+    h_one = json.loads((tmp_path / "single" / "search.json").read_text())["history"]
+    assert [h["epoch"] for h in h_dist] == [h["epoch"] for h in h_one] == [0, 1, 2, 3]
+    for a, b in zip(h_dist, h_one):
+        assert _close(a["loss/train"], b["loss/train"]) and _close(a["loss/valid"], b["loss/valid"]), (a, b)
+        for key, probs in b["probabilities"].items():
+            for name, p in probs.items():
+                assert abs(a["probabilities"][key][name] - p) <= 1e-5 * max(abs(p), 1e-3), (key, name)

@@ -54,9 +54,10 @@ def config(args, extra=()):
         return load_config(ROOT / "configs" / "gowalla.yaml",
                            [f"data.path={ROOT.parent / 'shared' / 'data' / 'gowalla'}", *sets])
     if args.synthetic_edges:
-        users = max(1000, args.synthetic_edges // 100)
-        sets += [f"data.synthetic.n_users={users}", f"data.synthetic.n_items={max(1000, users // 5)}",
-                 "data.synthetic.interactions_per_user=100", "data.valid_fraction=0.0", "data.test_fraction=0.01"]
+        # the generator costs users x items: many interactions per user over few items keeps it short
+        users = max(1000, args.synthetic_edges // 200)
+        sets += [f"data.synthetic.n_users={users}", "data.synthetic.n_items=5000",
+                 "data.synthetic.interactions_per_user=200", "data.valid_fraction=0.0", "data.test_fraction=0.01"]
     return load_config(ROOT / "configs" / "quickstart.yaml", sets)
 
 
@@ -211,7 +212,7 @@ def main(argv=None) -> int:
     p.add_argument("--memory", action="store_true", help="the memory breakdown of one step instead")
     p.add_argument("--data", choices=["gowalla"], help="../shared/data/gowalla instead of the synthetic data")
     p.add_argument("--synthetic-edges", type=int, default=0, metavar="N",
-                   help="a synthetic data set of about N interactions (100 per user)")
+                   help="a synthetic data set of about N interactions (200 per user, 5000 items)")
     p.add_argument("--supernet", action="store_true", help="--memory of the search's supernet, not LightGCN")
     p.add_argument("--weak", action="store_true", help="global batch = --batch x processes (same work per rank)")
     p.add_argument("--threads", type=int, default=1, help="torch threads for --memory")

@@ -100,7 +100,8 @@ class GradSync:
         with collective(what):
             dist.all_reduce(buf)
         total = float(buf[-1])
-        buf = buf / total if total > 0 else buf
+        if total > 0:
+            buf.div_(total)  # in place: the gradients below are views of this one buffer
         out: list[Tensor | None] = []
         off = 0
         for p, g, k in zip(params, local, numel):

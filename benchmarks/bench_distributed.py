@@ -57,7 +57,7 @@ def config(args, extra=()):
         # the generator costs users x items: many interactions per user over few items keeps it short
         users = max(1000, args.synthetic_edges // 200)
         sets += [f"data.synthetic.n_users={users}", "data.synthetic.n_items=5000",
-                 "data.synthetic.interactions_per_user=200", "data.valid_fraction=0.0", "data.test_fraction=0.01"]
+                 "data.synthetic.interactions_per_user=200", "data.valid_fraction=0.01", "data.test_fraction=0.01"]
     return load_config(ROOT / "configs" / "quickstart.yaml", sets)
 
 

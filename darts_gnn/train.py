@@ -190,7 +190,8 @@ class Trainer:
         history: list[dict[str, Any]] = []
         epoch_times: list[float] = []
         eval_times: list[float] = []
-        bar = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=not cfg.progress,
+        bar = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch",
+                   disable=not (cfg.progress and distributed.is_main()),
                    dynamic_ncols=True, leave=True)
         self.partial: dict[str, Any] = {}
         try:

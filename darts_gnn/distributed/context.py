@@ -8,7 +8,8 @@ environment variables ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` 
   (``DARTS_GNN_DIST_BACKEND`` overrides);
 * every collective times out after ``DARTS_GNN_DIST_TIMEOUT`` seconds (default 600), so a rank that
   dies or hangs stops the others with a clear error instead of a silent wait;
-* ranks other than 0 are quiet: no standard output, no progress bars, warnings and errors only.
+* ranks other than 0 are quiet: no standard output, no progress bars (the Trainer and the Searcher
+  show theirs on rank 0 only), warnings and errors only.
 
 Outside torchrun (no ``WORLD_SIZE``, or ``WORLD_SIZE=1``) nothing happens and every helper of
 :mod:`darts_gnn.distributed` is the identity: a one-process run takes exactly the code path it took
@@ -125,7 +126,6 @@ def _env_world() -> tuple[int, int, int] | None:
 def _quiet() -> None:
     """Silence a rank other than 0: standard output to /dev/null, no progress bars, warnings only."""
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- lives as long as the process
-    os.environ["TQDM_DISABLE"] = "1"
     logging.getLogger().setLevel(logging.WARNING)
     logging.getLogger("darts_gnn").setLevel(logging.WARNING)
 

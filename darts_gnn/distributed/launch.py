@@ -53,8 +53,8 @@ def torchrun_command(nproc: int, argv: Sequence[str]) -> list[str]:
 
 def launch_config(nproc: int) -> LaunchConfig:
     """``torchrun --standalone --nproc_per_node=nproc --max-restarts=0`` as a :class:`LaunchConfig`."""
-    return LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=_check(nproc), run_id=f"darts-gnn-{uuid.uuid4().hex[:8]}",
-                        rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.2)
+    return LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=_check(nproc),
+                        run_id=f"darts-gnn-{uuid.uuid4().hex[:8]}", rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.2)
 
 
 def _exit_code(failure) -> int:

@@ -1,12 +1,13 @@
 """Only rank 0 writes the run directory.
 
-:func:`open_shared_run` wraps :func:`darts_gnn.rundir.open_run`. Rank 0 opens (creates, locks,
-checks) the run directory as a one-process run does and broadcasts its path, or the error that
-refused it, so that every rank fails the same way. Every other rank runs the same code against a
-scratch run directory (:func:`scratch_run_dir`): a private temporary folder (deleted at the end) whose TensorBoard writer
-does nothing, so code that writes ``run.file(...)`` directly needs no rank test. For ``--resume``,
-the scratch folder starts as a copy of the run directory (its checkpoint and config), read from
-the path rank 0 broadcast: on several machines the run directory must be on a shared file system.
+:func:`darts_gnn.rundir.open_run` goes through :func:`open_shared_run`. Rank 0 opens (creates,
+locks, checks) the run directory as a one-process run does and broadcasts its path, or the error
+that refused it, so that every rank fails the same way. Every other rank runs the same code against
+a scratch run directory (:func:`scratch_run_dir`): a private temporary folder, deleted at the end,
+whose TensorBoard writer does nothing, so code that writes ``run.file(...)`` directly needs no rank
+test. For ``--resume``, the scratch folder starts as a copy of the run directory (its checkpoint
+and config), read from the path rank 0 broadcast: on several machines the run directory must be on
+a shared file system.
 """
 from __future__ import annotations
 

@@ -281,7 +281,8 @@ class Searcher:
                 self.logger.log_start(self)
         total = self.cfg.epochs
         last = total if until is None else min(total, int(until))
-        bar = tqdm(total=total, initial=self.epoch, desc="search", unit="epoch", disable=not self.progress,
+        bar = tqdm(total=total, initial=self.epoch, desc="search", unit="epoch",
+                   disable=not (self.progress and distributed.is_main()),
                    dynamic_ncols=True)
         try:
             while self.epoch < last and not self.stopped_early:

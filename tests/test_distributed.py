@@ -62,6 +62,10 @@ def test_sharding_composes_with_any_batch_iterable():
     assert [b[0].tolist() for b in r0] == [[0, 1], []]     # a batch smaller than the world: an empty slice
     assert [b[0].tolist() for b in r1] == [[2, 3, 4], [0]]
     assert [b[1].tolist() for b in r1] == [[20, 30, 40], [0]]
+    d = distributed.shard_batch({"users": torch.arange(4), "labels": torch.ones(4)}, 1, 2)
+    assert d["users"].tolist() == [2, 3] and d["labels"].tolist() == [1.0, 1.0]
+    with pytest.raises(TypeError, match="dict of tensors"):
+        distributed.shard_batch(("a", "b"), 0, 2)
     with pytest.raises(ValueError, match="different lengths"):
         distributed.shard_batch((torch.arange(3), torch.arange(4)), 0, 2)
     with pytest.raises(ValueError, match="rank 2"):

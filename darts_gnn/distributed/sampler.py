@@ -8,7 +8,8 @@ gives such a rank zero weight.
 
 :class:`ShardedBatches` wraps *any* per-epoch batch iterable (the
 :class:`~darts_gnn.data.BPRSampler`, a task's own sampler, a generator): every pass over the source
-is one epoch, every element a tuple (or list) of tensors whose first dimension is the batch.
+is one epoch, every element a tensor or a tuple, list or dict of tensors whose first dimension is
+the batch.
 """
 from __future__ import annotations
 
@@ -30,17 +31,21 @@ def shard_bounds(n: int, rank: int, world_size: int) -> tuple[int, int]:
 
 
 def shard_batch(batch: Any, rank: int, world_size: int) -> Any:
-    """Rank ``rank``'s slice of one global batch: a tensor ``[B, ...]`` or a tuple/list of them
-    (all of the same ``B``)."""
+    """Rank ``rank``'s slice of one global batch: a tensor ``[B, ...]``, or a tuple, list or dict
+    of them (all of the same ``B``)."""
     if isinstance(batch, torch.Tensor):
         lo, hi = shard_bounds(batch.size(0), rank, world_size)
         return batch[lo:hi]
-    if not isinstance(batch, (tuple, list)) or not batch:
-        raise TypeError(f"shard_batch: expected a tensor or a tuple of tensors, got {type(batch).__name__}")
-    sizes = {int(t.size(0)) for t in batch}
+    values = list(batch.values()) if isinstance(batch, dict) else batch
+    if not isinstance(values, (tuple, list)) or not values or not all(isinstance(t, torch.Tensor) for t in values):
+        raise TypeError(f"shard_batch: expected a tensor, or a tuple, list or dict of tensors, got "
+                        f"{type(batch).__name__}")
+    sizes = {int(t.size(0)) for t in values}
     if len(sizes) != 1:
         raise ValueError(f"shard_batch: the tensors of one batch have different lengths {sorted(sizes)}")
     lo, hi = shard_bounds(sizes.pop(), rank, world_size)
+    if isinstance(batch, dict):
+        return {k: t[lo:hi] for k, t in batch.items()}
     return type(batch)(t[lo:hi] for t in batch)
 
 

@@ -74,8 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    nproc = getattr(args, "nproc", None)
     try:
-        with _sigterm_raises():
+        if nproc is not None and nproc != 1 and os.environ.get("WORLD_SIZE") is None:
+            from .distributed import launch  # --nproc N: this command on N processes, through torchrun
+            return launch(nproc, sys.argv[1:] if argv is None else argv)
+        from .distributed import session
+        with _sigterm_raises(), session():
             return int(args._run(args) or 0)
     except (SystemExit, GeneratorExit):
         raise

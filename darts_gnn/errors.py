@@ -77,7 +77,7 @@ def classify(e: BaseException) -> tuple[int, str]:
     from .train import TrainingError
     if isinstance(e, KeyboardInterrupt):
         signum = getattr(e, "signum", signal.SIGINT)
-        return 128 + signum, f"interrupted by {signal.Signals(signum).name}"
+        return 128 + signum, getattr(e, "reason", None) or f"interrupted by {signal.Signals(signum).name}"
     if isinstance(e, TrainingError):
         return EXIT_DIVERGED, _first_line(e)
     if isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and any(

@@ -19,6 +19,7 @@ from typing import Iterable, Sequence
 
 import torch
 
+from . import distributed
 from .nn.base import eval_embeddings
 
 __all__ = ["Evaluator", "rank_metrics", "topk_items", "METRICS", "monitor_metric"]
@@ -153,15 +154,21 @@ class Evaluator:
         user_emb, item_emb = eval_embeddings(model)
         device = user_emb.device
         kmax = max(self.ks)
-        sums = {f"{m}@{k}": 0.0 for k in self.ks for m in METRICS}
-        for batch in users.split(self.batch_users):
+        # data parallel: this rank's blocks of users (the blocks one process scores), gathered below
+        lo, hi = (b * self.batch_users for b in distributed.shard_range(-(-users.numel() // self.batch_users)))
+        per_user: dict[str, list[torch.Tensor]] = {f"{m}@{k}": [] for k in self.ks for m in METRICS}
+        for batch in users[lo:hi].split(self.batch_users):
             scores = user_emb[batch.to(device)] @ item_emb.t()
             rows, cols = _csr_rows(mask_ptr, mask_items, batch)
             scores[rows.to(device), cols.to(device)] = float("-inf")
             top = topk_items(scores, kmax)
             for name, v in rank_metrics(top, truth_ptr, truth_items, batch, self.ks).items():
-                sums[name] += float(v.sum())
-        return {name: total / users.numel() for name, total in sums.items()}
+                per_user[name].append(v)
+        values = distributed.gather_rows({k: torch.cat(v) if v else torch.zeros(0, dtype=torch.float64)
+                                          for k, v in per_user.items()})
+        # summed block by block as one process always did, so the result does not depend on the ranks
+        return {name: sum(float(b.sum()) for b in v.split(self.batch_users)) / users.numel()
+                for name, v in values.items()}
 
 
 def monitor_metric(ks: Sequence[int]) -> str:

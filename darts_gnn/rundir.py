@@ -26,6 +26,8 @@ from typing import Any, Callable
 import torch
 import yaml
 
+from .distributed.rundir import open_shared_run
+
 __all__ = ["RunDir", "new_run_dir", "open_run", "atomic_write", "load_versioned", "strict_json",
            "RUN_STATUS", "STATUSES"]
 
@@ -266,6 +268,16 @@ def _make_dir(out: str | Path | None, name: str, root: str | Path, resume: bool)
 @contextlib.contextmanager
 def open_run(out: str | Path | None, name: str = "run", root: str | Path = "runs", *, command: str = "",
              overwrite: bool = False, resume: bool = False):
+    """:func:`open_run_local` on rank 0 of a data-parallel run (and in a one-process run); the other
+    ranks get a private scratch directory (:func:`darts_gnn.distributed.rundir.open_shared_run`)."""
+    with open_shared_run(open_run_local, RunDir, out, name, root, command=command, overwrite=overwrite,
+                         resume=resume) as run:
+        yield run
+
+
+@contextlib.contextmanager
+def open_run_local(out: str | Path | None, name: str = "run", root: str | Path = "runs", *, command: str = "",
+                   overwrite: bool = False, resume: bool = False):
     """Own a run directory for the duration of a ``with`` block; yields the :class:`RunDir`.
 
     ``out`` (or a fresh ``<root>/<name>-<time>``) is created, locked, checked (an existing run is

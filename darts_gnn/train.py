@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import distributed
 from .config import TrainConfig
 from .errors import UserError
 from .metrics import Evaluator, monitor_metric
@@ -145,7 +146,8 @@ class Trainer:
         if sampler is None:
             from .data.sampler import BPRSampler
             sampler = BPRSampler(dataset, cfg.batch_size, cfg.seed)
-        self.sampler = sampler
+        self.sampler = distributed.shard_batches(sampler)  # data parallel: this rank's slice of each batch
+        self.grad_sync = distributed.grad_sync()          # None in a one-process run
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
 
     # ------------------------------------------------------------------ one step / one epoch
@@ -169,12 +171,14 @@ class Trainer:
             batch = tuple(t.to(self.device, non_blocking=True) for t in batch)
             loss = self.loss(*batch)
             value = float(loss.detach())
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.grad_sync is not None:  # global-batch gradient and loss (darts_gnn.distributed)
+                value = self.grad_sync.reduce(list(self.model.parameters()), len(users), [value])[1][0]
             if not math.isfinite(value):
                 raise TrainingError(
                     f"training loss is {value} at epoch {epoch}, batch {n_batches + 1}: the model "
                     f"diverged; lower train.lr (now {self.cfg.lr}) or check the data and the model")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
             self.optimizer.step()
             total += value
             n_batches += 1
@@ -200,7 +204,8 @@ class Trainer:
         history: list[dict[str, Any]] = []
         epoch_times: list[float] = []
         eval_times: list[float] = []
-        bar = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=not cfg.progress,
+        bar = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch",
+                   disable=not (cfg.progress and distributed.is_main()),
                    dynamic_ncols=True, leave=True)
         self.partial: dict[str, Any] = {}
         try:
@@ -253,7 +258,7 @@ class Trainer:
             else:
                 bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
             history.append(record)
-            if self.on_epoch_end is not None and self.on_epoch_end(epoch, record):
+            if self.on_epoch_end is not None and distributed.agree(bool(self.on_epoch_end(epoch, record))):
                 stop = True
             if stop:
                 stopped_early = True

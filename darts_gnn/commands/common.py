@@ -28,6 +28,9 @@ def add_config_args(p: argparse.ArgumentParser, config_required: bool = False) -
                    "one that already holds a run is refused unless --overwrite")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run already in --out (its files are deleted first)")
+    p.add_argument("--nproc", type=int, default=None, metavar="N",
+                   help="data parallel on N processes of this machine (starts torchrun; gloo on CPU, "
+                        "nccl on GPUs); see docs/distributed.md")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:

@@ -69,13 +69,15 @@ class Architect:
             self.optimizer.step()
 
     def unrolled_step(self, weights: Sequence[Tensor], train_loss: Callable[[], Tensor],
-                      valid_loss: Callable[[], Tensor], lr: float) -> None:
+                      valid_loss: Callable[[], Tensor], lr: float, reduce=(None, None)) -> None:
         """Second order: α's gradient through one virtual weight step of size ``lr``, then one Adam
-        step. ``weights`` are restored bit for bit (see :func:`unrolled_arch_grads`)."""
+        step. ``weights`` are restored bit for bit (see :func:`unrolled_arch_grads`). ``reduce``:
+        ``(reduce_train, reduce_valid)`` of a data-parallel run (:mod:`darts_gnn.distributed`)."""
         if self.optimizer is None:
             return
         grads = unrolled_arch_grads(list(weights), self.alphas, train_loss, valid_loss, lr=lr,
-                                    eps=self.unrolled_eps, generators=self.generators)
+                                    eps=self.unrolled_eps, generators=self.generators,
+                                    reduce_train=reduce[0], reduce_valid=reduce[1])
         for a, g in zip(self.alphas, grads):
             a.grad = g
         self.optimizer.step()

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from .. import distributed
 from ..config import FLAT_RELAXATION_KEYS, SearchConfig, TrainConfig
 from ..data.dataset import DataError
 from ..data.sampler import BPRSampler, ValidSampler  # ValidSampler lives there (re-exported here)
@@ -128,6 +129,7 @@ class Searcher:
             self.monitor = self.task.monitor_in(evaluator.ks if evaluator is not None else [20])
         else:
             self.monitor = monitor_metric(evaluator.ks) if evaluator is not None else "recall@20"
+        self.grad_sync = distributed.grad_sync()  # data parallel: global-batch gradients of w and α
 
     # ------------------------------------------------------------------ batches and losses
     @property
@@ -179,24 +181,38 @@ class Searcher:
         the weight step). Returns the losses."""
         batch = self._to(batch)
         vloss = None
+        sync = self.grad_sync
         if valid_batch is not None and self.cfg.order == 2 and self.architect.active:
             valid_batch = self._to(valid_batch)
             with torch.no_grad():
-                vloss = self._check(self.valid_loss(valid_batch), "architecture (validation) loss", epoch, step)
+                vloss = float(self.valid_loss(valid_batch))
+            if sync is not None:
+                vloss = sync.reduce([], len(valid_batch[0]), [vloss], what="the validation loss")[1][0]
+            self._check(vloss, "architecture (validation) loss", epoch, step)
+            reduce = (None, None) if sync is None else (
+                sync.reducer(len(batch[0]), "the unrolled training gradients"),
+                sync.reducer(len(valid_batch[0]), "the unrolled validation gradients"))
             self.architect.unrolled_step(self._weights, lambda: self.train_loss(batch),
-                                         lambda: self.valid_loss(valid_batch), lr=self.lr)
+                                         lambda: self.valid_loss(valid_batch), lr=self.lr, reduce=reduce)
             valid_batch = None
         user_emb, item_emb = self.model.embeddings()
         loss = self.train_loss_from(user_emb, item_emb, batch)
-        tloss = self._check(loss, "training loss", epoch, step)
         first_order = valid_batch is not None and self.architect.active
         if first_order:
             lv = self.valid_loss_from(user_emb, item_emb, self._to(valid_batch))
-            vloss = self._check(lv, "architecture (validation) loss", epoch, step)
+            vloss = float(lv.detach())
             self.architect.backward(lv)
         gw = torch.autograd.grad(loss, self._weights, allow_unused=True)
         for w, g in zip(self._weights, gw):
             w.grad = None if g is None else g
+        tloss = float(loss.detach())
+        if sync is not None:  # one all-reduce each for w (train slice) and α (valid slice)
+            tloss = sync.reduce(self._weights, len(batch[0]), [tloss], what="the weight gradients")[1][0]
+            if first_order:
+                vloss = sync.reduce(self._alphas, len(valid_batch[0]), [vloss], what="the α gradients")[1][0]
+        tloss = self._check(tloss, "training loss", epoch, step)
+        if first_order:
+            vloss = self._check(vloss, "architecture (validation) loss", epoch, step)
         if first_order:
             self.architect.step()
         self.w_optimizer.step()
@@ -214,9 +230,9 @@ class Searcher:
         if hasattr(model.relaxation, "set_progress"):
             model.relaxation.set_progress(epoch, self.cfg.epochs)
         arch = epoch >= self.cfg.warmup_epochs and self.architect.active
-        valid_iter = self.valid_batches(epoch) if arch else None
-        tl, vl, n = 0.0, 0.0, 0
-        for step, batch in enumerate(self.train_sampler.epoch(epoch)):
+        valid_iter = iter(distributed.shard_batches(self.valid_batches(epoch))) if arch else None
+        tl, vl, n = 0.0, 0.0, 0  # data parallel: this rank's slices of the global batches
+        for step, batch in enumerate(distributed.shard_batches(self.train_sampler.epoch(epoch))):
             if step >= self.steps_per_epoch:
                 break
             t, v = self.step(batch, next(valid_iter) if arch else None, epoch, step)
@@ -270,13 +286,15 @@ class Searcher:
                 self.logger.log_start(self)
         total = self.cfg.epochs
         last = total if until is None else min(total, int(until))
-        bar = tqdm(total=total, initial=self.epoch, desc="search", unit="epoch", disable=not self.progress,
+        bar = tqdm(total=total, initial=self.epoch, desc="search", unit="epoch",
+                   disable=not (self.progress and distributed.is_main()),
                    dynamic_ncols=True)
         try:
             while self.epoch < last and not self.stopped_early:
                 t0 = time.perf_counter()
                 epoch = self.epoch
                 record = self.train_epoch(epoch)
+                distributed.check_identical(self._alphas, f"α after search epoch {epoch}")
                 self.epoch = epoch + 1
                 # counted before the hooks run, so the checkpoint hook saves this epoch's time too
                 self.seconds += time.perf_counter() - t0
@@ -284,6 +302,7 @@ class Searcher:
                 for hook in self.hooks:
                     if hook(self, epoch, record):
                         stop = True
+                stop = distributed.agree(stop, "the search's stop decision")
                 post = {"loss": f"{record['loss/train']:.4f}"}
                 if f"valid/{self.monitor}" in record:
                     post[self.monitor] = f"{record[f'valid/{self.monitor}']:.4f}"

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 
+from .. import distributed
 from ..errors import UserError
 from ..tasks.base import attach_head, task_of
 from .recipe import Recipe, RecipeTrainer, recipe_train_config
@@ -194,7 +195,8 @@ class _Budget:
         if self.seconds is None or not self.spent:
             return True
         mean = sum(self.spent) / len(self.spent)
-        return time.perf_counter() - self.t0 + 3.0 * mean <= self.seconds
+        # data parallel: rank 0's clock decides, so that every rank retrains the same candidates
+        return distributed.agree(time.perf_counter() - self.t0 + 3.0 * mean <= self.seconds)
 
 
 def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .. import registries
+from .. import distributed, registries
 from ..config import Config, TrainConfig
 from ..data import Graph, load_dataset
 from ..errors import UserError
@@ -52,7 +52,8 @@ class Budget:
         return self.seconds is not None or self.epochs is not None
 
     def exhausted(self, seconds: float, epochs: int) -> bool:
-        return ((self.seconds is not None and seconds >= self.seconds)
+        """Whether the budget is spent (data parallel: rank 0's clock decides for every rank)."""
+        return ((self.seconds is not None and distributed.agree(seconds >= self.seconds))
                 or (self.epochs is not None and epochs >= self.epochs))
 
 

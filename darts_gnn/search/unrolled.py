@@ -56,7 +56,8 @@ class _RngReplay:
 def unrolled_arch_grads(weights: list[Tensor], alphas: list[Tensor],
                         train_loss: Callable[[], Tensor], valid_loss: Callable[[], Tensor],
                         lr: float, eps: float = 0.01,
-                        generators: Sequence[torch.Generator] = ()) -> list[Tensor]:
+                        generators: Sequence[torch.Generator] = (), reduce_train=None,
+                        reduce_valid=None) -> list[Tensor]:
     r"""Second-order DARTS gradient of the validation loss with respect to ``alphas``.
 
     Args:
@@ -74,6 +75,10 @@ def unrolled_arch_grads(weights: list[Tensor], alphas: list[Tensor],
         lr: :math:`\eta`, the learning rate of the virtual step (DARTS uses the weights' current lr).
         eps: the finite-difference step, scaled by :math:`1/\lVert v \rVert` (DARTS: 0.01).
         generators: extra :class:`torch.Generator` objects whose draws must repeat (see above).
+        reduce_train, reduce_valid: data parallel (:mod:`darts_gnn.distributed`): ``f(grads) -> grads``
+            turning a rank's gradients of ``train_loss`` / ``valid_loss`` into the global batch's
+            (:meth:`darts_gnn.distributed.GradSync.reducer`); applied to every gradient here, so the
+            virtual step, :math:`v` and the finite difference are the global ones on every rank.
 
     Returns:
         One gradient tensor per α (zeros where α does not influence the losses). Nothing is written to
@@ -96,12 +101,16 @@ def unrolled_arch_grads(weights: list[Tensor], alphas: list[Tensor],
         # 1. virtual step w' = w - lr * grad_w L_train(w, alpha)
         rng.restore()
         gw = _grads(train_loss(), weights)
+        if reduce_train is not None:
+            gw = reduce_train(gw)
         with torch.no_grad():
             for w, g in zip(weights, gw):
                 w.sub_(g, alpha=lr)
         # 2. grad of L_val at (w', alpha) w.r.t. alpha and w'
         rng.restore()
         g_val = _grads(valid_loss(), alphas + weights)
+        if reduce_valid is not None:
+            g_val = reduce_valid(g_val)
         dalpha, v = g_val[:len(alphas)], g_val[len(alphas):]
         norm = torch.sqrt(sum((g.detach().double() ** 2).sum() for g in v)).item()
         if norm == 0.0 or lr == 0.0:
@@ -113,11 +122,15 @@ def unrolled_arch_grads(weights: list[Tensor], alphas: list[Tensor],
                 w.copy_(b).add_(vi, alpha=r)
         rng.restore()
         g_pos = _grads(train_loss(), alphas)
+        if reduce_train is not None:
+            g_pos = reduce_train(g_pos)
         with torch.no_grad():
             for w, b, vi in zip(weights, backup, v):
                 w.copy_(b).sub_(vi, alpha=r)
         rng.restore()
         g_neg = _grads(train_loss(), alphas)
+        if reduce_train is not None:
+            g_neg = reduce_train(g_neg)
         scale = lr / (2.0 * r)
         return [(d - scale * (gp - gn)).detach() for d, gp, gn in zip(dalpha, g_pos, g_neg)]
     finally:

@@ -117,3 +117,23 @@ def test_tuned_baseline_grid_and_choice(data, evaluated_splits):
         tune_baseline(load_config(None, TINY + ["model.name=ngcf"]), ds, graph, ev, None)
     with pytest.raises(SpaceError):
         baseline_grid([(2.0, 1e-4)])
+
+
+def test_short_train_proxy_scores_and_spearman(data, evaluated_splits):
+    import math
+
+    from darts_gnn.search.proxy import proxy_spearman, short_train_scores
+    cfg, ds, graph, ev = data
+    pool = [Genotype.mf(16), Genotype.lightgcn(1, 16), Genotype.lightgcn(2, 16)]
+    scores = short_train_scores(pool, ds, graph, cfg.train, ev, epochs=(2, 1))
+    assert sorted(scores) == [1, 2] and all(set(s) == set(pool) for s in scores.values())
+    assert set(evaluated_splits) == {"valid"}
+    assert scores == short_train_scores(pool, ds, graph, cfg.train, ev, epochs=(1, 2))   # same seed, same scores
+    retrained = {g: float(i) for i, g in enumerate(pool)}
+    rho = proxy_spearman(scores[2], retrained)
+    assert -1.0 <= rho <= 1.0 or math.isnan(rho)
+    assert proxy_spearman(retrained, retrained) == pytest.approx(1.0)
+    assert proxy_spearman({pool[0]: 1.0, pool[1]: 2.0}, {pool[0]: 3.0, pool[1]: 1.0, pool[2]: 0.0}) == pytest.approx(-1.0)
+    assert math.isnan(proxy_spearman({pool[0]: 1.0}, retrained))
+    with pytest.raises(ValueError, match="positive"):
+        short_train_scores(pool, ds, graph, cfg.train, ev, epochs=(0,))

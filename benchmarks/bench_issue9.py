@@ -14,6 +14,7 @@ Per data set and seed, side by side in one process, every method chosen on valid
    ``search.total_budget_seconds = B``, its own search capped at DARTS's search seconds.
 
     python benchmarks/bench_issue9.py --datasets ml100k --seeds 0 1 2 --threads 1
+    python benchmarks/bench_issue9.py --datasets gowalla_u10=search_lastfm.yaml --set data.path=/tmp/gowalla_u10 --seeds 0
 
 Writes ``<out>/bench_issue9.json`` and ``<out>/bench_issue9.md`` after every seed.
 """
@@ -152,7 +153,8 @@ def table(report: dict) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--datasets", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument("--datasets", nargs="+", default=list(CONFIGS),
+                   help="ml100k, lastfm, or LABEL=CONFIG (a configs/ file name; with --set data.path=...)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--random-seeds", nargs="*", type=int, default=[0])
     p.add_argument("--evo-seeds", nargs="*", type=int, default=[0])
@@ -168,7 +170,9 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     report = {"command": " ".join(["python", "benchmarks/bench_issue9.py", *(argv if argv is not None else sys.argv[1:])]),
               "threads": args.threads, "datasets": {}}
-    for name in args.datasets:
+    for spec in args.datasets:
+        name, _, file = spec.partition("=")
+        CONFIGS.setdefault(name, file or f"search_{name}.yaml")
         base = load_config(ROOT / "configs" / CONFIGS[name], list(args.set))
         dataset = load_dataset(base.data)
         graph = Graph.from_dataset(dataset, "train")

@@ -137,3 +137,33 @@ def test_short_train_proxy_scores_and_spearman(data, evaluated_splits):
     assert math.isnan(proxy_spearman({pool[0]: 1.0}, retrained))
     with pytest.raises(ValueError, match="positive"):
         short_train_scores(pool, ds, graph, cfg.train, ev, epochs=(0,))
+
+
+def test_shared_negatives_mask_accidental_positives():
+    import torch
+
+    from darts_gnn.search.recipe import RecipeTrainer, recipe_train_config
+    from tests.helpers import tiny
+    ds, graph = tiny()
+    cfg = load_config(None, ["train.batch_size=64"])
+    torch.manual_seed(0)
+    model = Genotype.lightgcn(2, 8).with_(norm=True).build_model(ds, graph)
+    recipe = Recipe(loss="softmax", negatives=3, temperature=0.5)
+    t = RecipeTrainer(model, ds, recipe_train_config(cfg.train, recipe), recipe=recipe)
+    users, pos, neg = next(iter(t.sampler))
+    other = int((pos.max() + 1) % model.n_items) if bool((pos != pos[0]).any()) else int((pos[0] + 1) % model.n_items)
+    t._extra_negatives = lambda m: torch.tensor([int(pos[0]), other])       # the first user's positive
+    loss = t.loss(users, pos, neg)
+    u, i = model.embeddings()
+    s_pos = (u[users] * i[pos]).sum(-1)
+    s_neg = torch.stack([(u[users] * i[neg]).sum(-1), u[users] @ i[pos[0]], u[users] @ i[other]], 1)
+    s_neg[:, 1] = s_neg[:, 1].masked_fill(pos == pos[0], float("-inf"))
+    s_neg[:, 2] = s_neg[:, 2].masked_fill(pos == other, float("-inf"))
+    logits = torch.cat([s_pos[:, None], s_neg], 1) / 0.5
+    ref = torch.nn.functional.cross_entropy(logits, torch.zeros(len(users), dtype=torch.long))
+    ego_u, ego_i = model.ego_embeddings()
+    ref = ref + cfg.train.l2 * 0.5 * (ego_u[users].pow(2).sum() + ego_i[pos].pow(2).sum()
+                                      + ego_i[neg].pow(2).sum()) / len(users)
+    assert torch.isfinite(loss) and torch.allclose(loss, ref, atol=1e-6)
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

@@ -125,6 +125,10 @@ def _say(name, seed, method, r, ref) -> None:
           f"{r['total_seconds']:.0f} s ({r['total_seconds'] / ref:.2f}x): {r['genotype']}", flush=True)
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
 def table(report: dict) -> str:
     lines = [f"Command: `{report['command']}` (torch threads: {report['threads']})", "",
              "| data set | method | Recall@20 | NDCG@20 | R vs paper / tuned | seeds | time / LightGCN |",
@@ -147,7 +151,7 @@ def table(report: dict) -> str:
             for key, _ in METHODS[1:]:
                 if key in r:
                     lines.append(f"| {name} | {r['seed']} | {key} | {r[key]['recall@20']:.4f} / "
-                                 f"{r[key]['ndcg@20']:.4f} | `{r[key]['genotype']}` |")
+                                 f"{r[key]['ndcg@20']:.4f} | `{_cell(r[key]['genotype'])}` |")
     return "\n".join(lines) + "\n"
 
 

@@ -226,7 +226,8 @@ class SearchConfig:
     ``select_pool`` architectures from argmax, the derived genotype and the best of ``select_samples``
     draws from α by one-shot score, plus the baseline point; short protocol ``select_lr`` /
     ``select_patience``; then ``select_recipes`` (list of recipe mappings, each may set ``norm``;
-    ``None``: BPR with L2 x1, x10 and sampled softmax with cosine scores) on the ``select_recipe_top`` best), ``budget_factor`` x one baseline training (or
+    ``None``: BPR with L2 x1, x10 and sampled softmax with cosine scores) on the
+    ``select_recipe_top`` best), ``budget_factor`` x one baseline training (or
     ``total_budget_seconds``) for search + selection + final retrain.
 
     Defaults suit the small budgets of this project (tens of epochs, a few steps each: every step

@@ -82,7 +82,7 @@ def default_recipes(lr: float, l2: float = 1e-4) -> list[Recipe]:
 #: negatives with cosine scores (``norm``) and temperature ``tau`` (SimpleX, Mao et al. CIKM 2021;
 #: Wu et al. TOIS 2023), as ``(recipe fields, norm)``; ``lr`` is the selection's.
 SOFTMAX_RECIPES: tuple[tuple[dict, bool], ...] = (
-    ({"loss": "softmax", "negatives": 64, "temperature": 0.2}, True),
+    ({"loss": "softmax", "negatives": 1024, "temperature": 0.2}, True),
 )
 
 

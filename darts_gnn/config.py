@@ -230,8 +230,9 @@ class SearchConfig:
     space's widths by shared channels), ``select`` (validated selection after the search:
     ``select_pool`` architectures from argmax, the derived genotype and the best of ``select_samples``
     draws from α by one-shot score, plus the baseline point; short protocol ``select_lr`` /
-    ``select_patience``; then ``select_recipes`` (list of recipe mappings; ``None``: L2 x1, x10,
-    x30) on the ``select_recipe_top`` best), ``budget_factor`` x one baseline training (or
+    ``select_patience``; then ``select_recipes`` (list of recipe mappings, each may set ``norm``;
+    ``None``: BPR with L2 x1, x10 and sampled softmax with cosine scores) on the
+    ``select_recipe_top`` best), ``budget_factor`` x one baseline training (or
     ``total_budget_seconds``) for search + selection + final retrain.
 
     Defaults suit the small budgets of this project (tens of epochs, a few steps each: every step
@@ -347,6 +348,22 @@ class SearchConfig:
         for key, ok, expected in checks:
             if not ok:
                 raise ConfigError(f"{key}: expected {expected}, got {getattr(self, key.split('.')[1])!r}")
+        self._check_recipes()
+
+    def _check_recipes(self) -> None:
+        """``search.select_recipes``: null or a list of recipe mappings (issue 9; keys of
+        :class:`~darts_gnn.search.recipe.Recipe` plus ``norm``)."""
+        if self.select_recipes is None:
+            return
+        if not isinstance(self.select_recipes, list) or not self.select_recipes:
+            raise ConfigError(f"search.select_recipes: expected a non-empty list of recipe mappings or null, "
+                              f"got {self.select_recipes!r}")
+        from .search.select import recipe_entry  # lazy: search imports config
+        for i, entry in enumerate(self.select_recipes):
+            try:
+                recipe_entry(entry)
+            except ValueError as e:
+                raise ConfigError(f"search.select_recipes[{i}]: {e}") from None
 
 
 @dataclass

@@ -30,11 +30,13 @@ from typing import Any, Callable, Sequence
 
 from .. import distributed
 from ..errors import UserError
+from ..space import SpaceError
 from ..tasks.base import attach_head, task_of
 from .recipe import Recipe, RecipeTrainer, recipe_train_config
 
 __all__ = ["Candidate", "SelectionResult", "select_genotype", "train_candidate", "spearman",
-           "default_recipes", "PROXY_WARN", "MIN_POOL_FOR_PROXY"]
+           "default_recipes", "default_grid", "recipe_entry", "better", "SOFTMAX_RECIPES",
+           "final_retrain_estimate", "PROXY_WARN", "MIN_POOL_FOR_PROXY"]
 
 #: Below this Spearman correlation the one-shot proxy is called uninformative.
 PROXY_WARN = 0.3
@@ -72,11 +74,54 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def default_recipes(lr: float, l2: float = 1e-4) -> list[Recipe]:
-    """The recipe grid tried on the best architectures: BPR at ``lr`` with the ``train`` section's
-    L2, and with 10x and 30x that L2 (at least ``1e-4``); the L2 strength is the per-architecture
-    hyperparameter that mattered most in this project's measurements (docs/search.md)."""
+    """The BPR part of the recipe grid: ``lr`` with the ``train`` section's L2 and with 10x that L2
+    (at least ``1e-4``); the L2 strength is the per-architecture hyperparameter that mattered most
+    in this project's measurements (docs/search.md)."""
     base = max(float(l2), 1e-4)
-    return [Recipe(lr=lr), Recipe(lr=lr, l2=10 * base), Recipe(lr=lr, l2=30 * base)]
+    return [Recipe(lr=lr), Recipe(lr=lr, l2=10 * base)]
+
+
+#: The objective part of the default grid (docs/search.md): sampled softmax over ``M`` uniform
+#: negatives with cosine scores (``norm``) and temperature ``tau`` (SimpleX, Mao et al. CIKM 2021;
+#: Wu et al. TOIS 2023), as ``(recipe fields, norm)``; ``lr`` is the selection's.
+SOFTMAX_RECIPES: tuple[tuple[dict, bool], ...] = (
+    ({"loss": "softmax", "negatives": 1024, "temperature": 0.2}, True),
+)
+
+
+def default_grid(lr: float, l2: float = 1e-4) -> list[tuple[Recipe, bool | None]]:
+    """The recipe grid tried on the best architectures when ``search.select_recipes`` is unset:
+    :func:`default_recipes` (BPR, scores as the architecture has them) and :data:`SOFTMAX_RECIPES`
+    (cosine scores), each as ``(Recipe, norm)`` (``norm=None``: keep the architecture's)."""
+    grid: list[tuple[Recipe, bool | None]] = [(r, None) for r in default_recipes(lr, l2)]
+    grid += [(Recipe(lr=lr, **fields), norm) for fields, norm in SOFTMAX_RECIPES]
+    return grid
+
+
+def recipe_entry(entry) -> tuple[Recipe, bool | None]:
+    """One grid entry: a :class:`Recipe`, a ``(Recipe, norm)`` pair, or a mapping of recipe fields with
+    an optional ``norm`` (bool: cosine scores on or off for that recipe). Raises ``SpaceError`` naming
+    the bad key."""
+    if isinstance(entry, Recipe):
+        return entry, None
+    if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], Recipe):
+        return entry[0], entry[1]
+    if not isinstance(entry, dict):
+        raise SpaceError(f"search.select_recipes: expected a mapping of recipe fields, got {entry!r}")
+    fields = dict(entry)
+    norm = fields.pop("norm", None)
+    if norm is not None and not isinstance(norm, bool):
+        raise SpaceError(f"search.select_recipes: norm must be true, false or null, got {norm!r}")
+    return Recipe.from_dict(fields), norm
+
+
+def better(a: float, b: float, higher_is_better: bool = True) -> bool:
+    """``True`` when validation score ``a`` beats ``b``: the one comparison every choice of this
+    stage goes through (higher is better for ranking metrics, lower for a task's error metric such
+    as RMSE; a NaN never beats anything)."""
+    if math.isnan(b):
+        return not math.isnan(a)
+    return a > b if higher_is_better else a < b
 
 
 @dataclass
@@ -108,7 +153,8 @@ class SelectionResult:
     """What :func:`select_genotype` returns: the ``winner`` (by validation ``metric``), every
     retrained ``candidates`` entry, ``seconds`` spent, the proxy diagnostics (``spearman`` over the
     one-shot-scored architectures, ``nan`` when fewer than :data:`MIN_POOL_FOR_PROXY`) and
-    ``warnings`` (text for the user), ``skipped`` (genotypes not retrained for lack of budget)."""
+    ``warnings`` (text for the user), ``skipped`` (genotypes not retrained for lack of budget),
+    ``reserve_seconds`` (the predicted final retrain of the winner the budget kept free)."""
     winner: Any
     candidates: list[Candidate]
     seconds: float
@@ -117,10 +163,11 @@ class SelectionResult:
     warnings: list[str] = field(default_factory=list)
     skipped: int = 0
     higher_is_better: bool = True
+    reserve_seconds: float = 0.0
 
     @property
     def best(self) -> Candidate:
-        return max(self.candidates, key=lambda c: c.key(self.metric, self.higher_is_better))
+        return _best(self.candidates, self.metric, self.higher_is_better)
 
     def table(self) -> str:
         """One line per retrained candidate, the winner marked with ``*``."""
@@ -136,6 +183,7 @@ class SelectionResult:
         return {"winner": self.winner.to_dict(), "metric": self.metric, "seconds": self.seconds,
                 "spearman": None if math.isnan(self.spearman) else self.spearman,
                 "warnings": list(self.warnings), "skipped": self.skipped,
+                "reserve_seconds": self.reserve_seconds,
                 "candidates": [c.to_dict() for c in self.candidates]}
 
 
@@ -173,6 +221,20 @@ def _with_lr(genotype, lr: float):
     return genotype.with_(recipe=r if r.lr is not None else dataclasses.replace(r, lr=lr))
 
 
+def _ranked(candidates: Sequence[Candidate], metric: str, higher_is_better: bool = True) -> list[Candidate]:
+    """``candidates`` best first by validation ``metric`` (stable: earlier wins a tie)."""
+    out: list[Candidate] = []
+    for c in candidates:
+        i = next((k for k, o in enumerate(out)
+                  if better(c.score(metric), o.score(metric), higher_is_better)), len(out))
+        out.insert(i, c)
+    return out
+
+
+def _best(candidates: Sequence[Candidate], metric: str, higher_is_better: bool = True) -> Candidate:
+    return _ranked(candidates, metric, higher_is_better)[0]
+
+
 def _dedupe(genotypes) -> list:
     seen, out = set(), []
     for g in genotypes:
@@ -182,25 +244,44 @@ def _dedupe(genotypes) -> list:
     return out
 
 
-class _Budget:
-    """Seconds left for selection; a run starts only if its predicted cost (the mean so far) and the
-    reserve for the final retrain (twice that mean) still fit. The first run always starts."""
+def final_retrain_estimate(seconds: float, epochs: int, extra_epochs: int = 0,
+                           max_epochs: int | None = None) -> float:
+    """Predicted seconds of the final retrain of a candidate that took ``seconds`` over ``epochs``
+    epochs under the short protocol: its measured seconds per epoch times ``epochs + extra_epochs``
+    (the longer patience of the full protocol), capped at ``max_epochs``."""
+    n = epochs + max(0, int(extra_epochs))
+    if max_epochs is not None:
+        n = min(n, int(max_epochs))
+    return seconds / max(1, epochs) * max(1, n)
 
-    def __init__(self, seconds: float | None):
+
+class _Budget:
+    """Seconds left for selection. A run starts only if its predicted cost (the mean so far) plus the
+    reserve for the final retrain still fit; the reserve is :func:`final_retrain_estimate` of the best
+    candidate so far (its measured epochs and seconds per epoch). The first run always starts."""
+
+    def __init__(self, seconds: float | None, extra_epochs: int = 0, max_epochs: int | None = None):
         self.seconds = seconds
         self.spent: list[float] = []
+        self.extra_epochs, self.max_epochs = extra_epochs, max_epochs
+        self.reserve = 0.0
         self.t0 = time.perf_counter()
+
+    def record(self, seconds: float, best: "Candidate") -> None:
+        """Account one finished run; ``best`` is the best candidate after it (the reserve follows it)."""
+        self.spent.append(seconds)
+        self.reserve = final_retrain_estimate(best.seconds, best.epochs, self.extra_epochs, self.max_epochs)
 
     def allows(self) -> bool:
         if self.seconds is None or not self.spent:
             return True
         mean = sum(self.spent) / len(self.spent)
         # data parallel: rank 0's clock decides, so that every rank retrains the same candidates
-        return distributed.agree(time.perf_counter() - self.t0 + 3.0 * mean <= self.seconds)
+        return distributed.agree(time.perf_counter() - self.t0 + mean + self.reserve <= self.seconds)
 
 
 def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
-                    one_shot: dict | None = None, recipes: Sequence[Recipe] | None = None,
+                    one_shot: dict | None = None, recipes: Sequence | None = None,
                     pool_size: int | None = None, budget_seconds: float | None = None,
                     log: Callable[[str], None] | None = None, features: dict | None = None) -> SelectionResult:
     """Retrain a ranked pool of genotypes and pick one by validation only (module doc).
@@ -213,10 +294,13 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
         dataset, graph, evaluator: the data, the training graph and the validation evaluator.
         cfg: the :class:`~darts_gnn.config.Config` (``train`` is the protocol the short one derives from).
         one_shot: ``{genotype: one-shot score}`` for the proxy diagnostics.
-        recipes: the recipe grid tried on the ``cfg.search.select_recipe_top`` best architectures
-            (default ``cfg.search.select_recipes`` or :func:`default_recipes`).
+        recipes: the recipe grid tried on the ``cfg.search.select_recipe_top`` best architectures,
+            entries as :func:`recipe_entry` reads them (a recipe with ``norm`` switches cosine scores;
+            a recipe without ``lr`` gets ``select_lr``); default ``cfg.search.select_recipes`` or
+            :func:`default_grid` (BPR with L2 x1 / x10, sampled softmax with cosine scores).
         budget_seconds: wall-clock cap of the whole selection (``None``: no cap); candidates that
-            would not fit are skipped (counted in ``skipped``), never half-trained.
+            would not fit, with the final retrain's reserve (:func:`final_retrain_estimate` of the
+            best so far, full-protocol patience), are skipped (counted in ``skipped``), never half-trained.
     """
     s = cfg.search
     task = task_of(evaluator)
@@ -227,8 +311,10 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     if not pool:
         raise ValueError("select_genotype: the candidate pool is empty")
     if recipes is None:
-        recipes = [Recipe.from_dict(r) for r in s.select_recipes] if s.select_recipes else default_recipes(s.select_lr, cfg.train.l2)
-    budget = _Budget(budget_seconds)
+        recipes = s.select_recipes if s.select_recipes else default_grid(s.select_lr, cfg.train.l2)
+    grid = [recipe_entry(r) for r in recipes]
+    extra = max(0, cfg.train.patience - s.select_patience) * cfg.train.eval_every
+    budget = _Budget(budget_seconds, extra_epochs=extra, max_epochs=cfg.train.epochs)
     done: list[Candidate] = []
     skipped = 0
     say = log or (lambda m: None)
@@ -240,25 +326,26 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
             return
         _, res, sec = train_candidate(g, dataset, graph, cfg.train, evaluator, patience=s.select_patience,
                                       features=features)
-        budget.spent.append(sec)
         done.append(Candidate(g, {k: float(v) for k, v in res.best_valid.items()}, sec, res.epochs_run,
                               shot, stage))
+        budget.record(sec, _best(done, metric, hib))
         say(f"select [{stage}] valid {metric}={done[-1].score(metric):.4f} ({sec:.1f} s, "
             f"{res.epochs_run} epochs): {g.summary()}")
 
     for g in pool:
         run(_with_lr(g, s.select_lr), "architecture", one_shot.get(g))
-    ranked = sorted(done, key=lambda c: -c.key(metric, hib))
     tried = {c.genotype for c in done}
-    for c in ranked[:s.select_recipe_top]:
-        for r in recipes:
-            g = c.genotype.with_(recipe=r)
+    for c in _ranked(done, metric, hib)[:s.select_recipe_top]:
+        for r, norm in grid:
+            g = c.genotype.with_(recipe=r if r.lr is not None else dataclasses.replace(r, lr=s.select_lr))
+            if norm is not None:
+                g = g.with_(norm=norm)
             if g not in tried:
                 tried.add(g)
                 run(g, "recipe", None)
-    winner = max(done, key=lambda c: c.key(metric, hib)).genotype
+    winner = _best(done, metric, hib).genotype
     result = SelectionResult(winner, done, time.perf_counter() - budget.t0, metric, skipped=skipped,
-                             higher_is_better=hib)
+                             higher_is_better=hib, reserve_seconds=budget.reserve)
     _diagnose(result)
     return result
 

@@ -1,0 +1,195 @@
+"""Issue 9 acceptance: the search vs LightGCN (paper settings) vs LightGCN tuned at equal budget.
+
+Per data set and seed, side by side in one process, every method chosen on validation only:
+
+1. ``lightgcn``: LightGCN with the config's full ``train`` protocol (the LightGCN paper's lr 1e-3,
+   L2 1e-4); its wall time ``T`` is the budget reference, the equal budget is ``B = budget_factor x T``.
+2. ``darts``: ``run_search`` with the shipped config (search, validated selection with the recipe
+   grid, final retrain of the winner).
+3. ``tuned``: LightGCN with an lr x L2 grid (:mod:`darts_gnn.search.tune`), same short protocol and
+   budget accounting, within ``B``; the winner retrained with the full protocol.
+4. ``random`` (``--random-seeds``): uniform genotypes of the same space plus the LightGCN point, the
+   same selection stage and recipe grid, within ``B``.
+5. ``evolution`` (``--evo-seeds``): ``search.strategy=evolution`` with the same selection stage,
+   ``search.total_budget_seconds = B``, its own search capped at DARTS's search seconds.
+
+    python benchmarks/bench_issue9.py --datasets ml100k --seeds 0 1 2 --threads 1
+    python benchmarks/bench_issue9.py --datasets gowalla_u10=search_lastfm.yaml --set data.path=/tmp/gowalla_u10 --seeds 0
+
+Writes ``<out>/bench_issue9.json`` and ``<out>/bench_issue9.md`` after every seed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_select import random_pool  # noqa: E402
+
+from darts_gnn.config import load_config  # noqa: E402
+from darts_gnn.metrics import Evaluator  # noqa: E402
+from darts_gnn.search.pipeline import build_searcher, retrain, run_search  # noqa: E402
+from darts_gnn.search.pool import baseline_genotype  # noqa: E402
+from darts_gnn.search.select import select_genotype  # noqa: E402
+from darts_gnn.search.tune import tune_baseline  # noqa: E402
+
+CONFIGS = {"ml100k": "search_ml100k.yaml", "lastfm": "search_lastfm.yaml"}
+METRICS = ("recall@20", "ndcg@20")
+METHODS = (("lightgcn", "LightGCN (paper: lr 1e-3, L2 1e-4)"), ("tuned", "LightGCN tuned (lr x L2 on valid, equal budget)"),
+           ("darts", "DARTS + selection"), ("random", "random + selection"), ("evolution", "evolution + selection"))
+
+
+def _ms(values) -> str:
+    if not values:
+        return "-"
+    s = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.4f} ± {s:.4f}"
+
+
+def _finish(sel, cfg, dataset, graph, ev, seconds: float) -> dict:
+    """Retrain ``sel.winner`` with the full protocol and test it."""
+    _, _, test, rt = retrain(sel.winner, dataset, graph, cfg, ev)
+    return {**{m: test[m] for m in METRICS}, "genotype": sel.winner.summary(), "select_seconds": seconds,
+            "total_seconds": seconds + rt, "retrained": len(sel.candidates), "skipped": sel.skipped,
+            "candidates": [c.to_dict() for c in sel.candidates]}
+
+
+def run_tuned(cfg, dataset, graph, budget: float) -> dict:
+    ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
+    t0 = time.perf_counter()
+    sel = tune_baseline(cfg, dataset, graph, ev, budget)
+    return _finish(sel, cfg, dataset, graph, ev, time.perf_counter() - t0)
+
+
+def run_random(cfg, dataset, graph, budget: float, seed: int) -> dict:
+    ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
+    space = build_searcher(cfg, dataset, graph, progress=False).model.space  # same space (width rule)
+    pool = random_pool(space, cfg.search.select_pool + 1, seed)
+    base = baseline_genotype(cfg.model)
+    if base is not None and space.contains(base) and base not in pool:
+        pool.append(base)
+    t0 = time.perf_counter()
+    sel = select_genotype(pool, dataset, graph, cfg, ev, pool_size=len(pool), budget_seconds=budget)
+    return _finish(sel, cfg, dataset, graph, ev, time.perf_counter() - t0)
+
+
+def run_evolution(path, overrides, dataset, graph, budget: float, search_seconds: float) -> dict:
+    cfg = load_config(path, overrides + ["search.strategy=evolution", f"search.total_budget_seconds={budget}",
+                                         f"search.budget_seconds={max(1.0, search_seconds)}"])
+    rep = run_search(cfg, None, progress=False, dataset=dataset, graph=graph)
+    sel = rep.metrics.get("selection", {})
+    return {**{m: rep.test[m] for m in METRICS}, "genotype": rep.genotype.summary(),
+            "total_seconds": rep.search.seconds + sel.get("selection_seconds", 0.0) + rep.retrain_seconds,
+            "proxy_spearman": sel.get("proxy_spearman")}
+
+
+def one_seed(name: str, seed: int, args, dataset, graph) -> dict:
+    path = ROOT / "configs" / CONFIGS[name]
+    overrides = list(args.set) + [f"train.num_threads={args.threads}", f"train.seed={seed}", f"search.seed={seed}",
+                                  "train.progress=false"]
+    cfg = load_config(path, overrides)
+    rep = run_search(cfg, None, compare_baseline=True, progress=False, dataset=dataset, graph=graph)
+    d = rep.diagnostics
+    ref = rep.baseline["train_seconds"]
+    budget = cfg.search.budget_factor * ref
+    row = {"seed": seed, "reference_seconds": ref, "budget_seconds": budget,
+           "lightgcn": {**{m: rep.baseline["test"][m] for m in METRICS}, "total_seconds": ref,
+                        "genotype": "LightGCN lr=0.001 l2=0.0001"},
+           "darts": {**{m: rep.test[m] for m in METRICS}, "genotype": rep.genotype.summary(),
+                     "search_seconds": rep.search.seconds, "select_seconds": d.get("selection_seconds"),
+                     "retrain_seconds": rep.retrain_seconds, "total_seconds": d.get("total_seconds"),
+                     "proxy_spearman": d.get("proxy_spearman"), "reserve_seconds": d.get("selection", {}).get("reserve_seconds"),
+                     "candidates": d.get("selection", {}).get("candidates")}}
+    _say(name, seed, "lightgcn", row["lightgcn"], ref)
+    _say(name, seed, "darts", row["darts"], ref)
+    row["tuned"] = run_tuned(cfg, dataset, graph, budget)
+    _say(name, seed, "tuned", row["tuned"], ref)
+    if seed in args.random_seeds:
+        row["random"] = run_random(cfg, dataset, graph, budget, seed)
+        _say(name, seed, "random", row["random"], ref)
+    if seed in args.evo_seeds:
+        row["evolution"] = run_evolution(path, overrides, dataset, graph, budget, rep.search.seconds)
+        _say(name, seed, "evolution", row["evolution"], ref)
+    return row
+
+
+def _say(name, seed, method, r, ref) -> None:
+    print(f"[{name} seed {seed}] {method:9s} R {r['recall@20']:.4f} N {r['ndcg@20']:.4f} "
+          f"{r['total_seconds']:.0f} s ({r['total_seconds'] / ref:.2f}x): {r['genotype']}", flush=True)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def table(report: dict) -> str:
+    lines = [f"Command: `{report['command']}` (torch threads: {report['threads']})", "",
+             "| data set | method | Recall@20 | NDCG@20 | R vs paper / tuned | seeds | time / LightGCN |",
+             "|---|---|---|---|---|---|---|"]
+    for name, rows in report["datasets"].items():
+        mean = {k: statistics.fmean(r[k]["recall@20"] for r in rows) for k, _ in METHODS[:2]}
+        for key, label in METHODS:
+            got = [r for r in rows if key in r]
+            if not got:
+                continue
+            rec = [r[key]["recall@20"] for r in got]
+            gain = "" if key == "lightgcn" else " / ".join(
+                f"{100 * (statistics.fmean(rec) / mean[b] - 1):+.1f}%" for b in ("lightgcn", "tuned"))
+            ratios = ", ".join(f"{r[key]['total_seconds'] / r['reference_seconds']:.2f}" for r in got)
+            lines.append(f"| {name} | {label} | {_ms(rec)} | {_ms([r[key]['ndcg@20'] for r in got])} | {gain} | "
+                         f"{len(got)} | {ratios} |")
+    lines += ["", "| data set | seed | method | Recall@20 / NDCG@20 | chosen |", "|---|---|---|---|---|"]
+    for name, rows in report["datasets"].items():
+        for r in rows:
+            for key, _ in METHODS[1:]:
+                if key in r:
+                    lines.append(f"| {name} | {r['seed']} | {key} | {r[key]['recall@20']:.4f} / "
+                                 f"{r[key]['ndcg@20']:.4f} | `{_cell(r[key]['genotype'])}` |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--datasets", nargs="+", default=list(CONFIGS),
+                   help="ml100k, lastfm, or LABEL=CONFIG (a configs/ file name; with --set data.path=...)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--random-seeds", nargs="*", type=int, default=[0])
+    p.add_argument("--evo-seeds", nargs="*", type=int, default=[0])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "issue9"))
+    args = p.parse_args(argv)
+    import torch
+
+    from darts_gnn.data import Graph, load_dataset
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = {"command": " ".join(["python", "benchmarks/bench_issue9.py", *(argv if argv is not None else sys.argv[1:])]),
+              "threads": args.threads, "datasets": {}}
+    for spec in args.datasets:
+        name, _, file = spec.partition("=")
+        CONFIGS.setdefault(name, file or f"search_{name}.yaml")
+        base = load_config(ROOT / "configs" / CONFIGS[name], list(args.set))
+        dataset = load_dataset(base.data)
+        graph = Graph.from_dataset(dataset, "train")
+        report["datasets"][name] = []
+        for seed in args.seeds:
+            report["datasets"][name].append(one_seed(name, seed, args, dataset, graph))
+            tmp = out / "bench_issue9.json.tmp"
+            tmp.write_text(json.dumps(report, indent=2))
+            tmp.replace(out / "bench_issue9.json")
+            (out / "bench_issue9.md").write_text(table(report))
+    print(table(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -119,8 +119,8 @@ class NamedRegistry(Mapping):
         return f"NamedRegistry({self.kind}: {', '.join(self._entries) or 'not loaded'})"
 
 
-#: ``name -> builder(cfg: ModelConfig, dataset, graph)`` (see :func:`darts_gnn.models.register_model`).
-MODELS = NamedRegistry("model", "model.name", provider="darts_gnn.models")
+#: ``name -> builder(cfg: ModelConfig, dataset, graph)`` (see :func:`darts_gnn.nn.models.register_model`).
+MODELS = NamedRegistry("model", "model.name", provider="darts_gnn.nn.models")
 #: ``name -> Relaxation class`` (see :mod:`darts_gnn.search.relax`).
 RELAXATIONS = NamedRegistry("relaxation", "search.relaxation", provider="darts_gnn.search.relax")
 #: ``name -> derive(supernet, evaluator, log) -> (genotype, trace)`` (see :mod:`darts_gnn.search.derive`).

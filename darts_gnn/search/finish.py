@@ -4,7 +4,7 @@
 DARTS (``search.strategy: random | evolution | rl | <registered>``): ``genotype.json``, ``search.json``
 (the :class:`~darts_gnn.search.strategy.StrategyResult`), the validated selection over the strategy's
 ranked candidates (``search.select``, :func:`select_after_strategy`), the retrain with the ``train``
-section (seed -> build -> fit -> test, :func:`darts_gnn.trial.fit_and_evaluate`), the optional
+section (seed -> build -> fit -> test, :func:`darts_gnn.engine.trial.fit_and_evaluate`), the optional
 baseline model and ``metrics.json``.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Config
-from ..models import build_model
-from ..trial import fit_and_evaluate
+from ..nn.models import build_model
+from ..engine.trial import fit_and_evaluate
 from .strategy import StrategyResult
 
 __all__ = ["strategy_report", "retrain_genotype", "select_after_strategy"]
@@ -21,7 +21,7 @@ __all__ = ["strategy_report", "retrain_genotype", "select_after_strategy"]
 
 def _strategy_scores(found: StrategyResult) -> dict:
     """``{genotype: the strategy's own validation score}`` from its history records (when it keeps them)."""
-    from ..genotype import Genotype
+    from ..space.genotype import Genotype
     out = {}
     for r in found.history:
         if isinstance(r, dict) and "genotype" in r and "score" in r:
@@ -69,7 +69,7 @@ def select_after_strategy(cfg: Config, found: StrategyResult, dataset, graph, ev
 
 def retrain_genotype(genotype, dataset, graph, cfg: Config, evaluator, writer=None):
     """Retrain ``genotype`` from scratch under ``cfg.train`` and test it: a
-    :class:`~darts_gnn.trial.TrialResult` (``metrics["test"]``, ``seconds``, ``train``)."""
+    :class:`~darts_gnn.engine.trial.TrialResult` (``metrics["test"]``, ``seconds``, ``train``)."""
     return fit_and_evaluate(lambda: genotype.build_model(dataset, graph), dataset, cfg.train, evaluator,
                             graph=graph, splits=("test",), writer=writer)
 

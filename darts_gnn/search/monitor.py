@@ -91,7 +91,7 @@ def alphas_csv_text(trajectory: list[dict], choices) -> str:
 
 
 def write_alphas_csv(path: str | Path, trajectory: list[dict], choices) -> Path:
-    from ..rundir import atomic_write
+    from ..engine.rundir import atomic_write
     text = alphas_csv_text(trajectory, choices)
 
     def write(tmp: str) -> None:

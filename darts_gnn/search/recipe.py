@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from ..config import TrainConfig
-from ..space import SpaceError
-from ..train import Trainer, bpr_loss, l2_penalty
+from ..space.registry import SpaceError
+from ..engine.train import Trainer, bpr_loss, l2_penalty
 
 __all__ = ["Recipe", "RecipeTrainer", "LOSSES", "recipe_train_config"]
 
@@ -101,7 +101,7 @@ def recipe_train_config(train: TrainConfig, recipe: Recipe, **changes) -> TrainC
 
 
 class RecipeTrainer(Trainer):
-    """:class:`~darts_gnn.train.Trainer` whose batch loss is the recipe's objective (module doc).
+    """:class:`~darts_gnn.engine.train.Trainer` whose batch loss is the recipe's objective (module doc).
 
     Build it with :func:`recipe_train_config` so that ``lr`` / ``l2`` follow the recipe. With the
     default recipe it computes exactly the parent's BPR loss.

@@ -3,7 +3,7 @@ r"""Validated selection: the stage after any search strategy that picks the arch
 A one-shot score (a supernet's validation Recall with α set one-hot at a genotype) ranks
 architectures cheaply but is a weak proxy for how they do when trained alone. Selection therefore
 retrains a small pool of candidates, each with a *complete* short protocol (the real
-:class:`~darts_gnn.train.Trainer` with early stopping on validation, a larger learning rate and a
+:class:`~darts_gnn.engine.train.Trainer` with early stopping on validation, a larger learning rate and a
 short patience), and keeps the best by **validation** Recall@20 only (the test set never chooses).
 Then the top architectures are retrained with each training :class:`~darts_gnn.search.recipe.Recipe`
 of a small grid, since per-architecture hyperparameters matter for graph CF.
@@ -136,7 +136,7 @@ def train_candidate(genotype, dataset, graph, train_cfg, evaluator, *, patience:
     ``train_cfg``; early stop on validation with ``patience`` (default ``train_cfg.patience``).
     ``features``: keyword arguments for the model's content features (``item_features=`` ...).
     Returns ``(model, TrainResult, seconds)``; the model holds its best-validation weights."""
-    from ..seed import seed_everything
+    from ..engine.seed import seed_everything
     recipe = genotype.recipe or Recipe()
     changes: dict[str, Any] = {"progress": False} if patience is not None else {}
     if patience is not None:

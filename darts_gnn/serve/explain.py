@@ -47,8 +47,8 @@ def rebuild_model(bundle):
     """The trained :class:`~darts_gnn.nn.Recommender` of a bundle, from ``explain.pt`` (eval mode)."""
     from ..config import config_from_dict
     from ..data.graph import Graph
-    from ..genotype import Genotype
-    from ..models import build_model
+    from ..space.genotype import Genotype
+    from ..nn.models import build_model
     if bundle.explain is None:
         raise UserError("explanations need the weights and graph of explain.pt; re-export without --no-explain")
     U, I = bundle.n_users, bundle.n_items
@@ -68,9 +68,9 @@ def linear_form(model) -> tuple[list[LinearLayer], list[float]] | None:
     from torch import nn
 
     from ..nn import MF, LightGCN
-    from ..nn.candidates import (GCNAggregate, LastCombine, LearnedCombine, LinearTransform, MeanCombine,
-                                 NativeAggregate, NoSkip, Residual, SumCombine)
-    from ..nn.discrete import GenotypeNet
+    from ..space.candidates import (GCNAggregate, LastCombine, LearnedCombine, LinearTransform, MeanCombine,
+                                     NativeAggregate, NoSkip, Residual, SumCombine)
+    from ..space.discrete import GenotypeNet
     if isinstance(model, MF):
         return [], [1.0]
     if isinstance(model, LightGCN):

@@ -12,7 +12,7 @@ def bundle_from_run(run_dir: str | Path, seen_splits: tuple[str, ...] = ("train"
                     explain: bool = True) -> Bundle:
     """The :class:`~darts_gnn.serve.Bundle` of a finished ``darts-gnn train`` / ``search`` run: its
     checkpoint, rebuilt on its data set (which must still be there, and the same)."""
-    from ..commands.common import load_checkpoint, load_run
+    from ..cli.common import load_checkpoint, load_run
     from ..config import config_to_dict
     cfg, ds, graph, model = load_run(run_dir)
     ckpt = load_checkpoint(Path(run_dir) / "model.pt")

@@ -1,0 +1,122 @@
+"""``darts-gnn train``: train and evaluate one model (a baseline or a saved genotype)."""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from ..config import config_to_dict
+from ..errors import UserError
+from .common import (add_config_args, check_splits, config_from_args, format_metrics, load_data, save_checkpoint,
+                     setup_torch)
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("train", help="train and evaluate one model",
+                       description="Train a model (model.name, or a genotype from a search) with BPR, "
+                                   "early-stopped on validation, and evaluate it on the test split.")
+    add_config_args(p)
+    p.add_argument("--genotype", metavar="JSON", help="retrain the architecture in this genotype.json")
+    return p
+
+
+def _load_genotype(genotype_path: str | None):
+    if genotype_path is None:
+        return None
+    from ..space.genotype import Genotype
+    if not Path(genotype_path).is_file():
+        raise UserError(f"{genotype_path}: genotype file not found")
+    return Genotype.load(genotype_path)
+
+
+def _fit(trainer, run, model, cfg, extra: dict, ds):
+    """``trainer.fit()``; when it is interrupted or diverges after a best epoch, that model is saved
+    to ``model.pt`` (marked partial) before the error goes on."""
+    from ..engine.train import TrainingError
+    try:
+        return trainer.fit()
+    except (KeyboardInterrupt, TrainingError):
+        partial = getattr(trainer, "partial", None) or {}
+        if partial.get("best_epoch"):
+            save_checkpoint(run, model, cfg, {**extra, "partial": True, "best_epoch": partial["best_epoch"]},
+                            dataset=ds)
+        raise
+
+
+def train_and_evaluate(cfg, run, genotype_path: str | None = None, *, dataset=None, graph=None,
+                       genotype=None) -> dict:
+    """Build data and model from ``cfg``, train, evaluate on test, write the run directory."""
+    from ..engine.metrics import Evaluator
+    from ..nn.models import build_model
+    from ..engine.train import Trainer
+
+    device = setup_torch(cfg)
+    ds, graph = (dataset, graph) if dataset is not None else load_data(cfg)
+    check_splits(ds)
+    genotype = genotype if genotype is not None else _load_genotype(genotype_path)
+    if genotype is not None:
+        from ..features import model_features
+        model = genotype.build_model(ds, graph, **model_features(cfg, ds))
+        model_name = f"genotype:{genotype.summary()}"
+    else:
+        model = build_model(cfg.model, ds, graph)
+        model_name = cfg.model.name
+    model = model.to(device)
+    run.write_yaml("config.yaml", config_to_dict(cfg))
+    if ds.user_ids is not None or ds.item_ids is not None:
+        run.write_json("id_map.json", {"users": ds.user_ids, "items": ds.item_ids})
+    evaluator = Evaluator(ds, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
+    writer = run.writer()
+    extra = {"model_name": cfg.model.name if genotype is None else "genotype",
+             "n_users": ds.n_users, "n_items": ds.n_items}
+    if genotype is not None:
+        extra["genotype"] = genotype.to_json()
+    t0 = time.perf_counter()
+    if genotype is not None and genotype.recipe is not None:  # the genotype's own lr / L2 / objective
+        from ..search.recipe import RecipeTrainer, recipe_train_config
+        trainer = RecipeTrainer(model, ds, recipe_train_config(cfg.train, genotype.recipe), recipe=genotype.recipe,
+                                evaluator=evaluator, writer=writer)
+    else:
+        trainer = Trainer(model, ds, cfg.train, evaluator=evaluator, writer=writer)
+    result = _fit(trainer, run, model, cfg, extra, ds)
+    train_s = time.perf_counter() - t0
+    save_checkpoint(run, model, cfg, extra, dataset=ds)  # before testing: an interruption keeps the model
+    t0 = time.perf_counter()
+    test = evaluator.evaluate(model, "test")
+    eval_s = time.perf_counter() - t0
+    for k, v in test.items():
+        writer.add_scalar(f"test/{k}", v, result.epochs_run)
+    metrics = {
+        "model": model_name,
+        **{k: float(v) for k, v in test.items()},
+        "best_valid": {k: float(v) for k, v in result.best_valid.items()},
+        "best_epoch": result.best_epoch,
+        "epochs": result.epochs_run,
+        "seconds_per_epoch": result.seconds_per_epoch,
+        "train_seconds": train_s,
+        "eval_seconds": eval_s,
+        "dataset": ds.stats(),
+    }
+    run.write_json("metrics.json", metrics)
+    run.close()
+    return metrics
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..engine.rundir import open_run
+    cfg = config_from_args(args)
+    setup_torch(cfg)
+    # everything that can be refused is checked before the run directory exists
+    ds, graph = load_data(cfg)
+    check_splits(ds)
+    genotype = _load_genotype(args.genotype)
+    with open_run(args.out, cfg.name, cfg.out_dir, command="train", overwrite=args.overwrite) as run_dir:
+        model_pt = run_dir.file("model.pt")
+        args._interrupt_hint = lambda: (f"run directory {run_dir.path} is marked interrupted; its model.pt holds "
+                                        f"the best model so far") if model_pt.is_file() else None
+        metrics = train_and_evaluate(cfg, run_dir, dataset=ds, graph=graph, genotype=genotype)
+    keys = [f"{m}@{k}" for k in cfg.train.ks for m in ("recall", "ndcg")]
+    print(format_metrics({metrics["model"]: metrics}, keys))
+    print(f"best epoch {metrics['best_epoch']} of {metrics['epochs']}, "
+          f"{metrics['seconds_per_epoch']:.2f} s/epoch; run directory: {run_dir.path}")
+    return 0

@@ -32,7 +32,7 @@ Configuration
     :class:`Config` and its sections, :func:`load_config` (YAML + ``key=value`` overrides).
 Run directories
     :func:`open_run` (a locked, status-tracked :class:`RunDir`), :class:`UserError` (bad input: the
-    CLI's exit code 2); checkpoints are sealed and verified by :mod:`darts_gnn.engine.manifest`.
+    CLI's exit code 2); checkpoints are sealed and verified by :mod:`darts_gnn.store.manifest`.
 """
 import os as _os
 
@@ -41,7 +41,7 @@ import os as _os
 # Only effective before torch is first imported; set OMP_WAIT_POLICY yourself to override.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402
 
 from .config import (Config, ConfigError, DataConfig, ModelConfig, SearchConfig,  # noqa: E402
                      SyntheticConfig, TrainConfig, load_config)

@@ -21,6 +21,17 @@ from .config import Config, config_to_dict
 from .search.darts import build_darts_searcher as build_searcher
 from .search.finish import strategy_report
 from .search.strategy import SearchContext, run_strategy
+from .search.select import train_candidate
+from .nn.models import build_model
+from .engine.seed import seed_everything
+from .engine.train import resolve_device, Trainer
+from .search.pool import estimate_baseline_seconds, run_selection
+from .data import Graph, load_dataset
+from .engine.metrics import Evaluator
+from .search.monitor import AlphaLogger, heatmap_figure, write_alphas_csv
+from .features import model_features
+from .search.checkpoint import attach_checkpointing
+from .search.derive import derive_genotype
 
 __all__ = ["run_search", "SearchReport", "build_searcher", "retrain", "PrefixedWriter"]
 
@@ -64,7 +75,6 @@ def retrain(genotype, dataset, graph, cfg: Config, evaluator=None, writer=None, 
     early stop on validation) and evaluate it on test. ``features``: the content features the model
     takes (``item_features=`` / ``user_features=``), if any.
     Returns ``(model, TrainResult, test metrics, seconds)``."""
-    from .search.select import train_candidate
     model, result, seconds = train_candidate(genotype, dataset, graph, cfg.train, evaluator, writer=writer,
                                              features=features)
     test = evaluator.evaluate(model, "test") if evaluator is not None else {}
@@ -72,9 +82,6 @@ def retrain(genotype, dataset, graph, cfg: Config, evaluator=None, writer=None, 
 
 
 def _baseline(dataset, graph, cfg: Config, evaluator, writer):
-    from .nn.models import build_model
-    from .engine.seed import seed_everything
-    from .engine.train import Trainer
     seed_everything(cfg.train.seed)
     model = build_model(cfg.model, dataset, graph)
     t0 = time.perf_counter()
@@ -88,7 +95,6 @@ def _baseline(dataset, graph, cfg: Config, evaluator, writer):
 def _select_stage(model, result, dataset, graph, cfg: Config, evaluator, base, writer, features=None):
     """Validated selection after the search (:func:`darts_gnn.search.pool.run_selection`): budget
     reference = the baseline's measured training time, else an estimate; logs the proxy diagnostics."""
-    from .search.pool import estimate_baseline_seconds, run_selection
     if base is not None:
         reference = float(base["train_seconds"])
     elif cfg.search.total_budget_seconds is not None:
@@ -126,10 +132,6 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
     (:func:`darts_gnn.search.checkpoint.attach_checkpointing`); ``resume=True`` continues from
     ``run``'s checkpoint.
     """
-    from .data import Graph, load_dataset
-    from .engine.metrics import Evaluator
-    from .engine.train import resolve_device
-    from .search.monitor import AlphaLogger, heatmap_figure, write_alphas_csv
 
     if cfg.train.num_threads > 0:
         torch.set_num_threads(cfg.train.num_threads)
@@ -148,7 +150,6 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
                                            list(hooks or []), resume))
         return SearchReport(**strategy_report(cfg, found, dataset, graph, evaluator, run, writer, compare_baseline))
     logger = AlphaLogger(writer, figure_every=cfg.search.log_every) if writer is not None else None
-    from .features import model_features
     features = model_features(cfg, dataset)
     searcher = build_searcher(cfg, dataset, graph, evaluator=evaluator, logger=logger, hooks=hooks,
                               progress=progress, features=features)
@@ -156,7 +157,6 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
     # checkpoints, --resume and the eigenvalue guard (issue 5)
     ckpt = None
     if run is not None:
-        from .search.checkpoint import attach_checkpointing
         ckpt = attach_checkpointing(searcher, run, cfg, resume=resume)
     elif resume:
         raise ValueError("run_search: resume=True needs the run directory (run=...)")
@@ -168,7 +168,6 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
         result = searcher.run()
     derive_trace: list = []
     if cfg.search.derive != "argmax":
-        from .search.derive import derive_genotype
         t0 = time.perf_counter()
         argmax = result.genotype
         result.genotype, derive_trace = derive_genotype(searcher.model, cfg.search.derive, evaluator, log=log.info)

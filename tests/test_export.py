@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from darts_gnn.cli import main
-from darts_gnn.engine.fingerprint import dataset_fingerprint
+from darts_gnn.store.fingerprint import dataset_fingerprint
 from darts_gnn.serve import Recommender, load_bundle
 from helpers import set_args
 

@@ -17,6 +17,8 @@ import signal
 import sys
 import threading
 import traceback
+from ..version import __version__
+from ..errors import classify, Interrupted
 
 __all__ = ["main", "build_parser"]
 
@@ -26,7 +28,6 @@ COMMANDS = ("train", "search", "evaluate", "recommend", "compare", "export", "se
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
     parser = argparse.ArgumentParser(
         prog="darts-gnn",
         description="Differentiable architecture search for graph-neural-network recommenders.",
@@ -51,7 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
 @contextlib.contextmanager
 def _sigterm_raises():
     """While active (main thread only), SIGTERM raises :class:`~darts_gnn.errors.Interrupted`."""
-    from ..errors import Interrupted
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -66,7 +66,6 @@ def _sigterm_raises():
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..errors import classify
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,

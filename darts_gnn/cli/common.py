@@ -1,22 +1,19 @@
-"""Pieces shared by the subcommands: config arguments, data set-up, checkpoints, summaries."""
+"""Pieces shared by the subcommands: config arguments, split checks, summaries (and, re-exported from
+:mod:`darts_gnn.engine.checkpoint`, data set-up and checkpoints)."""
 from __future__ import annotations
 
 import argparse
 import logging
-import time
-from pathlib import Path
-from typing import Any
 
-import torch
+from ..config import Config, load_config
+from ..errors import DataError
+from ..engine.checkpoint import (CHECKPOINT_FORMAT, load_checkpoint, load_data, load_run, run_config,
+                                 save_checkpoint, setup_torch)
 
-from ..config import Config, config_to_dict, load_config
-from ..errors import UserError
-from ..engine.manifest import check_dataset, make_manifest, seal
-from ..engine.rundir import load_versioned, read_status
+__all__ = ["add_config_args", "config_from_args", "check_splits", "format_metrics", "CHECKPOINT_FORMAT",
+           "load_checkpoint", "load_data", "load_run", "run_config", "save_checkpoint", "setup_torch"]
 
 log = logging.getLogger("darts_gnn")
-
-CHECKPOINT_FORMAT = 1
 
 
 def add_config_args(p: argparse.ArgumentParser, config_required: bool = False) -> None:
@@ -34,63 +31,13 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return load_config(args.config, args.set)
 
 
-def setup_torch(cfg: Config) -> torch.device:
-    from ..engine.seed import seed_everything
-    if cfg.train.num_threads > 0:
-        torch.set_num_threads(cfg.train.num_threads)
-    seed_everything(cfg.train.seed)
-    dev = cfg.train.device
-    if dev == "auto":
-        dev = "cuda" if torch.cuda.is_available() else "cpu"
-    if dev == "cuda" and not torch.cuda.is_available():
-        raise UserError("train.device: 'cuda' was asked for but no CUDA device is available; use cpu or auto")
-    return torch.device(dev)
-
-
 def check_splits(ds, splits=("test",)) -> None:
     """Refuse, before any training, a data set whose ``splits`` hold no (user, item) pair."""
-    from ..data.dataset import DataError
     for split in splits:
         if len(ds.split(split)) == 0:
             hint = ("data.valid_fraction is 0 or every user has a single training item" if split == "valid"
                     else "the test file lists users without items, or no test user has training items")
             raise DataError(f"data set {ds.name!r}: the {split} split is empty ({hint})")
-
-
-def load_data(cfg: Config):
-    """Dataset and its training graph, with timing logged."""
-    from ..data import Graph, load_dataset
-    t0 = time.perf_counter()
-    ds = load_dataset(cfg.data)
-    graph = Graph.from_dataset(ds, "train")
-    log.info("data: %r, graph %r (%.2f s)", ds, graph, time.perf_counter() - t0)
-    return ds, graph
-
-
-def save_checkpoint(run, model: torch.nn.Module, cfg: Config, extra: dict[str, Any] | None = None,
-                    name: str = "model.pt", dataset=None) -> Path:
-    """``model.pt``: state dict plus what is needed to rebuild the model; loads with weights_only.
-
-    Sealed with a manifest (data-set fingerprint of ``dataset``, config hash) and a content hash
-    (:func:`darts_gnn.engine.manifest.seal`)."""
-    cfg_dict = config_to_dict(cfg)
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "config": cfg_dict,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-    }
-    payload.update(extra or {})
-    seal(payload, make_manifest("model", dataset, cfg_dict))
-    return run.save_torch(name, payload)
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.pt"
-    if not path.is_file():
-        raise UserError(f"{path}: checkpoint not found (expected a run directory or its model.pt)")
-    return load_versioned(path, CHECKPOINT_FORMAT, "checkpoint")
 
 
 def format_metrics(rows: dict[str, dict[str, float]], keys: list[str]) -> str:
@@ -103,70 +50,3 @@ def format_metrics(rows: dict[str, dict[str, float]], keys: list[str]) -> str:
                         for k in keys)
         lines.append(name.ljust(name_w) + cells)
     return "\n".join(lines)
-
-
-#: data/model keys that may differ between a run's config.yaml and its model.pt (where the files
-#: live); any other data or model difference means config.yaml does not describe the model
-_MOVABLE = ("data.path", "data.social_path")
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        out.update(_flat(v, key + ".") if isinstance(v, dict) and k != "space" else {key: v})
-    return out
-
-
-def run_config(path: Path, ckpt: dict) -> Config:
-    """The config of a run directory: ``config.yaml`` (so a moved directory works once its data
-    paths are right), checked against the one stored in ``model.pt`` for the keys that define the
-    model and the data; without ``config.yaml``, the stored one."""
-    from ..config import config_from_dict
-    stored = config_from_dict(ckpt["config"])
-    if not (path / "config.yaml").is_file():
-        log.warning("%s: no config.yaml; using the config stored in model.pt", path)
-        return stored
-    cfg = load_config(path / "config.yaml")
-    a, b = _flat(config_to_dict(stored)), _flat(config_to_dict(cfg))
-    defining = ("data.",) if ckpt.get("genotype") else ("data.", "model.")
-    diff = [k for k in sorted(set(a) | set(b))
-            if a.get(k) != b.get(k) and k not in _MOVABLE and k.startswith(defining)]
-    if diff:
-        k = diff[0]
-        raise UserError(f"{path}/config.yaml: {k} is {b.get(k)!r} but model.pt was trained with "
-                        f"{a.get(k)!r}; config.yaml does not describe this model")
-    return cfg
-
-
-def load_run(path: str | Path):
-    """Rebuild ``(cfg, dataset, graph, model)`` of a run directory from ``config.yaml`` and
-    ``model.pt``; the data set must be the one the model was trained on (manifest fingerprint)."""
-    from ..nn.models import build_model
-    path = Path(path)
-    if not path.is_dir():
-        raise UserError(f"{path}: run directory not found")
-    ckpt = load_checkpoint(path / "model.pt")
-    status = read_status(path).get("status")
-    if status not in (None, "done"):
-        log.warning("%s: the run is marked %s; model.pt holds its best model so far", path, status)
-    cfg = run_config(path, ckpt)
-    setup_torch(cfg)
-    ds, graph = load_data(cfg)
-    check_dataset(ckpt, ds, path / "model.pt", "model")
-    if (ds.n_users, ds.n_items) != (ckpt.get("n_users"), ckpt.get("n_items")):
-        raise UserError(f"{path}: the data set now has {ds.n_users} users / {ds.n_items} items but the "
-                        f"checkpoint was trained on {ckpt.get('n_users')} / {ckpt.get('n_items')}")
-    if ckpt.get("genotype"):
-        from ..space.genotype import Genotype
-        from ..features import model_features
-        model = Genotype.from_json(ckpt["genotype"]).build_model(ds, graph, **model_features(cfg, ds))
-    else:
-        model = build_model(cfg.model, ds, graph)
-    try:
-        model.load_state_dict(ckpt["state_dict"])
-    except (RuntimeError, KeyError) as e:
-        raise UserError(f"{path}/model.pt: its weights do not fit the model config.yaml describes "
-                        f"({' '.join(str(e).split())[:200]})") from None
-    model.eval()
-    return cfg, ds, graph, model

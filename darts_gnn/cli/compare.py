@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 
 from .common import add_config_args, config_from_args, log, setup_torch
+from ..experiments.compare import markdown_report, method_kind, METHODS, run_compare
+from ..errors import UserError
+from ..engine.rundir import open_run
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    from ..experiments.compare import METHODS
     p = sub.add_parser(
         "compare", help="compare DARTS, random search, LightGCN and MF over seeds",
         description="For each seed: DARTS with each relaxation (softmax, gumbel, sigmoid), random search "
@@ -33,9 +35,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..experiments.compare import markdown_report, method_kind, run_compare
-    from ..errors import UserError
-    from ..engine.rundir import open_run
     if args.seeds < 1:
         raise UserError(f"--seeds: expected a positive number of seeds, got {args.seeds}")
     if args.random_samples < 1:

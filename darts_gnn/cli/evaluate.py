@@ -4,6 +4,9 @@ from __future__ import annotations
 import argparse
 
 from .common import check_splits, format_metrics, load_run
+from ..engine.metrics import Evaluator
+from ..errors import UserError
+from ..store.files import strict_json
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -18,16 +21,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.metrics import Evaluator
     cfg, ds, _, model = load_run(args.run_dir)
     ks = args.k or cfg.train.ks
     if any(k <= 0 for k in ks):
-        from ..errors import UserError
         raise UserError(f"--k: expected positive integers, got {ks}")
     check_splits(ds, (args.split,))
     metrics = Evaluator(ds, ks=tuple(ks), batch_users=cfg.train.eval_batch_users).evaluate(model, args.split)
     if args.json:
-        from ..engine.rundir import strict_json
         print(strict_json(metrics))
     else:
         keys = [f"{m}@{k}" for k in ks for m in ("recall", "ndcg", "precision", "hitrate")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
+from ..serve import bundle_from_run, export_bundle
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -30,7 +31,6 @@ def parse_splits(text: str) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..serve import bundle_from_run, export_bundle
     splits = parse_splits(args.seen)
     bundle = bundle_from_run(args.run_dir, splits, explain=not args.no_explain)
     out = export_bundle(bundle, args.out, force=args.force)

@@ -10,6 +10,9 @@ import csv
 import io
 import sys
 from pathlib import Path
+from ..serve import Recommender
+from ..errors import UserError
+from ..store.files import atomic_write
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -25,15 +28,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def _recommender(path: str):
-    from ..serve import Recommender
     if (Path(path) / "manifest.json").is_file():
         return Recommender.load(path)
     return Recommender.from_run(path)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import UserError
-    from ..engine.rundir import atomic_write
     if args.k <= 0:
         raise UserError(f"--k: expected a positive integer, got {args.k}")
     rec = _recommender(args.run_dir)

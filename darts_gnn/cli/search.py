@@ -4,6 +4,13 @@ from __future__ import annotations
 import argparse
 
 from .common import add_config_args, config_from_args, format_metrics, log, save_checkpoint, setup_torch
+from ..config import load_config
+from ..errors import UserError
+from ..engine.rundir import open_run, RunDir
+from ..pipeline import run_search
+from ..search.seeds import compare_text, seed_configs, summarise
+from .common import check_splits, load_data
+from ..space.registry import SearchSpace
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -31,8 +38,6 @@ def _resume_config(args: argparse.Namespace):
     """Config of ``--resume RUN_DIR`` (issue 5): RUN_DIR/config.yaml plus ``--set``."""
     from pathlib import Path
 
-    from ..config import load_config
-    from ..errors import UserError
     if args.config:
         raise UserError("--resume takes the settings from RUN_DIR/config.yaml; drop --config")
     if args.out and Path(args.out).resolve() != Path(args.resume).resolve():
@@ -50,11 +55,6 @@ def _resume_config(args: argparse.Namespace):
 
 def _run_seeds(args: argparse.Namespace) -> int:
     """``--seeds N``: one search per seed in ``<run>/seed<i>``, then the mean ± std comparison."""
-    from ..errors import UserError
-    from ..engine.rundir import RunDir, open_run
-    from ..pipeline import run_search
-    from ..search.seeds import compare_text, seed_configs, summarise
-    from .common import check_splits, load_data
     if args.seeds < 1 or getattr(args, "resume", None):
         raise UserError("--seeds: expected a positive integer, and no --resume")
     cfg = config_from_args(args)
@@ -85,15 +85,11 @@ def _run_seeds(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.rundir import open_run
-    from ..pipeline import run_search
-    from .common import check_splits, load_data
     if getattr(args, "seeds", 1) != 1:
         return _run_seeds(args)
     resume = bool(getattr(args, "resume", None))
     cfg = _resume_config(args) if resume else config_from_args(args)
     setup_torch(cfg)
-    from ..space.registry import SearchSpace
     SearchSpace.for_run(cfg)  # a bad search space, like bad data, is refused before the run
     ds, graph = load_data(cfg)  # directory exists
     if cfg.search.retrain or args.compare_baseline:
@@ -121,7 +117,6 @@ def run(args: argparse.Namespace) -> int:
     if rows:
         print(format_metrics(rows, keys))
     if report.baseline is not None and report.test:
-        from ..search.seeds import compare_text, summarise
         print(compare_text(summarise([report], keys), report.baseline["name"]))
     for w in (report.diagnostics or {}).get("warnings", []):
         print(f"warning: {w}")

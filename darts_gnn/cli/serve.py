@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
+from ..serve.http import create_app
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -28,7 +29,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from ..serve.http import create_app
     except ImportError as e:
         raise UserError(f"darts-gnn serve needs the serve extra ({e.name} is missing): "
                         f"pip install 'darts-gnn[serve]'") from None

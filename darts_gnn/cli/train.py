@@ -9,6 +9,13 @@ from ..config import config_to_dict
 from ..errors import UserError
 from .common import (add_config_args, check_splits, config_from_args, format_metrics, load_data, save_checkpoint,
                      setup_torch)
+from ..space.genotype import Genotype
+from ..engine.train import Trainer, TrainingError
+from ..engine.metrics import Evaluator
+from ..nn.models import build_model
+from ..features import model_features
+from ..search.recipe import recipe_train_config, RecipeTrainer
+from ..engine.rundir import open_run
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -23,7 +30,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def _load_genotype(genotype_path: str | None):
     if genotype_path is None:
         return None
-    from ..space.genotype import Genotype
     if not Path(genotype_path).is_file():
         raise UserError(f"{genotype_path}: genotype file not found")
     return Genotype.load(genotype_path)
@@ -32,7 +38,6 @@ def _load_genotype(genotype_path: str | None):
 def _fit(trainer, run, model, cfg, extra: dict, ds):
     """``trainer.fit()``; when it is interrupted or diverges after a best epoch, that model is saved
     to ``model.pt`` (marked partial) before the error goes on."""
-    from ..engine.train import TrainingError
     try:
         return trainer.fit()
     except (KeyboardInterrupt, TrainingError):
@@ -46,16 +51,12 @@ def _fit(trainer, run, model, cfg, extra: dict, ds):
 def train_and_evaluate(cfg, run, genotype_path: str | None = None, *, dataset=None, graph=None,
                        genotype=None) -> dict:
     """Build data and model from ``cfg``, train, evaluate on test, write the run directory."""
-    from ..engine.metrics import Evaluator
-    from ..nn.models import build_model
-    from ..engine.train import Trainer
 
     device = setup_torch(cfg)
     ds, graph = (dataset, graph) if dataset is not None else load_data(cfg)
     check_splits(ds)
     genotype = genotype if genotype is not None else _load_genotype(genotype_path)
     if genotype is not None:
-        from ..features import model_features
         model = genotype.build_model(ds, graph, **model_features(cfg, ds))
         model_name = f"genotype:{genotype.summary()}"
     else:
@@ -73,7 +74,6 @@ def train_and_evaluate(cfg, run, genotype_path: str | None = None, *, dataset=No
         extra["genotype"] = genotype.to_json()
     t0 = time.perf_counter()
     if genotype is not None and genotype.recipe is not None:  # the genotype's own lr / L2 / objective
-        from ..search.recipe import RecipeTrainer, recipe_train_config
         trainer = RecipeTrainer(model, ds, recipe_train_config(cfg.train, genotype.recipe), recipe=genotype.recipe,
                                 evaluator=evaluator, writer=writer)
     else:
@@ -103,7 +103,6 @@ def train_and_evaluate(cfg, run, genotype_path: str | None = None, *, dataset=No
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.rundir import open_run
     cfg = config_from_args(args)
     setup_torch(cfg)
     # everything that can be refused is checked before the run directory exists

@@ -35,6 +35,8 @@ import torch
 
 from ..data.dataset import Dataset
 from ..data.sampler import BPRSampler
+from .metrics import rank_metrics, topk_items
+from ..nn.base import eval_embeddings
 
 __all__ = ["ColdStartSplit", "cold_item_split", "ColdStartEvaluator", "WarmNegativeSampler", "content_knn_scores",
            "popularity_scores", "chance_recall"]
@@ -87,7 +89,6 @@ class ColdStartEvaluator:
     ``scores(users [B]) -> [B, C]`` function over ``split.cold_items`` (for the baselines)."""
 
     def __init__(self, split: ColdStartSplit, ks=(20,), batch_users: int = 1024):
-        from .metrics import rank_metrics  # noqa: F401  (checked at construction)
         self.split, self.ks, self.batch_users = split, tuple(int(k) for k in ks), int(batch_users)
         n_users = split.warm.n_users
         pairs = split.cold
@@ -99,14 +100,12 @@ class ColdStartEvaluator:
 
     @torch.no_grad()
     def evaluate(self, model) -> dict[str, float]:
-        from ..nn.base import eval_embeddings
         u, i = eval_embeddings(model)
         u, ic = u.detach().float().cpu(), i.detach().float().cpu()[self.cold_items]
         return self.evaluate_scores(lambda users: u[users] @ ic.T)
 
     @torch.no_grad()
     def evaluate_scores(self, scores) -> dict[str, float]:
-        from .metrics import rank_metrics, topk_items
         kmax = max(self.ks)
         sums: dict[str, float] = {}
         for start in range(0, len(self.users), self.batch_users):

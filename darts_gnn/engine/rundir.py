@@ -16,15 +16,17 @@ import contextlib
 import datetime as _dt
 import json
 import logging
-import math
 import os
 import shutil
-import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import yaml
+
+from ..store.files import atomic_write, load_versioned, strict_json
+from .runlock import LOCK_NAME, LockFile
+from ..errors import classify, RunDirError
 
 __all__ = ["RunDir", "new_run_dir", "open_run", "atomic_write", "load_versioned", "strict_json",
            "RUN_STATUS", "STATUSES"]
@@ -36,66 +38,6 @@ STATUSES = ("running", "done", "failed", "interrupted")
 #: files that hold a result: a run that wrote none of them has nothing worth keeping
 VALUABLE = ("model.pt", "search_state.pt", "metrics.json", "genotype.json", "search.json", "compare.json",
             "seeds.json")
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
-
-
-def strict_json(obj: Any, indent: int | None = 2) -> str:
-    """``json.dumps`` that never writes ``NaN`` / ``Infinity`` (not JSON): non-finite floats become
-    ``null``."""
-    return json.dumps(_finite(obj), indent=indent, allow_nan=False)
-
-
-def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` and rename ``tmp_path`` onto ``path`` (atomic on one file system)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; follow the umask as open() would
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def load_versioned(path: str | Path, fmt: int, kind: str) -> dict:
-    """``torch.load`` (``weights_only=True``, on the CPU) of a dict whose ``"format"`` is ``fmt``.
-
-    A file that cannot be read, or of another format, raises :class:`darts_gnn.errors.UserError`
-    naming ``path`` and ``kind`` (e.g. ``"search checkpoint"``).
-    """
-    from ..errors import UserError
-    from .manifest import verify_content
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated or foreign file
-        first = " ".join(str(e).split())[:160]
-        if "Weights only load failed" in first:
-            first = "it holds Python objects other than tensors and plain values; refused, not executed"
-        raise UserError(f"{path}: not a readable {kind} ({type(e).__name__}: {first})") from None
-    if not isinstance(obj, dict) or obj.get("format") != fmt:
-        raise UserError(f"{path}: not a darts-gnn {kind} of format {fmt}")
-    verify_content(obj, path, kind)
-    return obj
 
 
 def _write_text(path: Path, text: str) -> Path:
@@ -179,13 +121,11 @@ def read_status(path: str | Path) -> dict:
 
 
 def _entries(path: Path) -> list[str]:
-    from .runlock import LOCK_NAME
     return sorted(p.name for p in path.iterdir() if p.name != LOCK_NAME)
 
 
 def _check_reusable(path: Path, overwrite: bool, resume: bool) -> None:
     """Refuse a directory that holds another run (unless ``overwrite`` / ``resume``)."""
-    from ..errors import RunDirError
     names = _entries(path)
     if resume:
         return
@@ -207,7 +147,6 @@ def _check_reusable(path: Path, overwrite: bool, resume: bool) -> None:
 
 
 def _clear(path: Path) -> None:
-    from .runlock import LOCK_NAME
     for p in path.iterdir():
         if p.name == LOCK_NAME:
             continue
@@ -232,7 +171,6 @@ def _wrote_nothing(path: Path) -> bool:
 def _remove_leftovers(path: Path, created: bool) -> None:
     """A run that produced nothing of value: remove its directory (or, for a directory the user made,
     what the run put there)."""
-    from .runlock import LOCK_NAME
     if created:
         shutil.rmtree(path, ignore_errors=True)
         return
@@ -244,7 +182,6 @@ def _remove_leftovers(path: Path, created: bool) -> None:
 
 def _make_dir(out: str | Path | None, name: str, root: str | Path, resume: bool) -> tuple[Path, bool]:
     """The run directory (created when missing) and whether this call created it."""
-    from ..errors import RunDirError
     if out is None:  # a fresh name; two runs started in the same second each get their own
         while True:
             path = _fresh_path(name, root)
@@ -274,7 +211,6 @@ def open_run(out: str | Path | None, name: str = "run", root: str | Path = "runs
     ``KeyboardInterrupt``/SIGTERM) with the message, and a directory this call created is removed
     when none of the result files (:data:`VALUABLE`) was written. The lock is always released.
     """
-    from .runlock import LOCK_NAME, LockFile
     path, created = _make_dir(out, name, root, resume)
     lock = LockFile(path / LOCK_NAME)
     try:
@@ -303,7 +239,6 @@ def open_run(out: str | Path | None, name: str = "run", root: str | Path = "runs
         if _wrote_nothing(path) and not resume:
             _remove_leftovers(path, created)
         else:
-            from ..errors import classify
             with contextlib.suppress(OSError):
                 _write_status(run, status, message=classify(e)[1])
         raise

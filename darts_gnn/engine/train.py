@@ -27,6 +27,7 @@ from ..config import TrainConfig
 from ..errors import TrainingError, UserError
 from .metrics import Evaluator, monitor_metric
 from .seed import seed_everything
+from ..data.sampler import BPRSampler
 
 __all__ = ["Trainer", "TrainResult", "TrainingError", "bpr_loss", "l2_penalty", "batch_loss", "resolve_device",
            "DeviceError"]
@@ -132,7 +133,6 @@ class Trainer:
         ks = list(getattr(evaluator, "ks", None) or cfg.ks)
         self.monitor = monitor_metric(ks)
         if sampler is None:
-            from ..data.sampler import BPRSampler
             sampler = BPRSampler(dataset, cfg.batch_size, cfg.seed)
         self.sampler = sampler
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)

@@ -26,11 +26,11 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 
-__all__ = ["load", "tried", "is_loaded", "has_cuda", "status", "source_dir", "required"]
+__all__ = ["load", "tried", "is_loaded", "has_cuda", "status", "source_dir", "required", "on_load"]
 
 _NAME = "darts_gnn_ext"
 _CFLAGS = ["-O3", "-fopenmp"]
@@ -102,10 +102,22 @@ def _build_key(sources: list[Path], with_cuda: bool) -> str:
     return h.hexdigest()[:16]
 
 
-def _register() -> None:
-    from . import _fused
+_ON_LOAD: list[Callable[[], None]] = []
 
-    _fused.register()
+
+def on_load(hook: Callable[[], None]) -> None:
+    """Call ``hook()`` once the library is loaded (now, when it already is). The fused op registers its
+    fake kernels and autograd formulas this way (:func:`darts_gnn.ops._fused.register`), so that this
+    module needs nothing else from the package."""
+    if _loaded:
+        hook()
+    else:
+        _ON_LOAD.append(hook)
+
+
+def _register() -> None:
+    for hook in _ON_LOAD:
+        hook()
 
 
 def _flag(name: str) -> bool:

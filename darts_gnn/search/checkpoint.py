@@ -17,7 +17,7 @@ NaN guard: :func:`check_finite` raises :class:`SearchDivergedError` for a non-fi
 the last good checkpoint stays in place and the run stops with a message that says where it is.
 
 Verification: every saved state carries a manifest (format version, data-set fingerprint, config hash)
-and a content hash (:mod:`darts_gnn.engine.manifest`); loading refuses a file whose hash does not match (a
+and a content hash (:mod:`darts_gnn.store.manifest`); loading refuses a file whose hash does not match (a
 flipped bit, a torn copy) and ``--resume`` refuses a data set other than the one the state was made
 from, naming the fields that differ.
 """
@@ -36,9 +36,10 @@ import torch
 
 from ..config import config_to_dict
 from ..errors import UserError
-from ..engine.manifest import check_dataset, make_manifest, seal
+from ..store.manifest import check_dataset, make_manifest, seal
 from ..engine.rundir import RunDir, atomic_write, load_versioned
 from ..engine.train import TrainingError
+from .hessian import EigenvalueGuard, EigenvalueMonitor
 
 __all__ = [
     "CHECKPOINT_NAME", "CHECKPOINT_FORMAT", "SearchDivergedError", "check_finite", "check_state",
@@ -315,7 +316,6 @@ def attach_checkpointing(searcher, run_dir: RunDir | str | Path, cfg, resume: bo
     those the checkpoint was written with. Use the returned checkpointer's :meth:`guard_errors` around
     ``searcher.run()`` so that a NaN stop names the last good checkpoint.
     """
-    from .hessian import EigenvalueGuard, EigenvalueMonitor
     sc = cfg.search
     guard = EigenvalueGuard(EigenvalueMonitor(getattr(sc, "hessian_stop_factor", 0.0),
                                               getattr(sc, "hessian_window", 2)))

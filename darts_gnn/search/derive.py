@@ -15,6 +15,7 @@ Order of ``greedy``: width, depth, combine, then layer by layer (aggregator, tra
 from __future__ import annotations
 
 import torch
+from .supernet import ONE_HOT
 
 __all__ = ["derive_genotype", "greedy_genotype", "DERIVATIONS"]
 
@@ -36,7 +37,6 @@ def greedy_genotype(model, evaluator, metric: str | None = None, split: str = "v
     Returns ``(genotype, trace)`` with ``trace`` a list of ``{"choice", "scores": {cand: metric},
     "picked"}``.
     """
-    from .supernet import ONE_HOT
     metric = metric or ("recall@20" if 20 in evaluator.ks else f"recall@{evaluator.ks[0]}")
     rows = dict(model.named_arch_parameters())
     saved = {k: a.detach().clone() for k, a in rows.items()}

@@ -15,13 +15,15 @@ from ..config import Config
 from ..nn.models import build_model
 from ..engine.trial import fit_and_evaluate
 from .strategy import StrategyResult
+from ..space.genotype import Genotype
+from .pool import baseline_genotype, estimate_baseline_seconds
+from .select import select_genotype, train_candidate
 
 __all__ = ["strategy_report", "retrain_genotype", "select_after_strategy"]
 
 
 def _strategy_scores(found: StrategyResult) -> dict:
     """``{genotype: the strategy's own validation score}`` from its history records (when it keeps them)."""
-    from ..space.genotype import Genotype
     out = {}
     for r in found.history:
         if isinstance(r, dict) and "genotype" in r and "score" in r:
@@ -44,8 +46,6 @@ def select_after_strategy(cfg: Config, found: StrategyResult, dataset, graph, ev
     import math
     import time
 
-    from .pool import baseline_genotype, estimate_baseline_seconds
-    from .select import select_genotype
     t0 = time.perf_counter()
     s = cfg.search
     if reference_seconds is None and s.total_budget_seconds is None:
@@ -98,7 +98,6 @@ def strategy_report(cfg: Config, found: StrategyResult, dataset, graph, evaluato
         genotype.save(run.file("genotype.json"))
         run.write_json("search.json", found.to_dict())
     if cfg.search.retrain:  # with the winner's recipe (lr / L2 / objective), as after a DARTS search
-        from .select import train_candidate
         model, tr, seconds = train_candidate(genotype, dataset, graph, cfg.train, evaluator)
         test = {k: float(v) for k, v in evaluator.evaluate(model, "test").items()}
         out.update(model=model, retrain=tr, test=test, retrain_seconds=seconds)

@@ -16,6 +16,10 @@ import torch
 
 from ..engine.seed import seed_everything
 from .select import _dedupe, select_genotype
+from ..space.genotype import Genotype, LayerGene
+from ..engine.metrics import Evaluator
+from ..nn.models import build_model
+from ..engine.train import Trainer
 
 __all__ = ["one_shot_scores", "sample_genotypes", "baseline_genotype", "build_pool", "run_selection",
            "estimate_baseline_seconds", "ESTIMATED_BASELINE_EPOCHS"]
@@ -27,7 +31,6 @@ ESTIMATED_BASELINE_EPOCHS = 150
 
 def baseline_genotype(model_cfg):
     """The config's hand-designed model as a genotype (``lightgcn``, ``mf``), or ``None`` (``ngcf``)."""
-    from ..space.genotype import Genotype
     if model_cfg.name == "lightgcn":
         return Genotype.lightgcn(int(model_cfg.n_layers), int(model_cfg.dim))
     if model_cfg.name == "mf":
@@ -58,7 +61,6 @@ def one_shot_scores(model, genotypes: Sequence, evaluator, metric: str | None = 
 def sample_genotypes(model, n: int, seed: int = 0) -> list:
     """Up to ``n`` distinct genotypes drawn from the supernet's deterministic α weights (one
     categorical draw per choice; layers beyond the drawn depth dropped), in draw order."""
-    from ..space.genotype import Genotype, LayerGene
     gen = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
         w = model.arch_weights(deterministic=True)
@@ -93,9 +95,6 @@ def estimate_baseline_seconds(model_cfg, dataset, graph, train_cfg, epochs: int 
     import dataclasses
     import time
 
-    from ..engine.metrics import Evaluator
-    from ..nn.models import build_model
-    from ..engine.train import Trainer
     seed_everything(train_cfg.seed)
     net = build_model(model_cfg, dataset, graph)
     tcfg = dataclasses.replace(train_cfg, epochs=epochs, progress=False, eval_every=epochs)

@@ -29,6 +29,7 @@ from typing import Any, Callable, Sequence
 
 
 from .recipe import Recipe, RecipeTrainer, recipe_train_config
+from ..engine.seed import seed_everything
 
 __all__ = ["Candidate", "SelectionResult", "select_genotype", "train_candidate", "spearman",
            "default_recipes", "PROXY_WARN", "MIN_POOL_FOR_PROXY"]
@@ -136,7 +137,6 @@ def train_candidate(genotype, dataset, graph, train_cfg, evaluator, *, patience:
     ``train_cfg``; early stop on validation with ``patience`` (default ``train_cfg.patience``).
     ``features``: keyword arguments for the model's content features (``item_features=`` ...).
     Returns ``(model, TrainResult, seconds)``; the model holds its best-validation weights."""
-    from ..engine.seed import seed_everything
     recipe = genotype.recipe or Recipe()
     changes: dict[str, Any] = {"progress": False} if patience is not None else {}
     if patience is not None:

@@ -18,6 +18,9 @@ from ..nn.graphcache import DeviceGraph
 from ..space.mixed import MixedCombine, MixedLayer, width_masks
 from ..space.registry import SearchSpace, SpaceError
 from .alpha import ArchParameters
+from .relax import build_relaxation
+from ..space.genotype import Genotype, LayerGene
+from ..space.fusion import FeatureFusion, FeatureGene, FeatureSpace
 
 __all__ = ["SuperNet", "default_relaxation"]
 
@@ -26,36 +29,8 @@ __all__ = ["SuperNet", "default_relaxation"]
 ONE_HOT = 1.0e4
 
 
-class _Softmax:
-    """Plain softmax, used only when ``darts_gnn.search.relax`` cannot be imported."""
-    name = "softmax"
-
-    def weights(self, alpha: Tensor) -> Tensor:
-        return torch.softmax(alpha, dim=-1)
-
-    eval_weights = weights
-
-    def regularizer(self, weights: Tensor) -> Tensor:
-        return weights.new_zeros(())
-
-    def set_progress(self, epoch: int, total: int) -> None:
-        pass
-
-    def state_dict(self) -> dict:
-        return {"name": self.name}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
-
-
 def default_relaxation(name: str = "softmax", **kw):
-    """``darts_gnn.search.relax.build_relaxation(name, **kw)``, or a plain softmax without that module."""
-    try:
-        from .relax import build_relaxation
-    except ImportError:  # pragma: no cover - relax.py ships with the package
-        if name != "softmax":
-            raise
-        return _Softmax()
+    """``darts_gnn.search.relax.build_relaxation(name, **kw)``."""
     return build_relaxation(name, **kw)
 
 
@@ -222,7 +197,6 @@ class SuperNet(Recommender):
     def genotype(self):
         """Argmax of the deterministic weights per choice -> :class:`~darts_gnn.space.genotype.Genotype`;
         the layers beyond the chosen depth are dropped."""
-        from ..space.genotype import Genotype, LayerGene
         with torch.no_grad():
             w = self.arch_weights(deterministic=True)
         pick = {c.key: c.candidates[int(torch.argmax(w[c.key]))] if c.searched else c.candidates[0]
@@ -231,7 +205,6 @@ class SuperNet(Recommender):
                        for l in range(int(pick["depth"])))
         features = None
         if self.fusion is not None:
-            from ..space.fusion import FeatureGene
             features = FeatureGene(pick["features.source"], pick["features.transform"], pick["features.fusion"],
                                    pick["features.at"])
         return Genotype(layers, pick["combine"], int(pick["width"]), features=features)
@@ -270,11 +243,9 @@ def _feature_fusion(feature_space, net: SuperNet, item_features, user_features, 
         if user_features is not None or feature_space is not None:
             raise ValueError("SuperNet: user_features / feature_space need item_features as well")
         return None
-    from ..space.fusion import FeatureFusion, FeatureSpace
     fspace = feature_space if feature_space is not None else FeatureSpace()
     return FeatureFusion(fspace, net.n_users, net.n_items, net.dim, item_features, user_features, registry)
 
 
 def _id_gene(fspace):
-    from ..space.fusion import FeatureGene
     return FeatureGene("id", fspace.transforms[0], fspace.fusions[0], fspace.at[0])

@@ -25,6 +25,9 @@ import torch
 from ..errors import UserError
 from ..engine.metrics import _csr_rows, topk_items
 from .bundle import Bundle, load_bundle
+from .export import bundle_from_run
+from .explain import Explainer
+from .ann import FaissIndex
 
 __all__ = ["Recommender", "Recommendation", "UnknownIdError"]
 
@@ -102,7 +105,6 @@ class Recommender:
     def from_run(cls, run_dir: str | Path, seen_splits: Sequence[str] = ("train", "valid", "test"),
                  **kwargs) -> "Recommender":
         """From a run directory of ``darts-gnn train`` (reloads its data set once)."""
-        from .export import bundle_from_run
         return cls(bundle_from_run(run_dir, tuple(seen_splits)), **kwargs)
 
     @property
@@ -264,7 +266,6 @@ class Recommender:
         """The :class:`~darts_gnn.serve.explain.Explainer` of this model (built on first use)."""
         with self._lock:
             if self._explainer is None:
-                from .explain import Explainer
                 self._explainer = Explainer(self.bundle)
             return self._explainer
 
@@ -301,7 +302,6 @@ class Recommender:
         """Rank with an approximate inner-product index (``None`` builds
         :class:`~darts_gnn.serve.ann.FaissIndex` over the item table with ``kwargs``); returns self."""
         if index is None:
-            from .ann import FaissIndex
             index = FaissIndex(self.item_emb, **kwargs)
         self.ann = index
         return self

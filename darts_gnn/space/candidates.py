@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from ..nn.base import sym_spmm
+from ..ops import mixed_aggregate
 
 __all__ = [
     "NativeAggregate", "GCNAggregate", "DotAttentionAggregate", "LinearTransform", "NoSkip", "Residual",
@@ -46,7 +47,6 @@ class NativeAggregate(nn.Module):
         self.op = op
 
     def forward(self, graph, x: Tensor) -> Tensor:
-        from ..ops import mixed_aggregate
         return mixed_aggregate(graph.rowptr, graph.col, x, x.new_ones(1), (self.op,))
 
     def extra_repr(self) -> str:

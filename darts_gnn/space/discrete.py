@@ -6,6 +6,9 @@ from torch import nn
 
 from ..nn.base import Recommender
 from ..nn.graphcache import DeviceGraph
+from .registry import REGISTRY
+from ..errors import UserError
+from .fusion import FeatureFusion
 
 __all__ = ["GenotypeNet", "GenotypeLayer"]
 
@@ -48,7 +51,6 @@ class GenotypeNet(Recommender):
     def __init__(self, genotype, graph, dim: int | None = None, registry=None, item_features=None,
                  user_features=None):
         super().__init__()
-        from .registry import REGISTRY
         registry = registry or REGISTRY
         self.genotype = genotype
         self.n_users, self.n_items = int(graph.n_users), int(graph.n_items)
@@ -111,8 +113,6 @@ def _feature_fusion(genotype, net: GenotypeNet, item_features, user_features, re
     if gene is None or gene.source == "id":
         return None
     if item_features is None:
-        from ..errors import UserError  # a ValueError; the CLI reports it as one line, exit code 2
         raise UserError(f"genotype uses content features ({gene.short()}): pass item_features "
                         f"[n_items, d_f] (see darts_gnn.features; in a config: features.items)")
-    from .fusion import FeatureFusion
     return FeatureFusion.from_gene(gene, net.n_users, net.n_items, net.dim, item_features, user_features, registry)

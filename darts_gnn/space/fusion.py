@@ -31,6 +31,7 @@ from typing import Callable
 
 import torch
 from torch import Tensor, nn
+from .registry import Choice, REGISTRY, SpaceError
 
 __all__ = ["SOURCES", "PLACES", "FeatureGene", "FeatureSpace", "Whiten", "LinearProjection", "MLPProjection",
            "SumFusion", "ConcatFusion", "GateFusion", "ContentSide", "FeatureFusion",
@@ -189,7 +190,6 @@ class FeatureSpace:
     at: list[str] = field(default_factory=lambda: list(PLACES))
 
     def check(self, registry) -> None:
-        from .registry import SpaceError
         for attr, allowed in (("sources", SOURCES), ("at", PLACES),
                               ("transforms", registry.names("content_transform")),
                               ("fusions", registry.names("fusion"))):
@@ -200,7 +200,6 @@ class FeatureSpace:
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "FeatureSpace":
-        from .registry import SpaceError
         d = dict(d or {})
         bad = sorted(set(d) - {"sources", "transforms", "fusions", "at"})
         if bad:
@@ -208,7 +207,6 @@ class FeatureSpace:
         return cls(**{k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in d.items()})
 
     def choices(self) -> list:
-        from .registry import Choice
         return [Choice("features.source", "source", tuple(self.sources)),
                 Choice("features.transform", "content_transform", tuple(self.transforms)),
                 Choice("features.fusion", "fusion", tuple(self.fusions)),
@@ -280,7 +278,6 @@ class FeatureFusion(nn.Module):
     def __init__(self, space: FeatureSpace, n_users: int, n_items: int, dim: int, item_features: Tensor,
                  user_features: Tensor | None = None, registry=None):
         super().__init__()
-        from .registry import REGISTRY
         registry = registry or REGISTRY
         space.check(registry)
         if item_features is None:

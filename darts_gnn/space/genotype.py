@@ -21,6 +21,10 @@ from typing import Any
 
 from .fusion import FeatureGene
 from .registry import PER_LAYER, REGISTRY, Registry, SpaceError
+from .recipe import Recipe
+from ..store.files import atomic_write
+from .discrete import GenotypeNet
+from ..data.graph import Graph
 
 __all__ = ["Genotype", "LayerGene", "GENOTYPE_VERSION"]
 
@@ -70,7 +74,6 @@ class Genotype:
         if not isinstance(self.norm, bool):
             raise SpaceError(f"genotype norm: expected true or false, got {self.norm!r}")
         if self.recipe is not None:
-            from ..search.recipe import Recipe
             r = self.recipe if isinstance(self.recipe, Recipe) else Recipe.from_dict(self.recipe)
             object.__setattr__(self, "recipe", None if r.is_default else r)
         if not isinstance(self.width, int) or isinstance(self.width, bool) or self.width <= 0:
@@ -180,7 +183,6 @@ class Genotype:
 
     def save(self, path: str | Path) -> Path:
         """Write ``to_json()`` atomically (temporary file + rename)."""
-        from ..engine.rundir import atomic_write
 
         def write(tmp: str) -> None:
             with open(tmp, "w", encoding="utf-8") as f:
@@ -216,11 +218,9 @@ class Genotype:
         ``item_features`` ``[I, d_f]`` / ``user_features`` ``[U, d_u]``: content features, required
         when :attr:`features` uses content. Initial weights come from torch's global generator (seed
         first for repeatability)."""
-        from .discrete import GenotypeNet
         if graph is None:
             if dataset is None:
                 raise ValueError("Genotype.build_model: pass the training graph (or the dataset)")
-            from ..data.graph import Graph
             graph = Graph.from_dataset(dataset, "train")
         if dataset is not None and (graph.n_users, graph.n_items) != (dataset.n_users, dataset.n_items):
             raise ValueError(f"graph has {graph.n_users} users and {graph.n_items} items but the dataset has "

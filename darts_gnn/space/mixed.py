@@ -24,6 +24,7 @@ from typing import Sequence
 
 import torch
 from torch import Tensor, nn
+from ..ops import aggregate_stack, mixed_aggregate
 
 __all__ = ["MixedAggregate", "MixedTransform", "MixedSkip", "MixedLayer", "MixedCombine", "width_masks",
            "SCALE_POLICIES", "rms"]
@@ -78,7 +79,6 @@ class MixedAggregate(nn.Module):
         self.register_buffer("_native_index", torch.tensor(self.native_pos, dtype=torch.long), persistent=False)
 
     def forward(self, graph, x: Tensor, w: Tensor | None) -> Tensor:
-        from ..ops import mixed_aggregate
         if w is not None and self.scale_norm == "rms" and len(self.names) > 1:
             return self._normalised(graph, x, w)
         if w is None:
@@ -93,7 +93,6 @@ class MixedAggregate(nn.Module):
         return out
 
     def _normalised(self, graph, x: Tensor, w: Tensor) -> Tensor:
-        from ..ops import aggregate_stack
         outs: list[Tensor | None] = [None] * len(self.names)
         if self.native_ops:
             stack = aggregate_stack(graph.rowptr, graph.col, x, self.native_ops)   # [K_native, N, d]

@@ -3,7 +3,7 @@ r"""Search end to end: data -> supernet search -> genotype -> retrain from scrat
 :func:`run_search` is what ``darts-gnn search`` calls; research code can call it too::
 
     from darts_gnn.config import load_config
-    from darts_gnn.search import run_search
+    from darts_gnn.pipeline import run_search
     report = run_search(load_config(None, ["search.epochs=5"]))
     print(report.genotype.summary(), report.test["recall@20"])
 """
@@ -23,8 +23,8 @@ from .search.finish import strategy_report
 from .search.strategy import SearchContext, run_strategy
 from .search.select import train_candidate
 from .nn.models import build_model
-from .engine.seed import seed_everything
-from .engine.train import resolve_device, Trainer
+from .engine.train import resolve_device
+from .engine.trial import fit_and_evaluate
 from .search.pool import estimate_baseline_seconds, run_selection
 from .data import Graph, load_dataset
 from .engine.metrics import Evaluator
@@ -33,7 +33,8 @@ from .features import model_features
 from .search.checkpoint import attach_checkpointing
 from .search.derive import derive_genotype
 
-__all__ = ["run_search", "SearchReport", "build_searcher", "retrain", "PrefixedWriter"]
+__all__ = ["run_search", "SearchReport", "build_searcher", "retrain", "PrefixedWriter", "prepare",
+           "retrain_and_test", "write_search_artifacts"]
 
 log = logging.getLogger("darts_gnn.search")
 
@@ -82,14 +83,13 @@ def retrain(genotype, dataset, graph, cfg: Config, evaluator=None, writer=None, 
 
 
 def _baseline(dataset, graph, cfg: Config, evaluator, writer):
-    seed_everything(cfg.train.seed)
-    model = build_model(cfg.model, dataset, graph)
-    t0 = time.perf_counter()
-    result = Trainer(model, dataset, cfg.train, evaluator=evaluator, writer=writer).fit()
-    seconds = time.perf_counter() - t0
-    test = {k: float(v) for k, v in evaluator.evaluate(model, "test").items()}
-    return {"name": cfg.model.name, "test": test, "train_seconds": seconds, "epochs": result.epochs_run,
-            "best_epoch": result.best_epoch, "seconds_per_epoch": result.seconds_per_epoch}
+    """The configured model (``model.name``) trained and tested under the same protocol."""
+    trial = fit_and_evaluate(lambda: build_model(cfg.model, dataset, graph), dataset, cfg.train, evaluator,
+                             splits=("test",), writer=writer)
+    result = trial.train
+    return {"name": cfg.model.name, "test": trial.metrics["test"], "train_seconds": trial.fit_seconds,
+            "epochs": result.epochs_run, "best_epoch": result.best_epoch,
+            "seconds_per_epoch": result.seconds_per_epoch}
 
 
 def _select_stage(model, result, dataset, graph, cfg: Config, evaluator, base, writer, features=None):
@@ -118,6 +118,97 @@ def _select_stage(model, result, dataset, graph, cfg: Config, evaluator, base, w
     return sel, diag
 
 
+def prepare(cfg: Config, run=None, dataset=None, graph=None):
+    """Threads, device check, data set and training graph (unless given), evaluator, TensorBoard writer;
+    writes ``config.yaml`` to ``run``. Returns ``(dataset, graph, evaluator, writer)``."""
+    if cfg.train.num_threads > 0:
+        torch.set_num_threads(cfg.train.num_threads)
+    resolve_device(cfg.train.device)  # fail early on a missing GPU
+    if dataset is None:
+        dataset = load_dataset(cfg.data)
+    if graph is None:
+        graph = Graph.from_dataset(dataset, "train")
+    log.info("data: %r, graph %r", dataset, graph)
+    evaluator = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
+    writer = run.writer() if run is not None else None
+    if run is not None:
+        run.write_yaml("config.yaml", config_to_dict(cfg))
+    return dataset, graph, evaluator, writer
+
+
+def _derive(searcher, result, cfg: Config, evaluator, writer) -> list:
+    """Replace the argmax genotype by ``search.derive``'s (its time counts as search time); the trace."""
+    if cfg.search.derive == "argmax":
+        return []
+    t0 = time.perf_counter()
+    argmax = result.genotype
+    result.genotype, trace = derive_genotype(searcher.model, cfg.search.derive, evaluator, log=log.info)
+    derive_seconds = time.perf_counter() - t0
+    result.seconds += derive_seconds  # part of the search's cost
+    log.info("derive=%s: %s (argmax: %s; %.1f s)", cfg.search.derive, result.genotype.summary(),
+             argmax.summary(), derive_seconds)
+    if writer is not None:
+        writer.add_text("genotype_derived", f"`{result.genotype.summary()}` ({cfg.search.derive}; "
+                                            f"argmax: `{argmax.summary()}`)", result.epochs_run)
+    return trace
+
+
+def write_search_artifacts(run, cfg: Config, searcher, result, derive_trace: list) -> None:
+    """``genotype.json``, ``alphas.csv``, ``alphas.png`` and ``search.json`` of a DARTS search."""
+    genotype = result.genotype
+    genotype.save(run.file("genotype.json"))
+    write_alphas_csv(run.file("alphas.csv"), result.trajectory, searcher.model.choices)
+    fig = heatmap_figure({k: list(v.values()) for k, v in result.probabilities.items()},
+                         searcher.model.choices, f"final: {genotype.summary()}")
+    run.save_figure("alphas.png", fig)
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    run.write_json("search.json", {"genotype": genotype.to_dict(), "seconds": result.seconds,
+                                   "epochs": result.epochs_run, "derive": cfg.search.derive,
+                                   "derive_trace": derive_trace, "history": result.history})
+
+
+def retrain_and_test(report: SearchReport, dataset, graph, cfg: Config, evaluator, writer, features) -> None:
+    """Retrain ``report.genotype`` from scratch and test it; fills ``report`` and its metrics."""
+    model, tr, test, seconds = retrain(report.genotype, dataset, graph, cfg, evaluator,
+                                       PrefixedWriter(writer, "retrain/") if writer is not None else None,
+                                       features=features)
+    report.model, report.retrain, report.test, report.retrain_seconds = model, tr, test, seconds
+    report.metrics.update(test)
+    report.metrics.update({"best_valid": {k: float(v) for k, v in tr.best_valid.items()},
+                           "best_epoch": tr.best_epoch, "epochs": tr.epochs_run,
+                           "seconds_per_epoch": tr.seconds_per_epoch, "retrain_seconds": seconds})
+    if writer is not None:
+        for k, v in test.items():
+            writer.add_scalar(f"test/{k}", v, tr.epochs_run)
+
+
+def _budget_metrics(report: SearchReport, diag: dict) -> None:
+    """Total cost (search + selection + retrain) against the baseline reference, in the metrics."""
+    result = report.search
+    total = result.seconds + diag["selection_seconds"] + report.retrain_seconds
+    diag["total_seconds"] = total
+    diag["budget_ratio"] = total / diag["reference_seconds"] if diag["reference_seconds"] else None
+    report.metrics["selection"] = diag
+    log.info("search %.1f s + selection %.1f s + final retrain %.1f s = %.2fx the baseline reference "
+             "(%.1f s)", result.seconds, diag["selection_seconds"], report.retrain_seconds,
+             diag["budget_ratio"] or float("nan"), diag["reference_seconds"])
+
+
+def _darts_searcher(cfg: Config, dataset, graph, evaluator, run, writer, hooks, progress, features, resume):
+    """The DARTS searcher with its α logger, and (with ``run``) its checkpointing and guard."""
+    logger = AlphaLogger(writer, figure_every=cfg.search.log_every) if writer is not None else None
+    searcher = build_searcher(cfg, dataset, graph, evaluator=evaluator, logger=logger, hooks=hooks,
+                              progress=progress, features=features)
+    log.info("search space:\n%s", searcher.model.space.describe())
+    # checkpoints, --resume and the eigenvalue guard (issue 5)
+    if run is not None:
+        return searcher, attach_checkpointing(searcher, run, cfg, resume=resume)
+    if resume:
+        raise ValueError("run_search: resume=True needs the run directory (run=...)")
+    return searcher, None
+
+
 def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: bool | None = None,
                hooks=None, dataset=None, graph=None, resume: bool = False) -> SearchReport:
     """Search, discretise, retrain, test; write the run directory ``run`` (a
@@ -132,52 +223,20 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
     (:func:`darts_gnn.search.checkpoint.attach_checkpointing`); ``resume=True`` continues from
     ``run``'s checkpoint.
     """
-
-    if cfg.train.num_threads > 0:
-        torch.set_num_threads(cfg.train.num_threads)
-    resolve_device(cfg.train.device)  # fail early on a missing GPU
-    if dataset is None:
-        dataset = load_dataset(cfg.data)
-    if graph is None:
-        graph = Graph.from_dataset(dataset, "train")
-    log.info("data: %r, graph %r", dataset, graph)
-    evaluator = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
-    writer = run.writer() if run is not None else None
-    if run is not None:
-        run.write_yaml("config.yaml", config_to_dict(cfg))
+    dataset, graph, evaluator, writer = prepare(cfg, run, dataset, graph)
     if cfg.search.strategy != "darts":  # issue 8: another registered strategy, then retrain and test
         found = run_strategy(SearchContext(cfg, dataset, graph, evaluator, run, writer, bool(progress),
                                            list(hooks or []), resume))
         return SearchReport(**strategy_report(cfg, found, dataset, graph, evaluator, run, writer, compare_baseline))
-    logger = AlphaLogger(writer, figure_every=cfg.search.log_every) if writer is not None else None
     features = model_features(cfg, dataset)
-    searcher = build_searcher(cfg, dataset, graph, evaluator=evaluator, logger=logger, hooks=hooks,
-                              progress=progress, features=features)
-    log.info("search space:\n%s", searcher.model.space.describe())
-    # checkpoints, --resume and the eigenvalue guard (issue 5)
-    ckpt = None
-    if run is not None:
-        ckpt = attach_checkpointing(searcher, run, cfg, resume=resume)
-    elif resume:
-        raise ValueError("run_search: resume=True needs the run directory (run=...)")
+    searcher, ckpt = _darts_searcher(cfg, dataset, graph, evaluator, run, writer, hooks, progress, features, resume)
     base = None
     if compare_baseline:   # first, so that its wall time is the selection's budget reference
         base = _baseline(dataset, graph, cfg, evaluator,
                          PrefixedWriter(writer, f"baseline_{cfg.model.name}/") if writer is not None else None)
     with ckpt.guard_errors() if ckpt is not None else contextlib.nullcontext():
         result = searcher.run()
-    derive_trace: list = []
-    if cfg.search.derive != "argmax":
-        t0 = time.perf_counter()
-        argmax = result.genotype
-        result.genotype, derive_trace = derive_genotype(searcher.model, cfg.search.derive, evaluator, log=log.info)
-        derive_seconds = time.perf_counter() - t0
-        result.seconds += derive_seconds  # part of the search's cost
-        log.info("derive=%s: %s (argmax: %s; %.1f s)", cfg.search.derive, result.genotype.summary(),
-                 argmax.summary(), derive_seconds)
-        if writer is not None:
-            writer.add_text("genotype_derived", f"`{result.genotype.summary()}` ({cfg.search.derive}; "
-                                                f"argmax: `{argmax.summary()}`)", result.epochs_run)
+    derive_trace = _derive(searcher, result, cfg, evaluator, writer)
     selection, diag = None, {}
     if cfg.search.select and cfg.search.retrain:
         selection, diag = _select_stage(searcher.model, result, dataset, graph, cfg, evaluator, base, writer,
@@ -186,48 +245,21 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
     genotype = result.genotype
     log.info("found %s (%.1f s, %d epochs)", genotype.summary(), result.seconds, result.epochs_run)
     if run is not None:
-        genotype.save(run.file("genotype.json"))
-        write_alphas_csv(run.file("alphas.csv"), result.trajectory, searcher.model.choices)
-        fig = heatmap_figure({k: list(v.values()) for k, v in result.probabilities.items()},
-                             searcher.model.choices, f"final: {genotype.summary()}")
-        run.save_figure("alphas.png", fig)
-        import matplotlib.pyplot as plt
-        plt.close(fig)
-        run.write_json("search.json", {"genotype": genotype.to_dict(), "seconds": result.seconds,
-                                       "epochs": result.epochs_run, "derive": cfg.search.derive,
-                                       "derive_trace": derive_trace, "history": result.history})
+        write_search_artifacts(run, cfg, searcher, result, derive_trace)
     report = SearchReport(genotype=genotype, search=result, supernet=searcher.model,
                           argmax=searcher.model.genotype(), selection=selection, diagnostics=diag)
-    metrics: dict[str, Any] = {"model": f"genotype:{genotype.summary()}", "genotype": genotype.to_dict(),
-                               "search_seconds": result.seconds, "search_epochs": result.epochs_run,
-                               "search_seconds_per_epoch": result.seconds / max(1, len(result.history))}
+    report.metrics = {"model": f"genotype:{genotype.summary()}", "genotype": genotype.to_dict(),
+                      "search_seconds": result.seconds, "search_epochs": result.epochs_run,
+                      "search_seconds_per_epoch": result.seconds / max(1, len(result.history))}
     if cfg.search.retrain:
-        model, tr, test, seconds = retrain(genotype, dataset, graph, cfg, evaluator,
-                                           PrefixedWriter(writer, "retrain/") if writer is not None else None,
-                                           features=features)
-        report.model, report.retrain, report.test, report.retrain_seconds = model, tr, test, seconds
-        metrics.update(test)
-        metrics.update({"best_valid": {k: float(v) for k, v in tr.best_valid.items()},
-                        "best_epoch": tr.best_epoch, "epochs": tr.epochs_run,
-                        "seconds_per_epoch": tr.seconds_per_epoch, "retrain_seconds": seconds})
-        if writer is not None:
-            for k, v in test.items():
-                writer.add_scalar(f"test/{k}", v, tr.epochs_run)
+        retrain_and_test(report, dataset, graph, cfg, evaluator, writer, features)
     if diag:
-        total = result.seconds + diag["selection_seconds"] + report.retrain_seconds
-        diag["total_seconds"] = total
-        diag["budget_ratio"] = total / diag["reference_seconds"] if diag["reference_seconds"] else None
-        metrics["selection"] = diag
-        log.info("search %.1f s + selection %.1f s + final retrain %.1f s = %.2fx the baseline reference "
-                 "(%.1f s)", result.seconds, diag["selection_seconds"], report.retrain_seconds,
-                 diag["budget_ratio"] or float("nan"), diag["reference_seconds"])
+        _budget_metrics(report, diag)
     if base is not None:
-        report.baseline = base
-        metrics["baseline"] = base
-    metrics["dataset"] = dataset.stats()
-    report.metrics = metrics
+        report.baseline = report.metrics["baseline"] = base
+    report.metrics["dataset"] = dataset.stats()
     if run is not None:
-        run.write_json("metrics.json", metrics)
+        run.write_json("metrics.json", report.metrics)
         if writer is not None:
             writer.flush()
     return report

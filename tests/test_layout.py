@@ -8,6 +8,7 @@ an import that goes up the declared layer order, on a ``darts_gnn`` import insid
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -62,8 +63,17 @@ def _resolve(module: str, is_pkg: bool, node: ast.ImportFrom) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def imports_of(module: str) -> list[tuple[str, int, bool]]:
+@functools.lru_cache(maxsize=None)
+def _imports_cached(root: Path, module: str) -> tuple:
+    return tuple(_imports(module))
+
+
+def imports_of(module: str) -> tuple:
     """``(imported darts_gnn module, line, at the top of the module)`` for each import in ``module``."""
+    return _imports_cached(ROOT, module)
+
+
+def _imports(module: str) -> list[tuple[str, int, bool]]:
     path, is_pkg = MODULES[module]
     tree = ast.parse(path.read_text(), str(path))
     found = []

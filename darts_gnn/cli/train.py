@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 from ..config import config_to_dict
@@ -16,6 +15,7 @@ from ..nn.models import build_model
 from ..features import model_features
 from ..search.recipe import recipe_train_config, RecipeTrainer
 from ..engine.rundir import open_run
+from ..engine.trial import fit_and_evaluate
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -35,34 +35,42 @@ def _load_genotype(genotype_path: str | None):
     return Genotype.load(genotype_path)
 
 
-def _fit(trainer, run, model, cfg, extra: dict, ds):
-    """``trainer.fit()``; when it is interrupted or diverges after a best epoch, that model is saved
-    to ``model.pt`` (marked partial) before the error goes on."""
-    try:
-        return trainer.fit()
-    except (KeyboardInterrupt, TrainingError):
-        partial = getattr(trainer, "partial", None) or {}
-        if partial.get("best_epoch"):
-            save_checkpoint(run, model, cfg, {**extra, "partial": True, "best_epoch": partial["best_epoch"]},
-                            dataset=ds)
-        raise
+def _trainer_factory(genotype, made: list):
+    """The Trainer class for ``fit_and_evaluate`` (the genotype's recipe trainer when it has a recipe);
+    each trainer made is appended to ``made`` (for its ``partial`` state after an interruption)."""
+    recipe = genotype.recipe if genotype is not None else None
+
+    def make(model, dataset, cfg, **kw):
+        trainer = RecipeTrainer(model, dataset, cfg, recipe=recipe, **kw) if recipe is not None else \
+            Trainer(model, dataset, cfg, **kw)
+        made.append(trainer)
+        return trainer
+    return make
+
+
+def _save_partial(made: list, run, cfg, extra: dict, ds) -> None:
+    """After an interruption or a divergence past a best epoch: that model to ``model.pt``, marked partial."""
+    partial = (getattr(made[-1], "partial", None) or {}) if made else {}
+    if partial.get("best_epoch"):
+        save_checkpoint(run, made[-1].model, cfg, {**extra, "partial": True, "best_epoch": partial["best_epoch"]},
+                        dataset=ds)
 
 
 def train_and_evaluate(cfg, run, genotype_path: str | None = None, *, dataset=None, graph=None,
                        genotype=None) -> dict:
     """Build data and model from ``cfg``, train, evaluate on test, write the run directory."""
-
     device = setup_torch(cfg)
     ds, graph = (dataset, graph) if dataset is not None else load_data(cfg)
     check_splits(ds)
     genotype = genotype if genotype is not None else _load_genotype(genotype_path)
     if genotype is not None:
-        model = genotype.build_model(ds, graph, **model_features(cfg, ds))
+        def build():
+            return genotype.build_model(ds, graph, **model_features(cfg, ds)).to(device)
         model_name = f"genotype:{genotype.summary()}"
     else:
-        model = build_model(cfg.model, ds, graph)
+        def build():
+            return build_model(cfg.model, ds, graph).to(device)
         model_name = cfg.model.name
-    model = model.to(device)
     run.write_yaml("config.yaml", config_to_dict(cfg))
     if ds.user_ids is not None or ds.item_ids is not None:
         run.write_json("id_map.json", {"users": ds.user_ids, "items": ds.item_ids})
@@ -72,29 +80,29 @@ def train_and_evaluate(cfg, run, genotype_path: str | None = None, *, dataset=No
              "n_users": ds.n_users, "n_items": ds.n_items}
     if genotype is not None:
         extra["genotype"] = genotype.to_json()
-    t0 = time.perf_counter()
-    if genotype is not None and genotype.recipe is not None:  # the genotype's own lr / L2 / objective
-        trainer = RecipeTrainer(model, ds, recipe_train_config(cfg.train, genotype.recipe), recipe=genotype.recipe,
-                                evaluator=evaluator, writer=writer)
-    else:
-        trainer = Trainer(model, ds, cfg.train, evaluator=evaluator, writer=writer)
-    result = _fit(trainer, run, model, cfg, extra, ds)
-    train_s = time.perf_counter() - t0
-    save_checkpoint(run, model, cfg, extra, dataset=ds)  # before testing: an interruption keeps the model
-    t0 = time.perf_counter()
-    test = evaluator.evaluate(model, "test")
-    eval_s = time.perf_counter() - t0
+    tcfg = cfg.train  # the genotype's own lr / L2 / objective when it has a recipe
+    if genotype is not None and genotype.recipe is not None:
+        tcfg = recipe_train_config(cfg.train, genotype.recipe)
+    made: list = []
+    try:  # the model is saved before testing: an interruption keeps it
+        trial = fit_and_evaluate(build, ds, tcfg, evaluator, splits=("test",), writer=writer,
+                                 trainer=_trainer_factory(genotype, made),
+                                 after_fit=lambda model, _: save_checkpoint(run, model, cfg, extra, dataset=ds))
+    except (KeyboardInterrupt, TrainingError):
+        _save_partial(made, run, cfg, extra, ds)
+        raise
+    result, test = trial.train, trial.metrics["test"]
     for k, v in test.items():
         writer.add_scalar(f"test/{k}", v, result.epochs_run)
     metrics = {
         "model": model_name,
-        **{k: float(v) for k, v in test.items()},
+        **test,
         "best_valid": {k: float(v) for k, v in result.best_valid.items()},
         "best_epoch": result.best_epoch,
         "epochs": result.epochs_run,
         "seconds_per_epoch": result.seconds_per_epoch,
-        "train_seconds": train_s,
-        "eval_seconds": eval_s,
+        "train_seconds": trial.fit_seconds,
+        "eval_seconds": trial.eval_seconds,
         "dataset": ds.stats(),
     }
     run.write_json("metrics.json", metrics)

@@ -197,8 +197,7 @@ class Trainer:
 
     def _loop(self, bar, history, epoch_times, eval_times) -> TrainResult:
         cfg = self.cfg
-        best_score, best_epoch, best_valid, best_state = -math.inf, 0, {}, None
-        self._best, self._best_state = (best_score, best_epoch, best_valid), None
+        self._best, self._best_state = (-math.inf, 0, {}), None
         bad_evals, stopped_early, epoch = 0, False, 0
         for epoch in bar:
             start = time.perf_counter()
@@ -210,27 +209,9 @@ class Trainer:
             self._scalar("train/epoch_seconds", seconds, epoch)
             stop = False
             if self.evaluator is not None and self.has_valid and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
-                start = time.perf_counter()
-                valid = self.evaluator.evaluate(self.model, "valid")
-                record["eval_seconds"] = time.perf_counter() - start
-                eval_times.append(record["eval_seconds"])
-                for name, value in valid.items():
-                    record[f"valid/{name}"] = value
-                    self._scalar(f"valid/{name}", value, epoch)
-                if self.monitor not in valid:
-                    raise KeyError(f"the evaluator returned {sorted(valid)} but early stopping monitors "
-                                   f"{self.monitor!r}; include its K in the evaluator's ks")
-                score = valid[self.monitor]
-                if score > best_score:
-                    best_score, best_epoch, best_valid = score, epoch, dict(valid)
-                    best_state = copy.deepcopy(self.model.state_dict())
-                    self._best, self._best_state = (best_score, best_epoch, best_valid), best_state
-                    bad_evals = 0
-                else:
-                    bad_evals += 1
-                    stop = bad_evals >= cfg.patience
-                bar.set_postfix(loss=f"{loss:.4f}", **{self.monitor: f"{score:.4f}"},
-                                best=f"{best_score:.4f}@{best_epoch}", refresh=False)
+                improved = self._validate(epoch, record, loss, bar, eval_times)
+                bad_evals = 0 if improved else bad_evals + 1
+                stop = not improved and bad_evals >= cfg.patience
             else:
                 bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
             history.append(record)
@@ -240,8 +221,9 @@ class Trainer:
                 stopped_early = True
                 break
         bar.close()
-        if best_state is not None:
-            self.model.load_state_dict(best_state)
+        _, best_epoch, best_valid = self._best
+        if self._best_state is not None:
+            self.model.load_state_dict(self._best_state)
         else:  # no validation: the last weights are the result
             best_epoch = epoch
         if self.writer is not None and hasattr(self.writer, "flush"):
@@ -256,6 +238,28 @@ class Trainer:
             stopped_early=stopped_early,
             seconds_per_eval=statistics.median(eval_times) if eval_times else float("nan"),
         )
+
+    def _validate(self, epoch: int, record: dict[str, Any], loss: float, bar, eval_times: list) -> bool:
+        """Evaluate on validation into ``record``; keep the best weights. True when the monitored metric
+        improved on the best so far."""
+        start = time.perf_counter()
+        valid = self.evaluator.evaluate(self.model, "valid")
+        record["eval_seconds"] = time.perf_counter() - start
+        eval_times.append(record["eval_seconds"])
+        for name, value in valid.items():
+            record[f"valid/{name}"] = value
+            self._scalar(f"valid/{name}", value, epoch)
+        if self.monitor not in valid:
+            raise KeyError(f"the evaluator returned {sorted(valid)} but early stopping monitors "
+                           f"{self.monitor!r}; include its K in the evaluator's ks")
+        score = valid[self.monitor]
+        improved = score > self._best[0]
+        if improved:
+            self._best, self._best_state = (score, epoch, dict(valid)), copy.deepcopy(self.model.state_dict())
+        best_score, best_epoch = self._best[0], self._best[1]
+        bar.set_postfix(loss=f"{loss:.4f}", **{self.monitor: f"{score:.4f}"},
+                        best=f"{best_score:.4f}@{best_epoch}", refresh=False)
+        return improved
 
     def _scalar(self, tag: str, value: float, step: int) -> None:
         if self.writer is not None:

@@ -48,13 +48,16 @@ class TrialResult:
 
     ``metrics``: ``{split: {metric: value}}`` for the requested splits (``"valid"``: the Trainer's
     best validation metrics); ``seconds``: wall time of build + fit + evaluation; ``train_seconds``:
-    the epochs' own time; ``epochs``: epochs trained.
+    the epochs' own time; ``fit_seconds``: wall time of the fit alone (validation included);
+    ``eval_seconds``: the final evaluation of ``splits``; ``epochs``: epochs trained.
     """
     model: Any
     train: TrainResult
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: float = 0.0
     train_seconds: float = 0.0
+    fit_seconds: float = 0.0
+    eval_seconds: float = 0.0
 
     @property
     def epochs(self) -> int:
@@ -67,7 +70,8 @@ class TrialResult:
 
 def fit_and_evaluate(build: Callable[[], Any], dataset, cfg: TrainConfig, evaluator: Evaluator | None = None,
                      graph=None, seed: int | None = None, splits: Sequence[str] = ("test",),
-                     budget_seconds: float | None = None, writer=None) -> TrialResult:
+                     budget_seconds: float | None = None, writer=None, trainer: Callable[..., Trainer] = Trainer,
+                     after_fit: Callable[[Any, TrainResult], None] | None = None) -> TrialResult:
     """Seed, build, train and evaluate one model (see the module docstring).
 
     Args:
@@ -78,6 +82,8 @@ def fit_and_evaluate(build: Callable[[], Any], dataset, cfg: TrainConfig, evalua
         splits: the splits to report in ``metrics`` (``"valid"``, ``"test"``).
         budget_seconds: stop training after this many seconds of epochs.
         writer: TensorBoard-like ``add_scalar`` for the Trainer.
+        trainer: the Trainer class (or a factory with its signature), e.g. a recipe's trainer.
+        after_fit: ``(model, TrainResult)``, called between training and evaluation (to save the model).
     """
     if seed is not None and seed != cfg.seed:
         cfg = dataclasses.replace(cfg, seed=int(seed))
@@ -86,8 +92,13 @@ def fit_and_evaluate(build: Callable[[], Any], dataset, cfg: TrainConfig, evalua
     seed_everything(cfg.seed)
     model = build()
     deadline = EpochDeadline(budget_seconds) if budget_seconds is not None else None
-    res = Trainer(model, dataset, cfg, evaluator=evaluator, writer=writer, graph=graph,
+    t_fit = time.perf_counter()
+    res = trainer(model, dataset, cfg, evaluator=evaluator, writer=writer, graph=graph,
                   on_epoch_end=deadline).fit()
+    fit_seconds = time.perf_counter() - t_fit
+    if after_fit is not None:
+        after_fit(model, res)
+    t_eval = time.perf_counter()
     metrics: dict[str, dict[str, float]] = {}
     for split in splits:
         if split == "valid" and res.best_valid:
@@ -95,8 +106,9 @@ def fit_and_evaluate(build: Callable[[], Any], dataset, cfg: TrainConfig, evalua
         else:
             values = evaluator.evaluate(model, split)
         metrics[split] = {k: float(v) for k, v in values.items()}
+    eval_seconds = time.perf_counter() - t_eval
     return TrialResult(model, res, metrics, time.perf_counter() - t0,
-                       float(sum(r["seconds"] for r in res.history)))
+                       float(sum(r["seconds"] for r in res.history)), fit_seconds, eval_seconds)
 
 
 def short_train_config(cfg: Config, epochs: int) -> TrainConfig:

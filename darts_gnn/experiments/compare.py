@@ -233,6 +233,35 @@ def _finished_rows(run, config: dict) -> dict[tuple[str, int], dict]:
     return {(r["method"], int(r["seed"])): r for r in old.get("rows", []) if "error" not in r}
 
 
+def _prepare(cfg: Config, seeds: Sequence[int], methods: Sequence[str], dataset, graph):
+    """Check methods and seeds (before anything runs), make sure Recall@20 is computed, set the threads
+    and check the device; ``(cfg, dataset, graph, evaluator)``."""
+    for m in methods:
+        _method_config(m, cfg)  # ValueError for an unknown method
+    if not seeds:
+        raise ValueError("run_compare: give at least one seed")
+    if 20 not in cfg.train.ks:
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, ks=sorted({*cfg.train.ks, 20})))
+    if cfg.train.num_threads > 0:
+        torch.set_num_threads(cfg.train.num_threads)
+    resolve_device(cfg.train.device)
+    base = SearchContext.from_config(cfg, dataset, graph)
+    return cfg, base.dataset, base.graph, base.evaluator
+
+
+def _timed_row(method: str, seed: int, scfg: Config, dataset, graph, evaluator, progress: bool,
+               darts_seconds: list[float], random_samples: int, budget_seconds: float | None) -> dict:
+    """The report row of one method and seed (:func:`_run_method`, timed and logged)."""
+    log.info("compare: %s, seed %d", method, seed)
+    t0 = time.perf_counter()
+    out = _run_method(method, scfg, dataset, graph, evaluator, progress, darts_seconds, random_samples,
+                      budget_seconds)
+    row = {"method": method, "seed": int(seed), **out, "wall_seconds": time.perf_counter() - t0}
+    log.info("compare: %s seed %d -> recall@20 %.4f ndcg@20 %.4f (%s)", method, seed,
+             row["test"]["recall@20"], row["test"]["ndcg@20"], row.get("summary", ""))
+    return row
+
+
 def run_compare(cfg: Config, seeds: Sequence[int], methods: Sequence[str] = METHODS, random_samples: int = 8,
                 random_budget_seconds: float | None = None, run=None, dataset=None, graph=None,
                 resume: bool = False, progress: bool = False,
@@ -258,17 +287,7 @@ def run_compare(cfg: Config, seeds: Sequence[int], methods: Sequence[str] = METH
     Returns ``{"version", "config", "seeds", "methods", "rows", "summary", "dataset"}``; each row has
     ``method, seed, test {recall@20, ndcg@20, ...}, search_seconds, retrain_seconds, summary`` and more.
     """
-    for m in methods:
-        _method_config(m, cfg)  # ValueError for an unknown method, before anything runs
-    if not seeds:
-        raise ValueError("run_compare: give at least one seed")
-    if 20 not in cfg.train.ks:
-        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, ks=sorted({*cfg.train.ks, 20})))
-    if cfg.train.num_threads > 0:
-        torch.set_num_threads(cfg.train.num_threads)
-    resolve_device(cfg.train.device)
-    base = SearchContext.from_config(cfg, dataset, graph)
-    dataset, graph, evaluator = base.dataset, base.graph, base.evaluator
+    cfg, dataset, graph, evaluator = _prepare(cfg, seeds, methods, dataset, graph)
     report: dict[str, Any] = {"version": REPORT_VERSION, "config": config_to_dict(cfg), "seeds": list(seeds),
                               "methods": list(methods), "random_samples": random_samples,
                               "random_budget_seconds": random_budget_seconds, "rows": [],
@@ -285,17 +304,12 @@ def run_compare(cfg: Config, seeds: Sequence[int], methods: Sequence[str] = METH
         scfg = seed_config(cfg, seed)
         darts_seconds: list[float] = []
         for method in methods:
-            if (method, int(seed)) in done:
-                row = done[(method, int(seed))]
+            row = done.get((method, int(seed)))
+            if row is not None:
                 log.info("compare: %s seed %d already done (resume)", method, seed)
             else:
-                log.info("compare: %s, seed %d", method, seed)
-                t0 = time.perf_counter()
-                out = _run_method(method, scfg, dataset, graph, evaluator, progress, darts_seconds,
-                                  random_samples, random_budget_seconds)
-                row = {"method": method, "seed": int(seed), **out, "wall_seconds": time.perf_counter() - t0}
-                log.info("compare: %s seed %d -> recall@20 %.4f ndcg@20 %.4f (%s)", method, seed,
-                         row["test"]["recall@20"], row["test"]["ndcg@20"], row.get("summary", ""))
+                row = _timed_row(method, seed, scfg, dataset, graph, evaluator, progress, darts_seconds,
+                                 random_samples, random_budget_seconds)
             if row.get("strategy") == "darts":
                 darts_seconds.append(float(row["search_seconds"]))
             report["rows"].append(row)

@@ -1,4 +1,4 @@
-"""Building and loading the C++/CUDA extension in ``cuda_ext/`` (JIT, cached, with fallback).
+"""Building and loading the C++/CUDA extension in ``darts_gnn/ops/csrc/`` (JIT, cached, with fallback).
 
 The sources are compiled on first use with :func:`torch.utils.cpp_extension.load` into a cache
 directory keyed by a hash of the sources, the compile flags and the torch/Python versions, so a
@@ -45,8 +45,9 @@ _reason: Optional[str] = None
 
 
 def source_dir() -> Path:
-    """``cuda_ext/`` next to the ``darts_gnn`` package (the repository root in an editable install)."""
-    return Path(__file__).resolve().parents[2] / "cuda_ext"
+    """The directory that holds ``csrc/``: ``darts_gnn/ops`` itself (the sources ship inside the package,
+    so a wheel or a non-editable install builds them too)."""
+    return Path(__file__).resolve().parent
 
 
 def tried() -> bool:

@@ -16,7 +16,7 @@ namespace darts_gnn {
 // Integer codes of the `int[] ops` schema argument, from the one table that Python reads too.
 enum AggCode : int64_t {
 #define DARTS_GNN_AGGREGATOR(code, name) code,
-#include "../../darts_gnn/ops/aggregators.def"
+#include "../aggregators.def"
 #undef DARTS_GNN_AGGREGATOR
   kNumAggCodes
 };
@@ -25,7 +25,7 @@ enum AggCode : int64_t {
 inline const char* aggregator_names() {
   return ""
 #define DARTS_GNN_AGGREGATOR(code, name) #name " "
-#include "../../darts_gnn/ops/aggregators.def"
+#include "../aggregators.def"
 #undef DARTS_GNN_AGGREGATOR
       ;
 }

@@ -1,6 +1,6 @@
 """After any search strategy: write its result, retrain the genotype from scratch, test, report.
 
-:func:`strategy_report` is what :func:`darts_gnn.search.run_search` does for a strategy other than
+:func:`strategy_report` is what :func:`darts_gnn.pipeline.run_search` does for a strategy other than
 DARTS (``search.strategy: random | evolution | rl | <registered>``): ``genotype.json``, ``search.json``
 (the :class:`~darts_gnn.search.strategy.StrategyResult`), the validated selection over the strategy's
 ranked candidates (``search.select``, :func:`select_after_strategy`), the retrain with the ``train``
@@ -76,7 +76,7 @@ def retrain_genotype(genotype, dataset, graph, cfg: Config, evaluator, writer=No
 
 def strategy_report(cfg: Config, found: StrategyResult, dataset, graph, evaluator, run=None, writer=None,
                     compare_baseline: bool = False) -> dict[str, Any]:
-    """The fields of a :class:`~darts_gnn.search.SearchReport` for ``found`` (see the module doc)."""
+    """The fields of a :class:`~darts_gnn.pipeline.SearchReport` for ``found`` (see the module doc)."""
     genotype = found.genotype
     base = None
     if compare_baseline:   # first, so that its wall time is the selection's budget reference

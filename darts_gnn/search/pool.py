@@ -1,6 +1,6 @@
 r"""The candidate pool of the selection stage, built from a trained supernet, and the stage itself.
 
-:func:`run_selection` is what :func:`~darts_gnn.search.run_search` calls after the search: it
+:func:`run_selection` is what :func:`~darts_gnn.pipeline.run_search` calls after the search: it
 draws genotypes from α, scores them one-shot (the supernet's validation Recall with α one-hot at
 each), ranks them, puts the strategy's own picks (argmax, greedy) first, adds the config's baseline
 model when it is a point of the space, hands the pool to

@@ -1,7 +1,7 @@
 """The built-in candidates, registered in :data:`~darts_gnn.space.registry.REGISTRY` on import.
 
 Aggregators (:mod:`.candidates`, :mod:`darts_gnn.nn.propagation`), transforms, skips, combines, and the
-content-feature candidates of :mod:`.fusion`. Imported by ``darts_gnn.space`` itself, so importing any
+content-feature candidates of :mod:`.fusion`. Imported by the package's ``__init__``, so importing any
 module of the space sees them registered.
 """
 from __future__ import annotations

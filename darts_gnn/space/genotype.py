@@ -3,7 +3,7 @@ r"""Genotype: a discrete architecture of the search space, as a small plain valu
 A genotype lists, for each of its ``depth`` layers, the aggregator, transform and skip, plus the layer
 combination and the embedding width. It is what a search returns (argmax of α per choice), what
 ``genotype.json`` stores (versioned) and what :meth:`Genotype.build_model` turns into a trainable
-:class:`~darts_gnn.nn.GenotypeNet`.
+:class:`~darts_gnn.space.GenotypeNet`.
 
 .. code-block:: python
 
@@ -213,7 +213,7 @@ class Genotype:
 
     def build_model(self, dataset=None, graph=None, dim: int | None = None, registry: Registry = REGISTRY,
                     item_features=None, user_features=None):
-        """A fresh :class:`~darts_gnn.nn.GenotypeNet` of this architecture over ``graph`` (the training
+        """A fresh :class:`~darts_gnn.space.GenotypeNet` of this architecture over ``graph`` (the training
         graph; built from ``dataset``'s train split when omitted). ``dim`` overrides the width.
         ``item_features`` ``[I, d_f]`` / ``user_features`` ``[U, d_u]``: content features, required
         when :attr:`features` uses content. Initial weights come from torch's global generator (seed

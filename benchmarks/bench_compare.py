@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from darts_gnn.compare import METHODS, markdown_report, run_compare  # noqa: E402
+from darts_gnn.experiments.compare import METHODS, markdown_report, run_compare  # noqa: E402
 from darts_gnn.config import load_config  # noqa: E402
-from darts_gnn.rundir import RunDir  # noqa: E402
+from darts_gnn.engine.rundir import RunDir  # noqa: E402
 
 # --quick uses the caps of benchmarks/bench_search.py (issue 4), imported so the two benchmarks agree,
 # for every method alike: retrains stop at 60 epochs (validation every 5, patience 4), searches run 8.

@@ -10,7 +10,7 @@ Parts (``--parts``, default all):
   = LightGCN backbone fixed, the four fusion choices searched; ``full`` = the whole default space
   too), greedy derivation, retrained from scratch.
 * ``cold`` (20% of the items held out entirely, split seeded by the seed): Recall/NDCG@20 over the
-  held-out items (``darts_gnn.data.coldstart``) of LightGCN (ids), the searched content model
+  held-out items (``darts_gnn.engine.coldstart``) of LightGCN (ids), the searched content model
   (sources limited to content and id+content), content kNN and popularity, and chance.
 
     python benchmarks/bench_features.py --seeds 0 --out benchmarks/results/features   # one seed
@@ -39,16 +39,16 @@ CAPS = ["train.epochs=60", "train.eval_every=3", "train.patience=4", "train.lr=0
 
 
 def _gene(spec: str):
-    from darts_gnn.nn.fusion import FeatureGene
+    from darts_gnn.space.fusion import FeatureGene
     body, at = spec.split("@")
     transform, fusion = body.split("/")
     return FeatureGene("id+content", transform, fusion, at)
 
 
 def _train(model, dataset, cfg, cold_eval=None):
-    from darts_gnn.data.coldstart import WarmNegativeSampler
-    from darts_gnn.metrics import Evaluator
-    from darts_gnn.train import Trainer
+    from darts_gnn.engine.coldstart import WarmNegativeSampler
+    from darts_gnn.engine.metrics import Evaluator
+    from darts_gnn.engine.train import Trainer
     ev = Evaluator(dataset, ks=(20,), batch_users=cfg.train.eval_batch_users)
     sampler = None if cold_eval is None else WarmNegativeSampler(cold_eval.split, cfg.train.batch_size, cfg.train.seed)
     t0 = time.perf_counter()
@@ -62,17 +62,17 @@ def _train(model, dataset, cfg, cold_eval=None):
 
 
 def _genotype_run(genotype, dataset, graph, cfg, feats, cold_eval=None):
-    from darts_gnn.seed import seed_everything
+    from darts_gnn.engine.seed import seed_everything
     seed_everything(cfg.train.seed)
     model = genotype.build_model(dataset, graph, **feats)
     return {"genotype": genotype.summary(), **_train(model, dataset, cfg, cold_eval)}
 
 
 def _search(cfg, dataset, graph, feats, space: str, sources: list[str], cold_eval=None):
-    from darts_gnn.metrics import Evaluator
-    from darts_gnn.nn.fusion import FeatureSpace
+    from darts_gnn.engine.metrics import Evaluator
+    from darts_gnn.space.fusion import FeatureSpace
     from darts_gnn.search.derive import greedy_genotype
-    from darts_gnn.search.pipeline import build_searcher
+    from darts_gnn.pipeline import build_searcher
     if space == "fusion":
         cfg.search.space = {"aggregators": ["gcn"], "transforms": ["identity"], "skips": ["none"],
                             "combines": ["mean"], "depths": [3], "widths": [64]}
@@ -111,7 +111,7 @@ def part_encode(out: dict) -> None:
 def part_warm(out: dict, seed: int, overrides: list[str], space: str, fixed: str | None) -> None:
     from darts_gnn.data import Graph, load_dataset
     from darts_gnn.features import model_features
-    from darts_gnn.genotype import Genotype
+    from darts_gnn.space.genotype import Genotype
     cfg = _config(seed, overrides)
     ds = load_dataset(cfg.data)
     graph = Graph.from_dataset(ds, "train")
@@ -132,10 +132,10 @@ def part_warm(out: dict, seed: int, overrides: list[str], space: str, fixed: str
 
 def part_cold(out: dict, seed: int, overrides: list[str], space: str, fraction: float) -> None:
     from darts_gnn.data import Graph, load_dataset
-    from darts_gnn.data.coldstart import (ColdStartEvaluator, chance_recall, cold_item_split, content_knn_scores,
-                                          popularity_scores)
+    from darts_gnn.engine.coldstart import (ColdStartEvaluator, chance_recall, cold_item_split, content_knn_scores,
+                                              popularity_scores)
     from darts_gnn.features import model_features
-    from darts_gnn.genotype import Genotype
+    from darts_gnn.space.genotype import Genotype
     cfg = _config(seed, overrides)
     split = cold_item_split(load_dataset(cfg.data), fraction, seed)
     ds = split.warm

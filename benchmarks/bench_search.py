@@ -47,10 +47,10 @@ def _ms(values: list[float]) -> str:
 def run_lightgcn(cfg, dataset, graph):
     import torch
 
-    from darts_gnn.metrics import Evaluator
-    from darts_gnn.models import build_model
-    from darts_gnn.seed import seed_everything
-    from darts_gnn.train import Trainer
+    from darts_gnn.engine.metrics import Evaluator
+    from darts_gnn.nn.models import build_model
+    from darts_gnn.engine.seed import seed_everything
+    from darts_gnn.engine.train import Trainer
     seed_everything(cfg.train.seed)
     model = build_model(cfg.model, dataset, graph)
     ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
@@ -66,9 +66,9 @@ def run_lightgcn(cfg, dataset, graph):
 def run_darts(cfg, dataset, graph):
     """One search (argmax derivation, as DARTS), its retrain, and the greedy derivation of the same
     supernet retrained too (skipped when it equals the argmax genotype)."""
-    from darts_gnn.metrics import Evaluator
+    from darts_gnn.engine.metrics import Evaluator
     from darts_gnn.search.derive import greedy_genotype
-    from darts_gnn.search.pipeline import retrain, run_search
+    from darts_gnn.pipeline import retrain, run_search
     cfg.search.derive = "argmax"
     rep = run_search(cfg, None, dataset=dataset, graph=graph)
     out = {"argmax": {"recall@20": rep.test["recall@20"], "ndcg@20": rep.test["ndcg@20"],

@@ -44,7 +44,7 @@ def random_pool(space, n: int, seed: int) -> list:
     """``n`` distinct genotypes drawn uniformly from ``space`` (per choice, then cut at the depth)."""
     import random
 
-    from darts_gnn.genotype import Genotype, LayerGene
+    from darts_gnn.space.genotype import Genotype, LayerGene
     rng = random.Random(seed)
     out: list = []
     for _ in range(20 * n):
@@ -60,8 +60,8 @@ def random_pool(space, n: int, seed: int) -> list:
 
 
 def run_random(cfg, dataset, graph, budget_seconds: float, seed: int) -> dict:
-    from darts_gnn.metrics import Evaluator
-    from darts_gnn.search.pipeline import build_searcher, retrain
+    from darts_gnn.engine.metrics import Evaluator
+    from darts_gnn.pipeline import build_searcher, retrain
     from darts_gnn.search.pool import baseline_genotype
     from darts_gnn.search.select import select_genotype
     ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
@@ -79,7 +79,7 @@ def run_random(cfg, dataset, graph, budget_seconds: float, seed: int) -> dict:
 
 
 def one_seed(name: str, seed: int, overrides: list[str], dataset, graph, with_random: bool) -> dict:
-    from darts_gnn.search.pipeline import run_search
+    from darts_gnn.pipeline import run_search
     cfg = load_config(DATASETS[name], overrides + [f"train.seed={seed}", f"search.seed={seed}",
                                                    "train.progress=false"])
     rep = run_search(cfg, None, compare_baseline=True, progress=False, dataset=dataset, graph=graph)

@@ -26,10 +26,10 @@ import torch  # noqa: E402
 
 from darts_gnn.config import load_config  # noqa: E402
 from darts_gnn.data import Graph, load_dataset  # noqa: E402
-from darts_gnn.metrics import Evaluator  # noqa: E402
-from darts_gnn.models import build_model  # noqa: E402
-from darts_gnn.seed import seed_everything  # noqa: E402
-from darts_gnn.train import Trainer  # noqa: E402
+from darts_gnn.engine.metrics import Evaluator  # noqa: E402
+from darts_gnn.nn.models import build_model  # noqa: E402
+from darts_gnn.engine.seed import seed_everything  # noqa: E402
+from darts_gnn.engine.train import Trainer  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 SETS = {"ml-100k": ("configs/ml100k.yaml", DATA / "ml-100k" / "split-2020"),

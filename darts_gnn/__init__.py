@@ -27,12 +27,12 @@ Content features
     :mod:`darts_gnn.features` -- ``features.encode_texts(texts) -> [n, d]`` (a pretrained sentence
     encoder, cached), feature files keyed by original ids, :func:`~darts_gnn.features.build_features`;
     models and the supernet take ``item_features=`` ``[I, d_f]`` / ``user_features=`` ``[U, d_u]``, fused
-    as searched (:mod:`darts_gnn.nn.fusion`). Cold-start items: :mod:`darts_gnn.data.coldstart`.
+    as searched (:mod:`darts_gnn.space.fusion`). Cold-start items: :mod:`darts_gnn.engine.coldstart`.
 Configuration
     :class:`Config` and its sections, :func:`load_config` (YAML + ``key=value`` overrides).
 Run directories
     :func:`open_run` (a locked, status-tracked :class:`RunDir`), :class:`UserError` (bad input: the
-    CLI's exit code 2); checkpoints are sealed and verified by :mod:`darts_gnn.manifest`.
+    CLI's exit code 2); checkpoints are sealed and verified by :mod:`darts_gnn.store.manifest`.
 """
 import os as _os
 
@@ -41,21 +41,22 @@ import os as _os
 # Only effective before torch is first imported; set OMP_WAIT_POLICY yourself to override.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402
 
 from .config import (Config, ConfigError, DataConfig, ModelConfig, SearchConfig,  # noqa: E402
                      SyntheticConfig, TrainConfig, load_config)
 from .data import BPRSampler, DataError, Dataset, Graph, load_dataset, make_synthetic  # noqa: E402
-from .genotype import Genotype  # noqa: E402
-from .metrics import Evaluator  # noqa: E402
-from .models import build_model  # noqa: E402
+from .space.genotype import Genotype  # noqa: E402
+from .engine.metrics import Evaluator  # noqa: E402
+from .nn.models import build_model  # noqa: E402
 from .nn import MF, NGCF, LightGCN, Recommender  # noqa: E402
 from .ops import backend, mixed_aggregate  # noqa: E402
-from .search import Searcher, SuperNet, run_search  # noqa: E402
-from .space import SearchSpace, register  # noqa: E402
-from .train import Trainer, TrainResult  # noqa: E402
+from .pipeline import run_search  # noqa: E402
+from .search import Searcher, SuperNet  # noqa: E402
+from .space.registry import SearchSpace, register  # noqa: E402
+from .engine.train import Trainer, TrainResult  # noqa: E402
 from .errors import UserError  # noqa: E402
-from .rundir import RunDir, open_run  # noqa: E402
+from .engine.rundir import RunDir, open_run  # noqa: E402
 from . import features  # noqa: E402
 
 __all__ = [

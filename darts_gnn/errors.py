@@ -3,6 +3,9 @@
 Every failure a user can cause or meet (bad config, bad data, a busy or occupied run directory, a
 filesystem error, a diverging model, an interruption) maps to one line on stderr and one of these
 exit codes (see ``docs/reliability.md``); anything else is a bug (exit 1, traceback with ``-v``).
+This module is the bottom of the package: it imports nothing from ``darts_gnn``, and the exception
+types of the layers above (:class:`ConfigError`, :class:`DataError`, :class:`TrainingError`) are
+defined here and re-exported where they are raised.
 
 =====  ====================================================================================
 code   meaning
@@ -18,10 +21,11 @@ code   meaning
 """
 from __future__ import annotations
 
+import csv
 import signal
 
 __all__ = [
-    "UserError", "RunDirError", "Interrupted", "user_errors", "classify",
+    "UserError", "RunDirError", "ConfigError", "DataError", "TrainingError", "Interrupted", "user_errors", "classify",
     "EXIT_OK", "EXIT_INTERNAL", "EXIT_BAD_INPUT", "EXIT_DIVERGED", "EXIT_SIGINT", "EXIT_SIGTERM",
 ]
 
@@ -37,6 +41,18 @@ class UserError(ValueError):
     """Bad input from the user: a missing file, an incompatible checkpoint, a bad option value."""
 
 
+class ConfigError(ValueError):
+    """A bad configuration: names the key (and file) and what was expected."""
+
+
+class DataError(ValueError):
+    """Bad input data. The message names the file (and line) and what was expected."""
+
+
+class TrainingError(FloatingPointError):
+    """Training diverged (a NaN or infinite loss); the message names the epoch and the batch."""
+
+
 class RunDirError(UserError):
     """A run directory that cannot be used: in use by another process, or holding another run."""
 
@@ -50,11 +66,7 @@ class Interrupted(KeyboardInterrupt):
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    """The exception types the CLI reports as bad input (imported lazily: config and data import torch)."""
-    import csv
-
-    from .config import ConfigError
-    from .data.dataset import DataError
+    """The exception types the CLI reports as bad input."""
     return (UserError, ConfigError, DataError, OSError, csv.Error, UnicodeError)
 
 
@@ -74,7 +86,6 @@ def _os_message(e: OSError) -> str:
 
 def classify(e: BaseException) -> tuple[int, str]:
     """``(exit code, one-line message)`` for an exception that reached the CLI."""
-    from .train import TrainingError
     if isinstance(e, KeyboardInterrupt):
         signum = getattr(e, "signum", signal.SIGINT)
         return 128 + signum, getattr(e, "reason", None) or f"interrupted by {signal.Signals(signum).name}"

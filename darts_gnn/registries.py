@@ -23,7 +23,7 @@ import importlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["NamedRegistry", "MODELS", "RELAXATIONS", "DERIVATIONS", "STRATEGIES", "TASKS"]
+__all__ = ["NamedRegistry", "MODELS", "RELAXATIONS", "DERIVATIONS", "STRATEGIES", "TASKS", "VALUE_CHECKS"]
 
 
 class NamedRegistry(Mapping):
@@ -119,8 +119,8 @@ class NamedRegistry(Mapping):
         return f"NamedRegistry({self.kind}: {', '.join(self._entries) or 'not loaded'})"
 
 
-#: ``name -> builder(cfg: ModelConfig, dataset, graph)`` (see :func:`darts_gnn.models.register_model`).
-MODELS = NamedRegistry("model", "model.name", provider="darts_gnn.models")
+#: ``name -> builder(cfg: ModelConfig, dataset, graph)`` (see :func:`darts_gnn.nn.models.register_model`).
+MODELS = NamedRegistry("model", "model.name", provider="darts_gnn.nn.models")
 #: ``name -> Relaxation class`` (see :mod:`darts_gnn.search.relax`).
 RELAXATIONS = NamedRegistry("relaxation", "search.relaxation", provider="darts_gnn.search.relax")
 #: ``name -> derive(supernet, evaluator, log) -> (genotype, trace)`` (see :mod:`darts_gnn.search.derive`).
@@ -130,3 +130,7 @@ STRATEGIES = NamedRegistry("strategy", "search.strategy", provider="darts_gnn.se
                            plural="strategies")
 #: ``name -> Task class`` with its options (a ``TaskConfig`` subclass; see :mod:`darts_gnn.tasks`).
 TASKS = NamedRegistry("task", "task.name", provider="darts_gnn.tasks")
+#: Parsers of config values whose type lives above the config layer, keyed by the dotted key (e.g.
+#: ``search.select_recipes`` -> the recipe-entry parser of :mod:`darts_gnn.space.recipe`); the config
+#: calls them at load and turns a ``ValueError`` into a ``ConfigError`` naming the key.
+VALUE_CHECKS = NamedRegistry("value check", "config key", provider="darts_gnn.space.recipe")

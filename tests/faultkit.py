@@ -23,7 +23,7 @@ def _mark(what):
         with open(mark, "a") as f:
             f.write(what + "\\n")
 from darts_gnn.search import checkpoint as _c
-from darts_gnn import train as _t
+from darts_gnn.engine import train as _t
 _hook = _c.CheckpointHook.__call__
 def _slow_hook(self, *a):
     out = _hook(self, *a)

@@ -50,7 +50,7 @@ def test_recommend_excludes_seen_items(trained_run, tmp_path):
     assert main(["recommend", str(trained_run), "--users", "0", "5", "--k", "7", "--output", str(out)]) == 0
     rows = out.read_text().strip().splitlines()
     assert rows[0] == "user,rank,item,score" and len(rows) == 1 + 2 * 7
-    from darts_gnn.commands.common import load_run
+    from darts_gnn.cli.common import load_run
     _, ds, _, _ = load_run(trained_run)
     rowptr, items = ds.user_items("train", "valid", "test")
     seen0 = set(items[rowptr[0]:rowptr[1]].tolist())

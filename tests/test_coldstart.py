@@ -5,7 +5,7 @@ import torch
 
 from darts_gnn.config import SyntheticConfig
 from darts_gnn.data import Dataset, make_synthetic
-from darts_gnn.data.coldstart import (ColdStartEvaluator, WarmNegativeSampler, chance_recall, cold_item_split,
+from darts_gnn.engine.coldstart import (ColdStartEvaluator, WarmNegativeSampler, chance_recall, cold_item_split,
                                       content_knn_scores, popularity_scores)
 
 

@@ -4,10 +4,10 @@ import math
 
 import pytest
 
-from darts_gnn.compare import (METHODS, markdown_report, run_compare, seed_config, summarize,
+from darts_gnn.experiments.compare import (METHODS, markdown_report, run_compare, seed_config, summarize,
                                trajectory_summary)
 from darts_gnn.config import load_config
-from darts_gnn.rundir import RunDir
+from darts_gnn.engine.rundir import RunDir
 
 TINY = ["data.synthetic.n_users=80", "data.synthetic.n_items=110", "data.synthetic.interactions_per_user=10",
         "data.synthetic.n_communities=4", "train.epochs=3", "train.eval_every=1", "train.batch_size=256",

@@ -1,14 +1,14 @@
 """docs/config.md is generated from the config schema and must be current."""
 from pathlib import Path
 
-from darts_gnn.configref import config_keys, reference_markdown
+from darts_gnn.config.reference import config_keys, reference_markdown
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "config.md"
 
 
 def test_reference_page_is_current():
     assert PAGE.read_text(encoding="utf-8") == reference_markdown(), \
-        "docs/config.md is stale: run `python -m darts_gnn.configref > docs/config.md`"
+        "docs/config.md is stale: run `python -m darts_gnn.config.reference > docs/config.md`"
 
 
 def test_every_key_is_on_the_page():

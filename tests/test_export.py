@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from darts_gnn.cli import main
-from darts_gnn.fingerprint import dataset_fingerprint
+from darts_gnn.store.fingerprint import dataset_fingerprint
 from darts_gnn.serve import Recommender, load_bundle
 from helpers import set_args
 
@@ -44,7 +44,7 @@ def test_bundle_files_and_manifest(csv_run):
     assert m["format"] == 1 and m["model"]["name"] == "lightgcn" and m["model"]["dim"] == 8
     assert m["seen_splits"] == ["train", "valid", "test"]
     assert set(m["files"]) == {"tables.pt", "ids.json", "explain.pt"}
-    from darts_gnn.commands.common import load_run
+    from darts_gnn.cli.common import load_run
     _, ds, _, _ = load_run(run)
     assert m["dataset"] == dataset_fingerprint(ds)
     tables = torch.load(model / "tables.pt", weights_only=True)
@@ -127,7 +127,7 @@ def test_export_of_a_genotype_run_keeps_the_genotype_and_explains_exactly(tmp_pa
     rec = Recommender.load(tmp_path / "model")
     info = rec.info()
     assert info["model"]["name"] == "genotype" and Genotype.from_dict(info["model"]["genotype"]) == g
-    from darts_gnn.commands.common import load_run
+    from darts_gnn.cli.common import load_run
     _, ds, _, model = load_run(tmp_path / "run")
     with torch.no_grad():
         u, i = model.embeddings()

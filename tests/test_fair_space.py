@@ -5,14 +5,14 @@ import pytest
 import torch
 
 from darts_gnn.config import ConfigError, load_config
-from darts_gnn.genotype import Genotype
-from darts_gnn.nn.candidates import GCNAggregate
-from darts_gnn.nn.mixed import MixedAggregate, MixedCombine, MixedSkip, rms
+from darts_gnn.space.genotype import Genotype
+from darts_gnn.space.candidates import GCNAggregate
+from darts_gnn.space.mixed import MixedAggregate, MixedCombine, MixedSkip, rms
 from darts_gnn.nn.propagation import EdgeDropAggregate, ExponentAggregate, SelfLoopAggregate
 from darts_gnn.search import SuperNet
 from darts_gnn.search.recipe import Recipe, RecipeTrainer, recipe_train_config
-from darts_gnn.space import REGISTRY, SearchSpace, SpaceError
-from darts_gnn.train import Trainer
+from darts_gnn.space.registry import REGISTRY, SearchSpace, SpaceError
+from darts_gnn.engine.train import Trainer
 from helpers import tiny
 
 

@@ -113,7 +113,7 @@ def test_unfinished_search_is_not_restarted(tmp_path, capsys):
 
 
 def test_failed_run_without_out_leaves_nothing(tmp_path, capsys, monkeypatch):
-    from darts_gnn import train
+    from darts_gnn.engine import train
     monkeypatch.chdir(tmp_path)
 
     def diverge(self, epoch):
@@ -125,7 +125,7 @@ def test_failed_run_without_out_leaves_nothing(tmp_path, capsys, monkeypatch):
 
 
 def test_divergence_keeps_the_best_model_and_marks_failed(tmp_path, capsys, monkeypatch):
-    from darts_gnn import train
+    from darts_gnn.engine import train
     real = train.Trainer.train_epoch
 
     def diverge_at_3(self, epoch):
@@ -144,7 +144,7 @@ def test_divergence_keeps_the_best_model_and_marks_failed(tmp_path, capsys, monk
 
 
 def test_internal_error_is_one_line_exit_1_and_traceback_with_v(tmp_path, capsys, monkeypatch):
-    from darts_gnn import train
+    from darts_gnn.engine import train
     monkeypatch.setattr(train.Trainer, "fit", lambda self: (_ for _ in ()).throw(RuntimeError("boom")))
     rc, err = cli(["train", *sets(), "--out", str(tmp_path / "r")], capsys)
     assert rc == 1 and "internal error (RuntimeError: boom)" in err and "-v" in err
@@ -155,7 +155,7 @@ def test_internal_error_is_one_line_exit_1_and_traceback_with_v(tmp_path, capsys
 
 
 def test_out_of_memory_is_one_line(tmp_path, capsys, monkeypatch):
-    from darts_gnn import train
+    from darts_gnn.engine import train
 
     def oom(self, epoch):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you "
@@ -283,7 +283,7 @@ def test_resume_refuses_changed_data(tmp_path, capsys):
 # --------------------------------------------------------------------------- filesystem errors
 
 def test_read_only_file_system_at_save(tmp_path, capsys, monkeypatch):
-    from darts_gnn import rundir
+    from darts_gnn.engine import rundir
     real = os.replace
 
     def ro(src, dst):
@@ -326,7 +326,7 @@ def test_output_target_is_a_directory(done_run, tmp_path, capsys):
 # --------------------------------------------------------------------------- what is written
 
 def test_json_is_strict_and_files_follow_the_umask(tmp_path):
-    from darts_gnn.rundir import RunDir
+    from darts_gnn.engine.rundir import RunDir
     run = RunDir(tmp_path / "r")
     old = os.umask(0o027)
     try:

@@ -8,8 +8,8 @@ import pytest
 
 from darts_gnn.cli import main
 from darts_gnn.config import ConfigError, load_config
-from darts_gnn.genotype import Genotype
-from darts_gnn.nn.fusion import FeatureGene
+from darts_gnn.space.genotype import Genotype
+from darts_gnn.space.fusion import FeatureGene
 
 TINY = ["data.synthetic.n_users=40", "data.synthetic.n_items=50", "data.synthetic.interactions_per_user=8",
         "train.epochs=2", "train.eval_every=1", "train.batch_size=128", "train.progress=false"]

@@ -41,6 +41,6 @@ def test_python_block_runs(index, capsys):
 def test_yaml_block_is_a_valid_features_section():
     cfg = config_from_dict(yaml.safe_load(_blocks("yaml")[0]))
     assert cfg.features.items == "movielens" and cfg.features.id_offset == 1
-    from darts_gnn.nn.fusion import FeatureSpace
-    from darts_gnn.space import REGISTRY
+    from darts_gnn.space.fusion import FeatureSpace
+    from darts_gnn.space.registry import REGISTRY
     FeatureSpace.from_dict(cfg.features.space).check(REGISTRY)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from darts_gnn.data import Dataset
-from darts_gnn.fingerprint import dataset_fingerprint, fingerprint_diff, sha256_file
+from darts_gnn.store.fingerprint import dataset_fingerprint, fingerprint_diff, sha256_file
 
 
 def _ds(train):

@@ -7,8 +7,8 @@ import torch
 from darts_gnn import Genotype, SearchSpace, SuperNet
 from darts_gnn.config import SyntheticConfig
 from darts_gnn.data import Graph, make_synthetic
-from darts_gnn.nn.fusion import (ConcatFusion, FeatureFusion, FeatureGene, FeatureSpace, GateFusion, Whiten)
-from darts_gnn.space import REGISTRY, SpaceError
+from darts_gnn.space.fusion import (ConcatFusion, FeatureFusion, FeatureGene, FeatureSpace, GateFusion, Whiten)
+from darts_gnn.space.registry import REGISTRY, SpaceError
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,10 @@ import json
 import pytest
 import torch
 
-from darts_gnn.genotype import GENOTYPE_VERSION, Genotype, LayerGene
-from darts_gnn.nn import MF, GenotypeNet, LightGCN
-from darts_gnn.space import SpaceError
+from darts_gnn.space.genotype import GENOTYPE_VERSION, Genotype, LayerGene
+from darts_gnn.nn import MF, LightGCN
+from darts_gnn.space.discrete import GenotypeNet
+from darts_gnn.space.registry import SpaceError
 from helpers import tiny
 
 

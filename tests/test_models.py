@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from darts_gnn.config import ModelConfig
 from darts_gnn.data.dataset import Dataset
 from darts_gnn.data.graph import Graph
-from darts_gnn.models import MODELS, build_model
+from darts_gnn.nn.models import MODELS, build_model
 from darts_gnn.nn import MF, NGCF, LightGCN, Recommender, sym_spmm
 
 PAIRS = np.array([[0, 0], [0, 1], [1, 1], [1, 2], [2, 3], [3, 0], [3, 3], [3, 4]])

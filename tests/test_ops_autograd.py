@@ -207,8 +207,8 @@ def test_aggregator_table_is_the_one_the_kernels_include():
     from darts_gnn.ops import AGGREGATORS, _checks
 
     assert _checks._read_table() == AGGREGATORS == ALL
-    header = (Path(__file__).resolve().parents[1] / "cuda_ext" / "csrc" / "mixed_aggregate.h").read_text()
-    assert '#include "../../darts_gnn/ops/aggregators.def"' in header  # the enum is built from the same file
+    header = (Path(__file__).resolve().parents[1] / "darts_gnn" / "ops" / "csrc" / "mixed_aggregate.h").read_text()
+    assert '#include "../aggregators.def"' in header  # the enum is built from the same file
 
 
 def test_damaged_aggregator_table_is_reported(tmp_path):

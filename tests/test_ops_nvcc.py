@@ -1,6 +1,6 @@
 """CI check that the CUDA sources compile, on machines without a GPU.
 
-``cuda_ext/csrc/cuda/mixed_aggregate_kernel.cu`` includes only the CUDA toolkit and torch-free headers,
+``darts_gnn/ops/csrc/cuda/mixed_aggregate_kernel.cu`` includes only the CUDA toolkit and torch-free headers,
 so ``nvcc -c`` compiles it on its own. The torch glue ``mixed_aggregate_cuda.cpp`` is syntax-checked
 with the host compiler against torch's headers when they include the c10/cuda headers (CPU wheels
 lack one generated header, which a stub provides). Skipped where ``nvcc`` is not on PATH.
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-CUDA_DIR = Path(__file__).resolve().parents[1] / "cuda_ext" / "csrc" / "cuda"
+CUDA_DIR = Path(__file__).resolve().parents[1] / "darts_gnn" / "ops" / "csrc" / "cuda"
 NVCC = shutil.which("nvcc")
 
 pytestmark = pytest.mark.skipif(NVCC is None, reason="nvcc not on PATH")

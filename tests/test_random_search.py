@@ -6,9 +6,9 @@ import pytest
 
 from darts_gnn.config import SyntheticConfig, TrainConfig
 from darts_gnn.data import Graph, make_synthetic
-from darts_gnn.genotype import Genotype
+from darts_gnn.space.genotype import Genotype
 from darts_gnn.search.random_search import random_search, sample_genotype, sample_genotypes
-from darts_gnn.space import SearchSpace
+from darts_gnn.space.registry import SearchSpace
 
 
 @pytest.fixture(scope="module")

@@ -108,9 +108,9 @@ def _tiny_cfg(tmp_path, *extra):
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_path):
-    from darts_gnn.rundir import RunDir
+    from darts_gnn.engine.rundir import RunDir
     from darts_gnn.search.checkpoint import SearchDivergedError
-    from darts_gnn.search.pipeline import run_search
+    from darts_gnn.pipeline import run_search
     cfg = _tiny_cfg(tmp_path)
 
     def poison(searcher, epoch, record):  # runs before the checkpoint hook of the same epoch
@@ -135,7 +135,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_p
         return False
 
     run2 = RunDir(tmp_path / "run2")
-    from darts_gnn.search import pipeline
+    from darts_gnn import pipeline
     orig = pipeline.build_searcher
 
     def build(*a, **kw):
@@ -163,8 +163,8 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_p
 
 def test_resume_refuses_other_search_settings(tmp_path):
     from darts_gnn.errors import UserError
-    from darts_gnn.rundir import RunDir
-    from darts_gnn.search.pipeline import run_search
+    from darts_gnn.engine.rundir import RunDir
+    from darts_gnn.pipeline import run_search
     cfg = _tiny_cfg(tmp_path, "search.epochs=2")
     run = RunDir(tmp_path / "run")
     run_search(cfg, run, progress=False)

@@ -9,7 +9,7 @@ from darts_gnn.errors import UserError
 from darts_gnn.search.checkpoint import (SearchCheckpointer, SearchDivergedError, capture_rng_state,
                                          check_finite, check_state, load_search_state,
                                          restore_rng_state, save_search_state)
-from darts_gnn.train import TrainingError
+from darts_gnn.engine.train import TrainingError
 
 
 class ToySearcher:

@@ -8,7 +8,7 @@ import torch
 from darts_gnn.cli import main
 from darts_gnn.config import load_config
 from darts_gnn.data import Graph, load_dataset
-from darts_gnn.genotype import Genotype
+from darts_gnn.space.genotype import Genotype
 from darts_gnn.search import build_searcher
 from helpers import set_args
 

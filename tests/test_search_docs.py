@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from darts_gnn.space import REGISTRY
+from darts_gnn.space.registry import REGISTRY
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "search.md"
 

@@ -13,7 +13,7 @@ import torch
 from darts_gnn.config import SearchConfig, TrainConfig
 from darts_gnn.data import Dataset, Graph
 from darts_gnn.search import Searcher, SuperNet
-from darts_gnn.space import REGISTRY, SearchSpace
+from darts_gnn.space.registry import REGISTRY, SearchSpace
 
 
 def teacher_data(teacher: str, seed: int = 0, U: int = 60, I: int = 80, d: int = 16, k: int = 4):
@@ -52,7 +52,7 @@ def test_search_picks_the_generating_aggregator(teacher):
 
 @pytest.mark.parametrize("teacher", ["mean", "min"])
 def test_greedy_derivation_picks_the_generating_aggregator(teacher):
-    from darts_gnn.metrics import Evaluator
+    from darts_gnn.engine.metrics import Evaluator
     from darts_gnn.search.derive import greedy_genotype
     ds, graph, x = teacher_data(teacher, seed=1)
     space = SearchSpace(n_layers=1, depths=[1], transforms=["identity"], skips=["none"], combines=["last", "mean"],

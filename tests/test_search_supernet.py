@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-from darts_gnn.genotype import Genotype, LayerGene
+from darts_gnn.space.genotype import Genotype, LayerGene
 from darts_gnn.nn import MF, LightGCN
-from darts_gnn.nn.candidates import DotAttentionAggregate, _edge_softmax_attention
+from darts_gnn.space.candidates import DotAttentionAggregate, _edge_softmax_attention
 from darts_gnn.search import SuperNet
-from darts_gnn.space import SearchSpace
+from darts_gnn.space.registry import SearchSpace
 from helpers import tiny
 
 

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from darts_gnn.config import ConfigError, SearchConfig
-from darts_gnn.genotype import Genotype, LayerGene
-from darts_gnn.space import REGISTRY, Registry, SearchSpace, SpaceError, register
+from darts_gnn.space.genotype import Genotype, LayerGene
+from darts_gnn.space.registry import REGISTRY, Registry, SearchSpace, SpaceError, register
 
 
 def test_default_space_has_every_choice():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from darts_gnn.config import ConfigError, load_config
-from darts_gnn.genotype import Genotype
+from darts_gnn.space.genotype import Genotype
 from darts_gnn.registries import MODELS, STRATEGIES
 from darts_gnn.search import SuperNet
 from darts_gnn.search.evolution import mutate, sample_from_probabilities
@@ -16,7 +16,7 @@ from darts_gnn.search.relax import GumbelRelaxation
 from darts_gnn.search.rl import Controller, LSTMController
 from darts_gnn.search.strategy import (SearchContext, SearchStrategy, StrategyResult, register_strategy,
                                        run_strategy, strategy_names)
-from darts_gnn.space import SearchSpace
+from darts_gnn.space.registry import SearchSpace
 
 TINY = ["data.synthetic.n_users=80", "data.synthetic.n_items=110", "data.synthetic.interactions_per_user=10",
         "data.synthetic.n_communities=4", "train.epochs=2", "train.eval_every=1", "train.batch_size=256",
@@ -128,7 +128,7 @@ def test_a_registered_strategy_is_usable_from_yaml_with_its_own_options(data, tm
 
 
 def test_a_registered_model_is_usable_from_yaml(data):
-    from darts_gnn.models import build_model, register_model
+    from darts_gnn.nn.models import build_model, register_model
     from darts_gnn.nn import MF
     register_model("mf_wide", lambda cfg, ds, graph: MF(ds.n_users, ds.n_items, dim=2 * cfg.dim), needs_graph=False)
     try:
@@ -272,7 +272,7 @@ def test_search_cli_dispatches_by_name(tmp_path, capsys):
 
 
 def test_compare_runs_any_list_of_strategies_at_equal_budget(data):
-    from darts_gnn.compare import run_compare
+    from darts_gnn.experiments.compare import run_compare
     ds, graph = data
     cfg = load_config(None, TINY)
     rep = run_compare(cfg, seeds=[0], methods=["darts-softmax", "evolution", "rl", "mf"], random_samples=2,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from darts_gnn.config import load_config
-from darts_gnn.genotype import Genotype
-from darts_gnn.search import run_search
+from darts_gnn.space.genotype import Genotype
+from darts_gnn.pipeline import run_search
 from darts_gnn.search.finish import select_after_strategy
 from darts_gnn.search.strategy import SearchContext, run_strategy
 from test_strategies import TINY

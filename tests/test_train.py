@@ -8,10 +8,10 @@ import torch
 from darts_gnn.config import ModelConfig, TrainConfig
 from darts_gnn.data.dataset import Dataset
 from darts_gnn.data.graph import Graph
-from darts_gnn.metrics import Evaluator
-from darts_gnn.models import build_model
-from darts_gnn.seed import seed_everything
-from darts_gnn.train import Trainer, TrainingError, bpr_loss, l2_penalty
+from darts_gnn.engine.metrics import Evaluator
+from darts_gnn.nn.models import build_model
+from darts_gnn.engine.seed import seed_everything
+from darts_gnn.engine.train import Trainer, TrainingError, bpr_loss, l2_penalty
 
 
 @pytest.fixture(autouse=True)

@@ -7,11 +7,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import DataError
+
 __all__ = ["Dataset", "DataError"]
-
-
-class DataError(ValueError):
-    """Bad input data. The message names the file (and line) and what was expected."""
 
 
 def _as_pairs(a, name: str) -> np.ndarray:

@@ -11,8 +11,8 @@ User behaviour -> large model -> item features -> GNN -> recommendations. One st
 * :func:`build_features` -- the pipeline stage driven by :class:`~darts_gnn.config.FeaturesConfig`.
 
 The models take the result as ``item_features=`` / ``user_features=`` (:class:`~darts_gnn.SuperNet`,
-:meth:`~darts_gnn.Genotype.build_model`, :class:`~darts_gnn.nn.GenotypeNet`); the fusion choices
-live in :mod:`darts_gnn.nn.fusion`.
+:meth:`~darts_gnn.Genotype.build_model`, :class:`~darts_gnn.space.GenotypeNet`); the fusion choices
+live in :mod:`darts_gnn.space.fusion`.
 """
 from .build import NodeFeatures, build_features, model_features, movielens_item_table, movielens_user_table
 from .encoder import DEFAULT_ENCODER, encode_texts, resolve_encoder

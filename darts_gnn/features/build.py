@@ -22,6 +22,7 @@ import torch
 from ..data.dataset import DataError
 from . import movielens
 from .table import FeatureTable, align, dataset_ids, read_table
+from .encoder import encode_texts
 
 __all__ = ["NodeFeatures", "build_features", "model_features", "movielens_item_table", "movielens_user_table"]
 
@@ -47,7 +48,6 @@ def movielens_item_table(folder: str | Path, text: bool = True, structured: bool
     table = movielens.read_items(path)
     parts = []
     if text:
-        from .encoder import encode_texts
         parts.append(encode_texts(movielens.item_texts(table), encoder=encoder, batch_size=batch_size,
                                   device=device, cache_dir=cache_dir, progress=progress).numpy())
     if structured:

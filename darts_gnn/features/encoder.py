@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 from ..errors import UserError
+from ..store.files import atomic_write, load_versioned
 
 __all__ = ["EncoderSpec", "resolve_encoder", "encode_texts", "feature_cache_dir", "cache_key",
            "DEFAULT_ENCODER", "TEXT_EXTRA_HINT"]
@@ -165,11 +166,9 @@ def encode_texts(texts: list[str], encoder: str = DEFAULT_ENCODER, batch_size: i
     spec = resolve_encoder(encoder)
     path = feature_cache_dir(cache_dir) / f"{cache_key(texts, spec)}.pt"
     if use_cache and path.is_file():
-        from ..rundir import load_versioned
         return load_versioned(path, _CACHE_FORMAT, "feature cache")["x"]
     x = _encode(texts, spec, batch_size, _device(device), progress)
     if use_cache:
-        from ..rundir import atomic_write
         payload = {"format": _CACHE_FORMAT, "x": x, "encoder": spec.name, "version": spec.version, "n": len(texts)}
         atomic_write(path, lambda tmp: torch.save(payload, tmp))
     return x

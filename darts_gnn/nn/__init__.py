@@ -3,8 +3,6 @@ from .base import Recommender, sym_spmm
 from .lightgcn import LightGCN
 from .mf import MF
 from .ngcf import NGCF
-from .discrete import GenotypeNet
-from .mixed import MixedAggregate, MixedCombine, MixedLayer, MixedSkip, MixedTransform
 from .propagation import EdgeDropAggregate, ExponentAggregate, SelfLoopAggregate
 
 __all__ = [
@@ -13,6 +11,5 @@ __all__ = [
     "LightGCN",
     "NGCF",
     "sym_spmm",
-    "GenotypeNet", "MixedAggregate", "MixedTransform", "MixedSkip", "MixedLayer", "MixedCombine",
     "ExponentAggregate", "SelfLoopAggregate", "EdgeDropAggregate",
 ]

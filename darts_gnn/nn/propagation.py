@@ -21,6 +21,7 @@ import weakref
 
 import torch
 from torch import Tensor, nn
+from ..ops import mixed_aggregate
 
 __all__ = ["ExponentAggregate", "SelfLoopAggregate", "EdgeDropAggregate"]
 
@@ -35,7 +36,6 @@ def _cached(graph, key, make):
 
 
 def _weighted_sum(graph, x: Tensor, weight: Tensor) -> Tensor:
-    from ..ops import mixed_aggregate
     return mixed_aggregate(graph.rowptr, graph.col, x, x.new_ones(1), ("sum",), weight.to(x.dtype))
 
 

@@ -1,4 +1,4 @@
-"""Building and loading the C++/CUDA extension in ``cuda_ext/`` (JIT, cached, with fallback).
+"""Building and loading the C++/CUDA extension in ``darts_gnn/ops/csrc/`` (JIT, cached, with fallback).
 
 The sources are compiled on first use with :func:`torch.utils.cpp_extension.load` into a cache
 directory keyed by a hash of the sources, the compile flags and the torch/Python versions, so a
@@ -26,11 +26,11 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 
-__all__ = ["load", "tried", "is_loaded", "has_cuda", "status", "source_dir", "required"]
+__all__ = ["load", "tried", "is_loaded", "has_cuda", "status", "source_dir", "required", "on_load"]
 
 _NAME = "darts_gnn_ext"
 _CFLAGS = ["-O3", "-fopenmp"]
@@ -45,8 +45,9 @@ _reason: Optional[str] = None
 
 
 def source_dir() -> Path:
-    """``cuda_ext/`` next to the ``darts_gnn`` package (the repository root in an editable install)."""
-    return Path(__file__).resolve().parents[2] / "cuda_ext"
+    """The directory that holds ``csrc/``: ``darts_gnn/ops`` itself (the sources ship inside the package,
+    so a wheel or a non-editable install builds them too)."""
+    return Path(__file__).resolve().parent
 
 
 def tried() -> bool:
@@ -102,10 +103,22 @@ def _build_key(sources: list[Path], with_cuda: bool) -> str:
     return h.hexdigest()[:16]
 
 
-def _register() -> None:
-    from . import _fused
+_ON_LOAD: list[Callable[[], None]] = []
 
-    _fused.register()
+
+def on_load(hook: Callable[[], None]) -> None:
+    """Call ``hook()`` once the library is loaded (now, when it already is). The fused op registers its
+    fake kernels and autograd formulas this way (:func:`darts_gnn.ops._fused.register`), so that this
+    module needs nothing else from the package."""
+    if _loaded:
+        hook()
+    else:
+        _ON_LOAD.append(hook)
+
+
+def _register() -> None:
+    for hook in _ON_LOAD:
+        hook()
 
 
 def _flag(name: str) -> bool:

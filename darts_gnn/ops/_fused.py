@@ -26,6 +26,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
+from . import _extension
 from ._checks import AGGREGATORS
 from .csr import csr_transpose
 
@@ -318,3 +319,6 @@ def aggregate_stack(rowptr: Tensor, col: Tensor, x: Tensor, ops: Sequence[int],
     save_arg = _save_arg(ops, x, edge_weight)
     out, _ = torch.ops.darts_gnn.aggregate_stack(rowptr, col, x, list(ops), edge_weight, save_arg)
     return out
+
+
+_extension.on_load(register)

@@ -14,6 +14,8 @@ from collections import OrderedDict
 import torch
 from torch import Tensor
 
+from . import _extension
+
 __all__ = ["inv_sqrt_degree", "csr_transpose"]
 
 
@@ -29,8 +31,6 @@ _CACHE_SIZE = 4
 
 
 def _transpose(rowptr: Tensor, col: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    from . import _extension
-
     if _extension.is_loaded() and col.device.type in (("cpu", "cuda") if _extension.has_cuda() else ("cpu",)):
         return torch.ops.darts_gnn.csr_transpose(rowptr, col)
     n = rowptr.numel() - 1  # the same stable sort in PyTorch (no extension, or a device it was not built for)

@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
-from . import _extension, reference
+from . import _extension, _fused, reference
 from ._checks import check_inputs
 
 __all__ = ["mixed_aggregate", "aggregate_stack", "backend"]
@@ -80,8 +80,6 @@ def mixed_aggregate(rowptr: Tensor, col: Tensor, x: Tensor, weights: Tensor, ops
     if not _extension.tried():
         _load_outside_graph()
     if _extension.is_loaded() and _fused_supports(x, len(codes)):
-        from . import _fused
-
         return _fused.mixed_aggregate(rowptr, col, x, weights, codes, edge_weight)
     return reference.mixed_aggregate(rowptr, col, x, weights, ops, edge_weight)
 
@@ -114,7 +112,5 @@ def aggregate_stack(rowptr: Tensor, col: Tensor, x: Tensor, ops: Sequence[str],
     if not _extension.tried():
         _load_outside_graph()
     if _extension.is_loaded() and _fused_supports(x, len(codes)):
-        from . import _fused
-
         return _fused.aggregate_stack(rowptr, col, x, codes, edge_weight)
     return reference.aggregate_stack(rowptr, col, x, ops, edge_weight)

@@ -1,13 +1,15 @@
-"""Differentiable architecture search: supernet, bilevel searcher, monitoring and the end-to-end run.
+"""Architecture search: strategies (DARTS, random, evolution, RL), supernet, bilevel searcher, selection.
+
+The end-to-end run (search -> selection -> retrain -> test) is :func:`darts_gnn.pipeline.run_search`.
 
 .. code-block:: python
 
-    from darts_gnn.search import SuperNet, Searcher, run_search
+    from darts_gnn.search import SuperNet, Searcher
     from darts_gnn.search import SearchContext, run_strategy     # darts | random | evolution | rl
 """
 from .architect import Architect
 from .derive import derive_genotype, greedy_genotype
-from .pipeline import SearchReport, build_searcher, retrain, run_search
+from .darts import build_darts_searcher as build_searcher
 from .pool import run_selection
 from .recipe import Recipe, RecipeTrainer
 from .select import SelectionResult, select_genotype
@@ -18,8 +20,8 @@ from .strategy import (Budget, SearchContext, SearchStrategy, StrategyResult, ge
 from .supernet import SuperNet, default_relaxation
 
 __all__ = [
-    "SuperNet", "Searcher", "SearchResult", "ValidSampler", "Architect", "run_search", "SearchReport",
-    "build_searcher", "retrain", "default_relaxation", "derive_genotype", "greedy_genotype",
+    "SuperNet", "Searcher", "SearchResult", "ValidSampler", "Architect",
+    "build_searcher", "default_relaxation", "derive_genotype", "greedy_genotype",
     # strategies (issue 8)
     "SearchStrategy", "StrategyResult", "SearchContext", "Budget", "register_strategy", "get_strategy",
     "strategy_names", "run_strategy", "DartsStrategy", "RandomStrategy", "EvolutionStrategy", "RLStrategy",

@@ -17,7 +17,7 @@ NaN guard: :func:`check_finite` raises :class:`SearchDivergedError` for a non-fi
 the last good checkpoint stays in place and the run stops with a message that says where it is.
 
 Verification: every saved state carries a manifest (format version, data-set fingerprint, config hash)
-and a content hash (:mod:`darts_gnn.manifest`); loading refuses a file whose hash does not match (a
+and a content hash (:mod:`darts_gnn.store.manifest`); loading refuses a file whose hash does not match (a
 flipped bit, a torn copy) and ``--resume`` refuses a data set other than the one the state was made
 from, naming the fields that differ.
 """
@@ -36,9 +36,10 @@ import torch
 
 from ..config import config_to_dict
 from ..errors import UserError
-from ..manifest import check_dataset, make_manifest, seal
-from ..rundir import RunDir, atomic_write, load_versioned
-from ..train import TrainingError
+from ..store.manifest import check_dataset, make_manifest, seal
+from ..engine.rundir import RunDir, atomic_write, load_versioned
+from ..engine.train import TrainingError
+from .hessian import EigenvalueGuard, EigenvalueMonitor
 
 __all__ = [
     "CHECKPOINT_NAME", "CHECKPOINT_FORMAT", "SearchDivergedError", "check_finite", "check_state",
@@ -54,7 +55,7 @@ CHECKPOINT_FORMAT = 1
 
 class SearchDivergedError(TrainingError, UserError):
     """A loss (or the state to be saved) is NaN or infinite: the search stops, the last good
-    checkpoint is kept. A :class:`~darts_gnn.train.TrainingError` and, for the CLI, a
+    checkpoint is kept. A :class:`~darts_gnn.engine.train.TrainingError` and, for the CLI, a
     :class:`~darts_gnn.errors.UserError` (one line on stderr, exit code 2)."""
 
 
@@ -174,7 +175,7 @@ class SearchCheckpointer:
     resumed search starts at ``epoch + 1``.
 
     Args:
-        run_dir: the run directory (a :class:`~darts_gnn.rundir.RunDir` or a path).
+        run_dir: the run directory (a :class:`~darts_gnn.engine.rundir.RunDir` or a path).
         every: save every ``every`` epochs (the last epoch is saved when ``save(..., final=True)``).
         finite: refuse to save states with NaN/inf floating-point tensors (the NaN guard).
 
@@ -315,7 +316,6 @@ def attach_checkpointing(searcher, run_dir: RunDir | str | Path, cfg, resume: bo
     those the checkpoint was written with. Use the returned checkpointer's :meth:`guard_errors` around
     ``searcher.run()`` so that a NaN stop names the last good checkpoint.
     """
-    from .hessian import EigenvalueGuard, EigenvalueMonitor
     sc = cfg.search
     guard = EigenvalueGuard(EigenvalueMonitor(getattr(sc, "hessian_stop_factor", 0.0),
                                               getattr(sc, "hessian_window", 2)))

@@ -16,14 +16,15 @@ import time
 
 from .. import registries
 from ..config import Config
-from ..seed import seed_everything
-from ..space import SearchSpace
+from ..engine.seed import seed_everything
+from ..space.registry import SearchSpace
 from .checkpoint import attach_checkpointing
 from .derive import greedy_genotype
 from .monitor import AlphaLogger
 from .searcher import Searcher, relaxation_options
 from .strategy import Budget, SearchStrategy, StrategyResult, register_strategy
 from .supernet import SuperNet, default_relaxation
+from ..space.fusion import FeatureSpace
 
 __all__ = ["DartsStrategy", "build_darts_searcher", "budget_hook"]
 
@@ -44,7 +45,6 @@ def build_darts_searcher(cfg: Config, dataset, graph, evaluator=None, logger=Non
     relax = default_relaxation(cfg.search.relaxation, **relaxation_options(cfg.search, seed))
     seed_everything(seed)
     if features:
-        from ..nn.fusion import FeatureSpace
         features = {**features, "feature_space": FeatureSpace.from_dict(cfg.features.space)}
     model = SuperNet(space, graph, relaxation=relax, init_std=cfg.search.init_std,
                      scale_norm=cfg.search.scale_norm, **(features or {}))

@@ -15,6 +15,7 @@ Order of ``greedy``: width, depth, combine, then layer by layer (aggregator, tra
 from __future__ import annotations
 
 import torch
+from .supernet import ONE_HOT
 
 from ..tasks.base import signed, task_of
 
@@ -38,7 +39,6 @@ def greedy_genotype(model, evaluator, metric: str | None = None, split: str = "v
     Returns ``(genotype, trace)`` with ``trace`` a list of ``{"choice", "scores": {cand: metric},
     "picked"}``.
     """
-    from .supernet import ONE_HOT
     task = task_of(evaluator)        # rating: lowest validation RMSE wins
     metric = metric or (task.monitor if task is not None else
                         "recall@20" if 20 in evaluator.ks else f"recall@{evaluator.ks[0]}")

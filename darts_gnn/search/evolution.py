@@ -22,7 +22,7 @@ import collections
 import logging
 import random
 
-from ..genotype import Genotype, LayerGene
+from ..space.genotype import Genotype, LayerGene
 from .darts import budget_hook, build_darts_searcher
 from .random_search import _canonical, sample_genotype
 from .strategy import BudgetLedger, CandidateScorer, SearchStrategy, StrategyResult, register_strategy

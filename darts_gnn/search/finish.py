@@ -1,10 +1,10 @@
 """After any search strategy: write its result, retrain the genotype from scratch, test, report.
 
-:func:`strategy_report` is what :func:`darts_gnn.search.run_search` does for a strategy other than
+:func:`strategy_report` is what :func:`darts_gnn.pipeline.run_search` does for a strategy other than
 DARTS (``search.strategy: random | evolution | rl | <registered>``): ``genotype.json``, ``search.json``
 (the :class:`~darts_gnn.search.strategy.StrategyResult`), the validated selection over the strategy's
 ranked candidates (``search.select``, :func:`select_after_strategy`), the retrain with the ``train``
-section (seed -> build -> fit -> test, :func:`darts_gnn.trial.fit_and_evaluate`), the optional
+section (seed -> build -> fit -> test, :func:`darts_gnn.engine.trial.fit_and_evaluate`), the optional
 baseline model and ``metrics.json``.
 """
 from __future__ import annotations
@@ -12,17 +12,19 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Config
-from ..models import build_model
+from ..nn.models import build_model
+from ..engine.trial import fit_and_evaluate
 from ..tasks.base import task_of
-from ..trial import fit_and_evaluate
 from .strategy import StrategyResult
+from ..space.genotype import Genotype
+from .pool import baseline_genotype, estimate_baseline_seconds
+from .select import select_genotype, train_candidate
 
 __all__ = ["strategy_report", "retrain_genotype", "select_after_strategy"]
 
 
 def _strategy_scores(found: StrategyResult) -> dict:
     """``{genotype: the strategy's own validation score}`` from its history records (when it keeps them)."""
-    from ..genotype import Genotype
     out = {}
     for r in found.history:
         if isinstance(r, dict) and "genotype" in r and "score" in r:
@@ -45,8 +47,6 @@ def select_after_strategy(cfg: Config, found: StrategyResult, dataset, graph, ev
     import math
     import time
 
-    from .pool import baseline_genotype, estimate_baseline_seconds
-    from .select import select_genotype
     t0 = time.perf_counter()
     s = cfg.search
     if reference_seconds is None and s.total_budget_seconds is None:
@@ -70,14 +70,14 @@ def select_after_strategy(cfg: Config, found: StrategyResult, dataset, graph, ev
 
 def retrain_genotype(genotype, dataset, graph, cfg: Config, evaluator, writer=None):
     """Retrain ``genotype`` from scratch under ``cfg.train`` and test it: a
-    :class:`~darts_gnn.trial.TrialResult` (``metrics["test"]``, ``seconds``, ``train``)."""
+    :class:`~darts_gnn.engine.trial.TrialResult` (``metrics["test"]``, ``seconds``, ``train``)."""
     return fit_and_evaluate(lambda: genotype.build_model(dataset, graph), dataset, cfg.train, evaluator,
                             graph=graph, splits=("test",), writer=writer, task=task_of(evaluator))
 
 
 def strategy_report(cfg: Config, found: StrategyResult, dataset, graph, evaluator, run=None, writer=None,
                     compare_baseline: bool = False) -> dict[str, Any]:
-    """The fields of a :class:`~darts_gnn.search.SearchReport` for ``found`` (see the module doc)."""
+    """The fields of a :class:`~darts_gnn.pipeline.SearchReport` for ``found`` (see the module doc)."""
     genotype = found.genotype
     base = None
     if compare_baseline:   # first, so that its wall time is the selection's budget reference
@@ -99,7 +99,6 @@ def strategy_report(cfg: Config, found: StrategyResult, dataset, graph, evaluato
         genotype.save(run.file("genotype.json"))
         run.write_json("search.json", found.to_dict())
     if cfg.search.retrain:  # with the winner's recipe (lr / L2 / objective), as after a DARTS search
-        from .select import train_candidate
         model, tr, seconds = train_candidate(genotype, dataset, graph, cfg.train, evaluator)
         test = {k: float(v) for k, v in evaluator.evaluate(model, "test").items()}
         out.update(model=model, retrain=tr, test=test, retrain_seconds=seconds)

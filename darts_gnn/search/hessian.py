@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
+from .unrolled import _RngReplay
 
 __all__ = ["dominant_eigenvalue", "hessian_vector_product", "EigenvalueMonitor", "EigenvalueGuard"]
 
@@ -89,7 +90,6 @@ def dominant_eigenvalue(loss_fn: Callable[[], Tensor], params: list[Tensor], ite
         raise ValueError(f"dominant_eigenvalue: iters must be >= 1, got {iters}")
     if which not in ("largest", "magnitude"):
         raise ValueError(f"dominant_eigenvalue: which must be 'largest' or 'magnitude', got {which!r}")
-    from .unrolled import _RngReplay
     rng = _RngReplay(generators)
     gen = torch.Generator().manual_seed(seed)
     v = [torch.randn(p.shape, generator=gen, dtype=torch.float64).to(p) for p in params]

@@ -16,6 +16,7 @@ import csv
 import io
 import math
 from pathlib import Path
+from ..store.files import atomic_write
 
 __all__ = ["AlphaLogger", "heatmap_figure", "write_alphas_csv", "alphas_csv_text"]
 
@@ -91,7 +92,6 @@ def alphas_csv_text(trajectory: list[dict], choices) -> str:
 
 
 def write_alphas_csv(path: str | Path, trajectory: list[dict], choices) -> Path:
-    from ..rundir import atomic_write
     text = alphas_csv_text(trajectory, choices)
 
     def write(tmp: str) -> None:

@@ -1,6 +1,6 @@
 r"""The candidate pool of the selection stage, built from a trained supernet, and the stage itself.
 
-:func:`run_selection` is what :func:`~darts_gnn.search.run_search` calls after the search: it
+:func:`run_selection` is what :func:`~darts_gnn.pipeline.run_search` calls after the search: it
 draws genotypes from α, scores them one-shot (the supernet's validation Recall with α one-hot at
 each), ranks them, puts the strategy's own picks (argmax, greedy) first, adds the config's baseline
 model when it is a point of the space, hands the pool to
@@ -14,9 +14,13 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from ..seed import seed_everything
+from ..engine.seed import seed_everything
 from ..tasks.base import signed, task_of
 from .select import _dedupe, select_genotype
+from ..space.genotype import Genotype, LayerGene
+from ..engine.metrics import Evaluator
+from ..nn.models import build_model
+from ..engine.train import Trainer
 
 __all__ = ["one_shot_scores", "sample_genotypes", "baseline_genotype", "build_pool", "run_selection",
            "estimate_baseline_seconds", "ESTIMATED_BASELINE_EPOCHS"]
@@ -28,7 +32,6 @@ ESTIMATED_BASELINE_EPOCHS = 150
 
 def baseline_genotype(model_cfg):
     """The config's hand-designed model as a genotype (``lightgcn``, ``mf``), or ``None`` (``ngcf``)."""
-    from ..genotype import Genotype
     if model_cfg.name == "lightgcn":
         return Genotype.lightgcn(int(model_cfg.n_layers), int(model_cfg.dim))
     if model_cfg.name == "mf":
@@ -61,7 +64,6 @@ def one_shot_scores(model, genotypes: Sequence, evaluator, metric: str | None = 
 def sample_genotypes(model, n: int, seed: int = 0) -> list:
     """Up to ``n`` distinct genotypes drawn from the supernet's deterministic α weights (one
     categorical draw per choice; layers beyond the drawn depth dropped), in draw order."""
-    from ..genotype import Genotype, LayerGene
     gen = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
         w = model.arch_weights(deterministic=True)
@@ -96,9 +98,6 @@ def estimate_baseline_seconds(model_cfg, dataset, graph, train_cfg, epochs: int 
     import dataclasses
     import time
 
-    from ..metrics import Evaluator
-    from ..models import build_model
-    from ..train import Trainer
     seed_everything(train_cfg.seed)
     net = build_model(model_cfg, dataset, graph)
     tcfg = dataclasses.replace(train_cfg, epochs=epochs, progress=False, eval_every=epochs)

@@ -30,8 +30,8 @@ import math
 import random
 
 from ..config import Config, TrainConfig
-from ..genotype import Genotype, LayerGene
-from ..metrics import Evaluator
+from ..space.genotype import Genotype, LayerGene
+from ..engine.metrics import Evaluator
 from .strategy import (Budget, BudgetLedger, CandidateScorer, SearchContext, SearchStrategy, StrategyResult,
                        register_strategy)
 
@@ -105,7 +105,7 @@ class RandomStrategy(SearchStrategy):
 def random_search(space, dataset, graph, n_samples: int, budget_epochs: int | None = None,
                   budget_seconds: float | None = None, train_cfg: TrainConfig | None = None,
                   seed: int = 0, evaluator: Evaluator | None = None, writer=None) -> StrategyResult:
-    """Random search over ``space`` (a :class:`~darts_gnn.space.SearchSpace`) without a full config.
+    """Random search over ``space`` (a :class:`~darts_gnn.space.registry.SearchSpace`) without a full config.
 
     Args:
         space, dataset, graph: the search space, the :class:`~darts_gnn.data.Dataset` and its training

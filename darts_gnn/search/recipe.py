@@ -24,87 +24,17 @@ repeatable on CPU.
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 
 from ..config import TrainConfig
-from ..space import SpaceError
-from ..train import Trainer, l2_penalty
+from ..space.recipe import LOSSES, Recipe, recipe_train_config
+from ..engine.train import Trainer, bpr_loss, l2_penalty
 
 __all__ = ["Recipe", "RecipeTrainer", "LOSSES", "recipe_train_config"]
 
-#: Training objectives a recipe may name.
-LOSSES: tuple[str, ...] = ("bpr", "softmax")
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How to train one architecture.
-
-    ``loss``: one of :data:`LOSSES`; ``negatives``: uniform negatives per positive (``M``);
-    ``temperature``: :math:`\\tau` of ``softmax`` (ignored by ``bpr``); ``lr`` / ``l2``: Adam's
-    learning rate and the L2 weight on ego rows (``None``: the ``train`` section's values).
-    """
-    loss: str = "bpr"
-    negatives: int = 1
-    temperature: float = 1.0
-    lr: float | None = None
-    l2: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise SpaceError(f"recipe.loss: got {self.loss!r}; allowed values: {', '.join(LOSSES)}")
-        if not isinstance(self.negatives, int) or isinstance(self.negatives, bool) or not 1 <= self.negatives <= 4096:
-            raise SpaceError(f"recipe.negatives: expected an integer in 1..4096, got {self.negatives!r}")
-        if not (isinstance(self.temperature, (int, float)) and 0 < float(self.temperature) <= 100):
-            raise SpaceError(f"recipe.temperature: expected a number in (0, 100], got {self.temperature!r}")
-        if self.lr is not None and not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):
-            raise SpaceError(f"recipe.lr: expected a number in (0, 1) or null, got {self.lr!r}")
-        if self.l2 is not None and not (isinstance(self.l2, (int, float)) and 0 <= self.l2 < 1):
-            raise SpaceError(f"recipe.l2: expected a number in [0, 1) or null, got {self.l2!r}")
-
-    @property
-    def is_default(self) -> bool:
-        return self == Recipe()
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> "Recipe":
-        if d is None:
-            return cls()
-        if not isinstance(d, dict):
-            raise SpaceError(f"recipe: expected a mapping, got {d!r}")
-        names = [f.name for f in dataclasses.fields(cls)]
-        bad = [k for k in d if k not in names]
-        if bad:
-            raise SpaceError(f"recipe: unknown key(s) {bad}; allowed keys: {', '.join(names)}")
-        return cls(**d)
-
-    def short(self) -> str:
-        """E.g. ``softmax(M=64, t=0.1) lr=0.005`` (``bpr`` for the default)."""
-        s = self.loss if self.loss == "bpr" and self.negatives == 1 else \
-            f"{self.loss}(M={self.negatives}" + (f", t={self.temperature:g})" if self.loss == "softmax" else ")")
-        if self.lr is not None:
-            s += f" lr={self.lr:g}"
-        if self.l2 is not None:
-            s += f" l2={self.l2:g}"
-        return s
-
-
-def recipe_train_config(train: TrainConfig, recipe: Recipe, **changes) -> TrainConfig:
-    """``train`` with the recipe's ``lr`` / ``l2`` (when set) and ``changes`` applied."""
-    over = {k: v for k, v in (("lr", recipe.lr), ("l2", recipe.l2)) if v is not None}
-    return dataclasses.replace(train, **over, **changes)
-
-
 class RecipeTrainer(Trainer):
-    """:class:`~darts_gnn.train.Trainer` whose batch loss is the recipe's objective (module doc).
+    """:class:`~darts_gnn.engine.train.Trainer` whose batch loss is the recipe's objective (module doc).
 
     Build it with :func:`recipe_train_config` so that ``lr`` / ``l2`` follow the recipe. With the
     default recipe it computes exactly the parent's BPR loss.

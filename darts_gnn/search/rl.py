@@ -25,7 +25,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from ..genotype import Genotype, LayerGene
+from ..space.genotype import Genotype, LayerGene
 from .random_search import _canonical
 from .strategy import BudgetLedger, CandidateScorer, SearchStrategy, StrategyResult, register_strategy
 

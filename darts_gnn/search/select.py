@@ -3,7 +3,7 @@ r"""Validated selection: the stage after any search strategy that picks the arch
 A one-shot score (a supernet's validation Recall with α set one-hot at a genotype) ranks
 architectures cheaply but is a weak proxy for how they do when trained alone. Selection therefore
 retrains a small pool of candidates, each with a *complete* short protocol (the real
-:class:`~darts_gnn.train.Trainer` with early stopping on validation, a larger learning rate and a
+:class:`~darts_gnn.engine.train.Trainer` with early stopping on validation, a larger learning rate and a
 short patience), and keeps the best by **validation** Recall@20 only (the test set never chooses).
 Then the top architectures are retrained with each training :class:`~darts_gnn.search.recipe.Recipe`
 of a small grid, since per-architecture hyperparameters matter for graph CF.
@@ -32,7 +32,9 @@ from .. import distributed
 from ..errors import UserError
 from ..space import SpaceError
 from ..tasks.base import attach_head, task_of
+from ..space.recipe import recipe_entry
 from .recipe import Recipe, RecipeTrainer, recipe_train_config
+from ..engine.seed import seed_everything
 
 __all__ = ["Candidate", "SelectionResult", "select_genotype", "train_candidate", "spearman",
            "default_recipes", "default_grid", "recipe_entry", "better", "SOFTMAX_RECIPES",
@@ -96,23 +98,6 @@ def default_grid(lr: float, l2: float = 1e-4) -> list[tuple[Recipe, bool | None]
     grid: list[tuple[Recipe, bool | None]] = [(r, None) for r in default_recipes(lr, l2)]
     grid += [(Recipe(lr=lr, **fields), norm) for fields, norm in SOFTMAX_RECIPES]
     return grid
-
-
-def recipe_entry(entry) -> tuple[Recipe, bool | None]:
-    """One grid entry: a :class:`Recipe`, a ``(Recipe, norm)`` pair, or a mapping of recipe fields with
-    an optional ``norm`` (bool: cosine scores on or off for that recipe). Raises ``SpaceError`` naming
-    the bad key."""
-    if isinstance(entry, Recipe):
-        return entry, None
-    if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], Recipe):
-        return entry[0], entry[1]
-    if not isinstance(entry, dict):
-        raise SpaceError(f"search.select_recipes: expected a mapping of recipe fields, got {entry!r}")
-    fields = dict(entry)
-    norm = fields.pop("norm", None)
-    if norm is not None and not isinstance(norm, bool):
-        raise SpaceError(f"search.select_recipes: norm must be true, false or null, got {norm!r}")
-    return Recipe.from_dict(fields), norm
 
 
 def better(a: float, b: float, higher_is_better: bool = True) -> bool:
@@ -193,7 +178,6 @@ def train_candidate(genotype, dataset, graph, train_cfg, evaluator, *, patience:
     ``train_cfg``; early stop on validation with ``patience`` (default ``train_cfg.patience``).
     ``features``: keyword arguments for the model's content features (``item_features=`` ...).
     Returns ``(model, TrainResult, seconds)``; the model holds its best-validation weights."""
-    from ..seed import seed_everything
     recipe = genotype.recipe or Recipe()
     changes: dict[str, Any] = {"progress": False} if patience is not None else {}
     if patience is not None:

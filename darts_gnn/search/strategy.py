@@ -31,11 +31,11 @@ from .. import distributed, registries
 from ..config import Config, TrainConfig
 from ..data import Graph, load_dataset
 from ..errors import UserError
-from ..genotype import Genotype
-from ..metrics import Evaluator, monitor_metric
-from ..space import SearchSpace
+from ..space.genotype import Genotype
+from ..engine.metrics import Evaluator, monitor_metric
+from ..space.registry import SearchSpace
+from ..engine.trial import fit_and_evaluate, short_train_config
 from ..tasks.base import config_evaluator, signed, task_of
-from ..trial import fit_and_evaluate, short_train_config
 
 __all__ = ["SearchStrategy", "StrategyResult", "SearchContext", "Budget", "BudgetLedger",
            "CandidateScorer", "register_strategy", "get_strategy", "strategy_names", "run_strategy"]
@@ -117,7 +117,7 @@ class StrategyResult:
 class SearchContext:
     """Everything a strategy may use. ``evaluator`` evaluates the validation split (and the test split
     only after the search, never inside it); ``run`` / ``writer`` are optional (a
-    :class:`~darts_gnn.rundir.RunDir`, TensorBoard-like ``add_scalar``); ``hooks`` are per-epoch
+    :class:`~darts_gnn.engine.rundir.RunDir`, TensorBoard-like ``add_scalar``); ``hooks`` are per-epoch
     callbacks of the DARTS searcher; ``resume`` continues from ``run``'s checkpoint where supported."""
     cfg: Config
     dataset: Any

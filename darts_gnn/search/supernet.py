@@ -1,4 +1,4 @@
-r"""The supernet: every architecture of a :class:`~darts_gnn.space.SearchSpace` at once.
+r"""The supernet: every architecture of a :class:`~darts_gnn.space.registry.SearchSpace` at once.
 
 .. code-block:: python
 
@@ -15,9 +15,12 @@ from torch import Tensor, nn
 
 from ..nn.base import Recommender
 from ..nn.graphcache import DeviceGraph
-from ..nn.mixed import MixedCombine, MixedLayer, width_masks
-from ..space import SearchSpace, SpaceError
+from ..space.mixed import MixedCombine, MixedLayer, width_masks
+from ..space.registry import SearchSpace, SpaceError
 from .alpha import ArchParameters
+from .relax import build_relaxation
+from ..space.genotype import Genotype, LayerGene
+from ..space.fusion import FeatureFusion, FeatureGene, FeatureSpace
 
 __all__ = ["SuperNet", "default_relaxation"]
 
@@ -26,36 +29,8 @@ __all__ = ["SuperNet", "default_relaxation"]
 ONE_HOT = 1.0e4
 
 
-class _Softmax:
-    """Plain softmax, used only when ``darts_gnn.search.relax`` cannot be imported."""
-    name = "softmax"
-
-    def weights(self, alpha: Tensor) -> Tensor:
-        return torch.softmax(alpha, dim=-1)
-
-    eval_weights = weights
-
-    def regularizer(self, weights: Tensor) -> Tensor:
-        return weights.new_zeros(())
-
-    def set_progress(self, epoch: int, total: int) -> None:
-        pass
-
-    def state_dict(self) -> dict:
-        return {"name": self.name}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
-
-
 def default_relaxation(name: str = "softmax", **kw):
-    """``darts_gnn.search.relax.build_relaxation(name, **kw)``, or a plain softmax without that module."""
-    try:
-        from .relax import build_relaxation
-    except ImportError:  # pragma: no cover - relax.py ships with the package
-        if name != "softmax":
-            raise
-        return _Softmax()
+    """``darts_gnn.search.relax.build_relaxation(name, **kw)``."""
     return build_relaxation(name, **kw)
 
 
@@ -71,7 +46,7 @@ class SuperNet(Recommender):
         h^{(l+1)} = m \odot \sum_s w^{skip_l}_s\, \mathrm{skip}_s\big(h^{(l)},
             \textstyle\sum_t w^{tr_l}_t\, T_t(\sum_a w^{agg_l}_a \mathrm{agg}_a(G, h^{(l)}))\big)
 
-    then :class:`~darts_gnn.nn.mixed.MixedCombine` over combine and depth. Ego tables ``user_emb``
+    then :class:`~darts_gnn.space.mixed.MixedCombine` over combine and depth. Ego tables ``user_emb``
     ``[U, D]``, ``item_emb`` ``[I, D]``, :math:`\mathcal N(0, \text{init\_std}^2)`. When α is one-hot
     (:meth:`set_genotype`), the first ``width`` channels equal the genotype's discrete model with the
     same tables (the rest are 0).
@@ -82,7 +57,7 @@ class SuperNet(Recommender):
     ``state_dict``), so ``Adam(net.parameters())`` trains the weights only.
 
     Args:
-        space: the :class:`~darts_gnn.space.SearchSpace`.
+        space: the :class:`~darts_gnn.space.registry.SearchSpace`.
         graph: the training :class:`~darts_gnn.data.Graph` (no validation or test edges).
         relaxation: object with ``weights(alpha)``, ``eval_weights(alpha)``, ``regularizer(w)``
             (see :mod:`darts_gnn.search.relax`); default softmax. In ``eval()`` mode the
@@ -90,10 +65,10 @@ class SuperNet(Recommender):
         init_std: standard deviation of the ego tables.
         item_features, user_features: content features ``[I, d_f]`` / ``[U, d_u]`` (optional); with
             item features the fusion choices of ``feature_space`` (default: all) are searched too
-            (:class:`~darts_gnn.nn.fusion.FeatureFusion` around the propagation; keys ``features.*``).
+            (:class:`~darts_gnn.space.fusion.FeatureFusion` around the propagation; keys ``features.*``).
         scale_norm: the mixture's scale policy, ``"rms"`` (rescale every candidate's output to the
             RMS of its input before mixing, so that no candidate dominates by scale) or ``"none"``
-            (see :mod:`darts_gnn.nn.mixed`). With ``"none"`` and one-hot α the supernet computes
+            (see :mod:`darts_gnn.space.mixed`). With ``"none"`` and one-hot α the supernet computes
             exactly the genotype's discrete model; with ``"rms"`` it does so up to one positive
             scalar per mixed choice.
     """
@@ -220,9 +195,8 @@ class SuperNet(Recommender):
 
     # ------------------------------------------------------------------ discretisation
     def genotype(self):
-        """Argmax of the deterministic weights per choice -> :class:`~darts_gnn.genotype.Genotype`;
+        """Argmax of the deterministic weights per choice -> :class:`~darts_gnn.space.genotype.Genotype`;
         the layers beyond the chosen depth are dropped."""
-        from ..genotype import Genotype, LayerGene
         with torch.no_grad():
             w = self.arch_weights(deterministic=True)
         pick = {c.key: c.candidates[int(torch.argmax(w[c.key]))] if c.searched else c.candidates[0]
@@ -231,7 +205,6 @@ class SuperNet(Recommender):
                        for l in range(int(pick["depth"])))
         features = None
         if self.fusion is not None:
-            from ..nn.fusion import FeatureGene
             features = FeatureGene(pick["features.source"], pick["features.transform"], pick["features.fusion"],
                                    pick["features.at"])
         return Genotype(layers, pick["combine"], int(pick["width"]), features=features)
@@ -265,16 +238,14 @@ class SuperNet(Recommender):
 
 
 def _feature_fusion(feature_space, net: SuperNet, item_features, user_features, registry):
-    """The supernet's :class:`~darts_gnn.nn.fusion.FeatureFusion`, or ``None`` without item features."""
+    """The supernet's :class:`~darts_gnn.space.fusion.FeatureFusion`, or ``None`` without item features."""
     if item_features is None:
         if user_features is not None or feature_space is not None:
             raise ValueError("SuperNet: user_features / feature_space need item_features as well")
         return None
-    from ..nn.fusion import FeatureFusion, FeatureSpace
     fspace = feature_space if feature_space is not None else FeatureSpace()
     return FeatureFusion(fspace, net.n_users, net.n_items, net.dim, item_features, user_features, registry)
 
 
 def _id_gene(fspace):
-    from ..nn.fusion import FeatureGene
     return FeatureGene("id", fspace.transforms[0], fspace.fusions[0], fspace.at[0])

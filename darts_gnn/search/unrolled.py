@@ -53,6 +53,27 @@ class _RngReplay:
             g.set_state(s)
 
 
+def _check_args(weights: list[Tensor], alphas: list[Tensor], eps: float) -> None:
+    if not weights or not alphas:
+        raise ValueError(f"unrolled_arch_grads needs weights and alphas, got {len(weights)} weight and "
+                         f"{len(alphas)} alpha tensors")
+    if eps <= 0:
+        raise ValueError(f"unrolled_arch_grads: eps must be > 0, got {eps}")
+
+
+def _alpha_grads_at(weights: list[Tensor], backup: list[Tensor], v: list[Tensor], r: float,
+                    alphas: list[Tensor], train_loss: Callable[[], Tensor], rng: "_RngReplay",
+                    reduce=None) -> list[Tensor]:
+    """:math:`\nabla_\alpha L_{train}` at :math:`w + r v` (``backup``: the original :math:`w`), passed
+    through ``reduce`` (data parallel: the all-reduce over ranks) when given."""
+    with torch.no_grad():
+        for w, b, vi in zip(weights, backup, v):
+            w.copy_(b).add_(vi, alpha=r)
+    rng.restore()
+    g = _grads(train_loss(), alphas)
+    return reduce(g) if reduce is not None else g
+
+
 def unrolled_arch_grads(weights: list[Tensor], alphas: list[Tensor],
                         train_loss: Callable[[], Tensor], valid_loss: Callable[[], Tensor],
                         lr: float, eps: float = 0.01,
@@ -88,13 +109,8 @@ def unrolled_arch_grads(weights: list[Tensor], alphas: list[Tensor],
     The virtual step is plain SGD: momentum and weight decay of the real weight optimiser are not
     applied (an L2 term inside ``train_loss`` is).
     """
-    weights = list(weights)
-    alphas = list(alphas)
-    if not weights or not alphas:
-        raise ValueError(f"unrolled_arch_grads needs weights and alphas, got {len(weights)} weight and "
-                         f"{len(alphas)} alpha tensors")
-    if eps <= 0:
-        raise ValueError(f"unrolled_arch_grads: eps must be > 0, got {eps}")
+    weights, alphas = list(weights), list(alphas)
+    _check_args(weights, alphas, eps)
     rng = _RngReplay(generators)
     backup = [w.detach().clone() for w in weights]
     try:
@@ -117,20 +133,8 @@ def unrolled_arch_grads(weights: list[Tensor], alphas: list[Tensor],
             return [d.detach() for d in dalpha]
         r = eps / norm
         # 3. grad_alpha L_train at w+ = w + r v and w- = w - r v (w: the original weights)
-        with torch.no_grad():
-            for w, b, vi in zip(weights, backup, v):
-                w.copy_(b).add_(vi, alpha=r)
-        rng.restore()
-        g_pos = _grads(train_loss(), alphas)
-        if reduce_train is not None:
-            g_pos = reduce_train(g_pos)
-        with torch.no_grad():
-            for w, b, vi in zip(weights, backup, v):
-                w.copy_(b).sub_(vi, alpha=r)
-        rng.restore()
-        g_neg = _grads(train_loss(), alphas)
-        if reduce_train is not None:
-            g_neg = reduce_train(g_neg)
+        g_pos = _alpha_grads_at(weights, backup, v, r, alphas, train_loss, rng, reduce_train)
+        g_neg = _alpha_grads_at(weights, backup, v, -r, alphas, train_loss, rng, reduce_train)
         scale = lr / (2.0 * r)
         return [(d - scale * (gp - gn)).detach() for d, gp, gn in zip(dalpha, g_pos, g_neg)]
     finally:

@@ -5,7 +5,7 @@ A bundle is written by :func:`export_bundle` (``darts-gnn export RUN_DIR --out M
 
 ==================  ==========================================================================
 ``manifest.json``   format, darts-gnn version, model name, genotype, config, dimensions, the data
-                    set fingerprint (:func:`darts_gnn.fingerprint.dataset_fingerprint`), the splits
+                    set fingerprint (:func:`darts_gnn.store.fingerprint.dataset_fingerprint`), the splits
                     whose items count as seen, and the SHA-256 of every other file
 ``tables.pt``       ``user_emb`` ``[U, d]`` and ``item_emb`` ``[I, d]`` float32 (final embeddings,
                     after propagation: a genotype's network runs once, at export), the seen-items
@@ -33,8 +33,9 @@ from typing import Any
 import torch
 
 from ..errors import UserError
-from ..fingerprint import dataset_fingerprint, sha256_file
+from ..store.fingerprint import dataset_fingerprint, sha256_file
 from ..nn.base import eval_embeddings
+from ..version import __version__
 
 __all__ = ["Bundle", "BUNDLE_FORMAT", "build_bundle", "export_bundle", "load_bundle"]
 
@@ -144,7 +145,6 @@ def build_bundle(model, dataset, graph=None, config: dict | None = None, genotyp
 
 
 def _write_folder(b: Bundle, folder: Path) -> None:
-    from .. import __version__
     torch.save(b.tables(), folder / "tables.pt")
     (folder / "ids.json").write_text(json.dumps({"users": b.user_ids, "items": b.item_ids}), encoding="utf-8")
     names = ["tables.pt", "ids.json"]

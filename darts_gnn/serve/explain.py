@@ -29,6 +29,13 @@ from types import SimpleNamespace
 import torch
 
 from ..errors import UserError
+from ..config import config_from_dict
+from ..data.graph import Graph
+from ..space.genotype import Genotype
+from ..nn.models import build_model
+from ..nn import LightGCN, MF
+from ..space.candidates import GCNAggregate, LastCombine, LearnedCombine, LinearTransform, MeanCombine, NativeAggregate, NoSkip, Residual, SumCombine
+from ..space.discrete import GenotypeNet
 
 __all__ = ["Explainer", "LinearLayer", "linear_form", "rebuild_model"]
 
@@ -45,10 +52,6 @@ class LinearLayer:
 
 def rebuild_model(bundle):
     """The trained :class:`~darts_gnn.nn.Recommender` of a bundle, from ``explain.pt`` (eval mode)."""
-    from ..config import config_from_dict
-    from ..data.graph import Graph
-    from ..genotype import Genotype
-    from ..models import build_model
     if bundle.explain is None:
         raise UserError("explanations need the weights and graph of explain.pt; re-export without --no-explain")
     U, I = bundle.n_users, bundle.n_items
@@ -67,10 +70,6 @@ def linear_form(model) -> tuple[list[LinearLayer], list[float]] | None:
     """``(layers, beta)`` of a linear-propagation model (``len(beta) == len(layers) + 1``), or ``None``."""
     from torch import nn
 
-    from ..nn import MF, LightGCN
-    from ..nn.candidates import (GCNAggregate, LastCombine, LearnedCombine, LinearTransform, MeanCombine,
-                                 NativeAggregate, NoSkip, Residual, SumCombine)
-    from ..nn.discrete import GenotypeNet
     if isinstance(model, MF):
         return [], [1.0]
     if isinstance(model, LightGCN):

@@ -6,9 +6,9 @@ r"""The library recommender: top-K unseen items for users, in their original ids
     [r] = rec.recommend(["196"], k=10)                    # r.items, r.scores, r.strategy, r.capped
     rec.recommend(["196"], k=5, explain=True)[0].explanations
 
-Ranking is the evaluator's (:class:`darts_gnn.metrics.Evaluator`): scores
+Ranking is the evaluator's (:class:`darts_gnn.engine.metrics.Evaluator`): scores
 :math:`s_{ui} = \langle e_u, e_i\rangle` of a ``[B, I]`` block, seen items set to :math:`-\infty`,
-:func:`darts_gnn.metrics.topk_items` (ties go to the lowest item id). A list never holds a seen (or
+:func:`darts_gnn.engine.metrics.topk_items` (ties go to the lowest item id). A list never holds a seen (or
 filtered-out) item: when fewer than ``k`` items are left, it is shorter and ``capped`` is set.
 Users without training interactions (cold start) get the most popular unseen items, flagged
 ``strategy="popularity"``.
@@ -23,8 +23,11 @@ from typing import Any, Iterable, Sequence
 import torch
 
 from ..errors import UserError
-from ..metrics import _csr_rows, topk_items
+from ..engine.metrics import _csr_rows, topk_items
 from .bundle import Bundle, load_bundle
+from .export import bundle_from_run
+from .explain import Explainer
+from .ann import FaissIndex
 
 __all__ = ["Recommender", "Recommendation", "UnknownIdError"]
 
@@ -102,7 +105,6 @@ class Recommender:
     def from_run(cls, run_dir: str | Path, seen_splits: Sequence[str] = ("train", "valid", "test"),
                  **kwargs) -> "Recommender":
         """From a run directory of ``darts-gnn train`` (reloads its data set once)."""
-        from .export import bundle_from_run
         return cls(bundle_from_run(run_dir, tuple(seen_splits)), **kwargs)
 
     @property
@@ -264,7 +266,6 @@ class Recommender:
         """The :class:`~darts_gnn.serve.explain.Explainer` of this model (built on first use)."""
         with self._lock:
             if self._explainer is None:
-                from .explain import Explainer
                 self._explainer = Explainer(self.bundle)
             return self._explainer
 
@@ -301,7 +302,6 @@ class Recommender:
         """Rank with an approximate inner-product index (``None`` builds
         :class:`~darts_gnn.serve.ann.FaissIndex` over the item table with ``kwargs``); returns self."""
         if index is None:
-            from .ann import FaissIndex
             index = FaissIndex(self.item_emb, **kwargs)
         self.ann = index
         return self

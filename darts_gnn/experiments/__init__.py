@@ -1,0 +1,1 @@
+"""Experiments over the pipeline: strategy comparisons (``compare``) and their reports."""

@@ -1,0 +1,269 @@
+r"""Search end to end: data -> supernet search -> genotype -> retrain from scratch -> test.
+
+:func:`run_search` is what ``darts-gnn search`` calls; research code can call it too::
+
+    from darts_gnn.config import load_config
+    from darts_gnn.pipeline import run_search
+    report = run_search(load_config(None, ["search.epochs=5"]))
+    print(report.genotype.summary(), report.test["recall@20"])
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .config import Config, config_to_dict
+from .search.darts import build_darts_searcher as build_searcher
+from .search.finish import strategy_report
+from .search.strategy import SearchContext, run_strategy
+from .search.select import train_candidate
+from .nn.models import build_model
+from .engine.train import resolve_device
+from .engine.trial import fit_and_evaluate
+from .search.pool import estimate_baseline_seconds, run_selection
+from .data import Graph, load_dataset
+from .search.monitor import AlphaLogger, heatmap_figure, write_alphas_csv
+from .features import model_features
+from .search.checkpoint import attach_checkpointing
+from .search.derive import derive_genotype
+from .tasks.base import build_task, config_evaluator, task_of
+
+__all__ = ["run_search", "SearchReport", "build_searcher", "retrain", "PrefixedWriter", "prepare",
+           "retrain_and_test", "write_search_artifacts"]
+
+log = logging.getLogger("darts_gnn.search")
+
+
+class PrefixedWriter:
+    """Forwards ``add_scalar`` (and ``flush``) to ``writer`` with ``prefix`` on every tag."""
+
+    def __init__(self, writer, prefix: str):
+        self.writer, self.prefix = writer, prefix
+
+    def add_scalar(self, tag: str, value, step=None) -> None:
+        self.writer.add_scalar(self.prefix + tag, value, step)
+
+    def flush(self) -> None:
+        if hasattr(self.writer, "flush"):
+            self.writer.flush()
+
+
+@dataclass
+class SearchReport:
+    """Everything one search run produced (also written to the run directory)."""
+    genotype: Any
+    search: Any                                   # SearchResult
+    model: Any = None                             # the retrained discrete model (None without retrain)
+    test: dict[str, float] = field(default_factory=dict)
+    retrain: Any = None                           # TrainResult
+    retrain_seconds: float = 0.0
+    baseline: dict[str, Any] | None = None        # {"name", "test", "seconds", "epochs", ...}
+    metrics: dict[str, Any] = field(default_factory=dict)
+    supernet: Any = None                          # the trained SuperNet (α as the search left it)
+    argmax: Any = None                            # the argmax genotype (= genotype unless derive != argmax)
+    selection: Any = None                         # SelectionResult of the validated selection stage
+    diagnostics: dict[str, Any] = field(default_factory=dict)   # proxy diagnostics, budget
+
+
+def retrain(genotype, dataset, graph, cfg: Config, evaluator=None, writer=None, features: dict | None = None):
+    """Build ``genotype``'s model from scratch (seeded with ``train.seed``), train it with its
+    recipe (:class:`~darts_gnn.search.recipe.RecipeTrainer`; the ``train`` section's BPR without one;
+    early stop on validation) and evaluate it on test. ``features``: the content features the model
+    takes (``item_features=`` / ``user_features=``), if any.
+    Returns ``(model, TrainResult, test metrics, seconds)``."""
+    model, result, seconds = train_candidate(genotype, dataset, graph, cfg.train, evaluator, writer=writer,
+                                             features=features)
+    test = evaluator.evaluate(model, "test") if evaluator is not None else {}
+    return model, result, {k: float(v) for k, v in test.items()}, seconds
+
+
+def _baseline(dataset, graph, cfg: Config, evaluator, writer):
+    """The configured model (``model.name``) trained and tested under the same protocol (and task)."""
+    trial = fit_and_evaluate(lambda: build_model(cfg.model, dataset, graph), dataset, cfg.train, evaluator,
+                             splits=("test",), writer=writer, task=task_of(evaluator))
+    result = trial.train
+    return {"name": cfg.model.name, "test": trial.metrics["test"], "train_seconds": trial.fit_seconds,
+            "epochs": result.epochs_run, "best_epoch": result.best_epoch,
+            "seconds_per_epoch": result.seconds_per_epoch}
+
+
+def _select_stage(model, result, dataset, graph, cfg: Config, evaluator, base, writer, features=None):
+    """Validated selection after the search (:func:`darts_gnn.search.pool.run_selection`): budget
+    reference = the baseline's measured training time, else an estimate; logs the proxy diagnostics."""
+    if base is not None:
+        reference = float(base["train_seconds"])
+    elif cfg.search.total_budget_seconds is not None:
+        reference = cfg.search.total_budget_seconds / cfg.search.budget_factor
+    else:
+        reference = estimate_baseline_seconds(cfg.model, dataset, graph, cfg.train)
+    picks = [model.genotype(), result.genotype]
+    sel, diag = run_selection(model, picks, dataset, graph, cfg, evaluator, reference_seconds=reference,
+                              spent_seconds=result.seconds, writer=PrefixedWriter(writer, "") if writer else None,
+                              log=log.info, features=features)
+    log.info("selection (%d retrained, %.1f s), winner by validation %s:\n%s", len(sel.candidates),
+             sel.seconds, sel.metric, sel.table())
+    shot = diag["baseline_one_shot"]
+    log.info("proxy: Spearman(one-shot, retrained valid) = %s; baseline %s one-shot valid %s = %s",
+             "n/a" if diag["proxy_spearman"] is None else f"{diag['proxy_spearman']:+.2f}",
+             diag["baseline_genotype"], sel.metric, "n/a" if shot is None else f"{shot:.4f}")
+    for w in sel.warnings:
+        log.warning("%s", w)
+    if writer is not None:
+        writer.add_text("selection", "```\n" + sel.table() + "\n```", len(sel.candidates))
+    return sel, diag
+
+
+def prepare(cfg: Config, run=None, dataset=None, graph=None):
+    """Threads, device check, data set and training graph (unless given; the task's data preparation
+    first), the task's evaluator, TensorBoard writer; writes ``config.yaml`` to ``run``. Returns
+    ``(dataset, graph, evaluator, writer)``."""
+    if cfg.train.num_threads > 0:
+        torch.set_num_threads(cfg.train.num_threads)
+    resolve_device(cfg.train.device)  # fail early on a missing GPU
+    if dataset is None:
+        dataset = load_dataset(cfg.data)
+    if graph is None:  # the task's data preparation first (social: only training friendships)
+        dataset = build_task(cfg.task).prepare(dataset)
+        graph = Graph.from_dataset(dataset, "train")
+    log.info("data: %r, graph %r", dataset, graph)
+    evaluator = config_evaluator(cfg, dataset)
+    writer = run.writer() if run is not None else None
+    if run is not None:
+        run.write_yaml("config.yaml", config_to_dict(cfg))
+    return dataset, graph, evaluator, writer
+
+
+def _derive(searcher, result, cfg: Config, evaluator, writer) -> list:
+    """Replace the argmax genotype by ``search.derive``'s (its time counts as search time); the trace."""
+    if cfg.search.derive == "argmax":
+        return []
+    t0 = time.perf_counter()
+    argmax = result.genotype
+    result.genotype, trace = derive_genotype(searcher.model, cfg.search.derive, evaluator, log=log.info)
+    derive_seconds = time.perf_counter() - t0
+    result.seconds += derive_seconds  # part of the search's cost
+    log.info("derive=%s: %s (argmax: %s; %.1f s)", cfg.search.derive, result.genotype.summary(),
+             argmax.summary(), derive_seconds)
+    if writer is not None:
+        writer.add_text("genotype_derived", f"`{result.genotype.summary()}` ({cfg.search.derive}; "
+                                            f"argmax: `{argmax.summary()}`)", result.epochs_run)
+    return trace
+
+
+def write_search_artifacts(run, cfg: Config, searcher, result, derive_trace: list) -> None:
+    """``genotype.json``, ``alphas.csv``, ``alphas.png`` and ``search.json`` of a DARTS search."""
+    genotype = result.genotype
+    genotype.save(run.file("genotype.json"))
+    write_alphas_csv(run.file("alphas.csv"), result.trajectory, searcher.model.choices)
+    fig = heatmap_figure({k: list(v.values()) for k, v in result.probabilities.items()},
+                         searcher.model.choices, f"final: {genotype.summary()}")
+    run.save_figure("alphas.png", fig)
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    run.write_json("search.json", {"genotype": genotype.to_dict(), "seconds": result.seconds,
+                                   "epochs": result.epochs_run, "derive": cfg.search.derive,
+                                   "derive_trace": derive_trace, "history": result.history})
+
+
+def retrain_and_test(report: SearchReport, dataset, graph, cfg: Config, evaluator, writer, features) -> None:
+    """Retrain ``report.genotype`` from scratch and test it; fills ``report`` and its metrics."""
+    model, tr, test, seconds = retrain(report.genotype, dataset, graph, cfg, evaluator,
+                                       PrefixedWriter(writer, "retrain/") if writer is not None else None,
+                                       features=features)
+    report.model, report.retrain, report.test, report.retrain_seconds = model, tr, test, seconds
+    report.metrics.update(test)
+    report.metrics.update({"best_valid": {k: float(v) for k, v in tr.best_valid.items()},
+                           "best_epoch": tr.best_epoch, "epochs": tr.epochs_run,
+                           "seconds_per_epoch": tr.seconds_per_epoch, "retrain_seconds": seconds})
+    if writer is not None:
+        for k, v in test.items():
+            writer.add_scalar(f"test/{k}", v, tr.epochs_run)
+
+
+def _budget_metrics(report: SearchReport, diag: dict) -> None:
+    """Total cost (search + selection + retrain) against the baseline reference, in the metrics."""
+    result = report.search
+    total = result.seconds + diag["selection_seconds"] + report.retrain_seconds
+    diag["total_seconds"] = total
+    diag["budget_ratio"] = total / diag["reference_seconds"] if diag["reference_seconds"] else None
+    report.metrics["selection"] = diag
+    log.info("search %.1f s + selection %.1f s + final retrain %.1f s = %.2fx the baseline reference "
+             "(%.1f s)", result.seconds, diag["selection_seconds"], report.retrain_seconds,
+             diag["budget_ratio"] or float("nan"), diag["reference_seconds"])
+
+
+def _darts_searcher(cfg: Config, dataset, graph, evaluator, run, writer, hooks, progress, features, resume):
+    """The DARTS searcher with its α logger, and (with ``run``) its checkpointing and guard."""
+    logger = AlphaLogger(writer, figure_every=cfg.search.log_every) if writer is not None else None
+    searcher = build_searcher(cfg, dataset, graph, evaluator=evaluator, logger=logger, hooks=hooks,
+                              progress=progress, features=features)
+    log.info("search space:\n%s", searcher.model.space.describe())
+    # checkpoints, --resume and the eigenvalue guard (issue 5)
+    if run is not None:
+        return searcher, attach_checkpointing(searcher, run, cfg, resume=resume)
+    if resume:
+        raise ValueError("run_search: resume=True needs the run directory (run=...)")
+    return searcher, None
+
+
+def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: bool | None = None,
+               hooks=None, dataset=None, graph=None, resume: bool = False) -> SearchReport:
+    """Search, discretise, retrain, test; write the run directory ``run`` (a
+    :class:`~darts_gnn.engine.rundir.RunDir`, optional).
+
+    Files: ``config.yaml``, ``genotype.json``, ``alphas.csv``, ``alphas.png``, ``search.json`` (per-epoch
+    history), ``metrics.json`` (test metrics of the retrained model, timings, baseline), TensorBoard
+    events. ``hooks`` are passed to the :class:`~darts_gnn.search.Searcher`.
+
+    With ``run``, the search state is checkpointed to ``search_state.pt`` every
+    ``search.checkpoint_every`` epochs (atomically) and the eigenvalue guard is attached
+    (:func:`darts_gnn.search.checkpoint.attach_checkpointing`); ``resume=True`` continues from
+    ``run``'s checkpoint.
+    """
+    dataset, graph, evaluator, writer = prepare(cfg, run, dataset, graph)
+    if cfg.search.strategy != "darts":  # issue 8: another registered strategy, then retrain and test
+        found = run_strategy(SearchContext(cfg, dataset, graph, evaluator, run, writer, bool(progress),
+                                           list(hooks or []), resume))
+        return SearchReport(**strategy_report(cfg, found, dataset, graph, evaluator, run, writer, compare_baseline))
+    features = model_features(cfg, dataset)
+    searcher, ckpt = _darts_searcher(cfg, dataset, graph, evaluator, run, writer, hooks, progress, features, resume)
+    base = None
+    if compare_baseline:   # first, so that its wall time is the selection's budget reference
+        base = _baseline(dataset, graph, cfg, evaluator,
+                         PrefixedWriter(writer, f"baseline_{cfg.model.name}/") if writer is not None else None)
+    with ckpt.guard_errors() if ckpt is not None else contextlib.nullcontext():
+        result = searcher.run()
+    derive_trace = _derive(searcher, result, cfg, evaluator, writer)
+    selection, diag = None, {}
+    if cfg.search.select and cfg.search.retrain:
+        selection, diag = _select_stage(searcher.model, result, dataset, graph, cfg, evaluator, base, writer,
+                                        features)
+        result.genotype = selection.winner
+    genotype = result.genotype
+    log.info("found %s (%.1f s, %d epochs)", genotype.summary(), result.seconds, result.epochs_run)
+    if run is not None:
+        write_search_artifacts(run, cfg, searcher, result, derive_trace)
+    report = SearchReport(genotype=genotype, search=result, supernet=searcher.model,
+                          argmax=searcher.model.genotype(), selection=selection, diagnostics=diag)
+    report.metrics = {"model": f"genotype:{genotype.summary()}", "genotype": genotype.to_dict(),
+                      "search_seconds": result.seconds, "search_epochs": result.epochs_run,
+                      "search_seconds_per_epoch": result.seconds / max(1, len(result.history))}
+    if cfg.search.retrain:
+        retrain_and_test(report, dataset, graph, cfg, evaluator, writer, features)
+    if diag:
+        _budget_metrics(report, diag)
+    if base is not None:
+        report.baseline = report.metrics["baseline"] = base
+    report.metrics["dataset"] = dataset.stats()
+    if task_of(evaluator) is not None:
+        report.metrics["task"] = task_of(evaluator).summary()      # e.g. the decoder the search chose
+    if run is not None:
+        run.write_json("metrics.json", report.metrics)
+        if writer is not None:
+            writer.flush()
+    return report

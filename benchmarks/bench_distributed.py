@@ -38,10 +38,10 @@ import torch.multiprocessing as mp  # noqa: E402
 from darts_gnn import distributed  # noqa: E402
 from darts_gnn.config import load_config  # noqa: E402
 from darts_gnn.data import BPRSampler, Graph, load_dataset  # noqa: E402
-from darts_gnn.models import build_model  # noqa: E402
+from darts_gnn.nn.models import build_model  # noqa: E402
 from darts_gnn.search.darts import build_darts_searcher  # noqa: E402
-from darts_gnn.seed import seed_everything  # noqa: E402
-from darts_gnn.train import Trainer, batch_loss  # noqa: E402
+from darts_gnn.engine.seed import seed_everything  # noqa: E402
+from darts_gnn.engine.train import Trainer, batch_loss  # noqa: E402
 
 MB = 2 ** 20
 

@@ -18,9 +18,9 @@ sys.path.insert(0, str(ROOT))
 
 from darts_gnn.config import load_config  # noqa: E402
 from darts_gnn.data import Graph, load_dataset  # noqa: E402
-from darts_gnn.genotype import Genotype  # noqa: E402
+from darts_gnn.space.genotype import Genotype  # noqa: E402
 from darts_gnn.search.recipe import Recipe, RecipeTrainer, recipe_train_config  # noqa: E402
-from darts_gnn.train import l2_penalty  # noqa: E402
+from darts_gnn.engine.train import l2_penalty  # noqa: E402
 
 
 class PerPairTrainer(RecipeTrainer):

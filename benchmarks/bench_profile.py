@@ -34,11 +34,11 @@ sys.path.insert(0, str(ROOT))
 
 from darts_gnn.config import load_config  # noqa: E402
 from darts_gnn.data import Graph, load_dataset  # noqa: E402
-from darts_gnn.models import build_model  # noqa: E402
-from darts_gnn.search.pipeline import run_search  # noqa: E402
-from darts_gnn.seed import seed_everything  # noqa: E402
+from darts_gnn.nn.models import build_model  # noqa: E402
+from darts_gnn.pipeline import run_search  # noqa: E402
+from darts_gnn.engine.seed import seed_everything  # noqa: E402
 from darts_gnn.tasks import build_task  # noqa: E402
-from darts_gnn.train import Trainer  # noqa: E402
+from darts_gnn.engine.train import Trainer  # noqa: E402
 
 CONFIG = ROOT / "configs" / "ml100k_profile.yaml"
 ATTRS = ("gender", "age", "occupation")

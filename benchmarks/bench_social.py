@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from darts_gnn.config import load_config  # noqa: E402
 from darts_gnn.data import Graph, load_dataset  # noqa: E402
-from darts_gnn.search.pipeline import run_search  # noqa: E402
+from darts_gnn.pipeline import run_search  # noqa: E402
 from darts_gnn.tasks import build_task  # noqa: E402
 from darts_gnn.tasks.heuristics import adamic_adar, common_neighbours  # noqa: E402
 

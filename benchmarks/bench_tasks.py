@@ -33,13 +33,13 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from darts_gnn.compare import seed_config  # noqa: E402
+from darts_gnn.experiments.compare import seed_config  # noqa: E402
 from darts_gnn.config import load_config  # noqa: E402
 from darts_gnn.data import Graph, load_dataset  # noqa: E402
-from darts_gnn.models import build_model  # noqa: E402
-from darts_gnn.search import run_search  # noqa: E402
+from darts_gnn.nn.models import build_model  # noqa: E402
+from darts_gnn.pipeline import run_search  # noqa: E402
 from darts_gnn.tasks import config_evaluator, task_of  # noqa: E402
-from darts_gnn.trial import fit_and_evaluate  # noqa: E402
+from darts_gnn.engine.trial import fit_and_evaluate  # noqa: E402
 
 CONFIGS = {"rating": ROOT / "configs" / "ml100k_rating.yaml"}
 

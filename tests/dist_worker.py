@@ -11,12 +11,12 @@ import torch
 
 from darts_gnn import distributed
 from darts_gnn.config import load_config
-from darts_gnn.metrics import Evaluator
-from darts_gnn.models import build_model
+from darts_gnn.engine.metrics import Evaluator
+from darts_gnn.nn.models import build_model
 from darts_gnn.search.darts import build_darts_searcher
 from darts_gnn.search.strategy import SearchContext, run_strategy
-from darts_gnn.seed import seed_everything
-from darts_gnn.train import Trainer
+from darts_gnn.engine.seed import seed_everything
+from darts_gnn.engine.train import Trainer
 from helpers import tiny
 
 SETTINGS = ["train.batch_size=37", "train.progress=false", "train.eval_every=1", "train.ks=[5]",

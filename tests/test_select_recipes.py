@@ -6,13 +6,13 @@ import pytest
 
 from darts_gnn.config import ConfigError, load_config
 from darts_gnn.data import Graph, load_dataset
-from darts_gnn.genotype import Genotype
-from darts_gnn.metrics import Evaluator
+from darts_gnn.space.genotype import Genotype
+from darts_gnn.engine.metrics import Evaluator
 from darts_gnn.search.recipe import Recipe
 from darts_gnn.search.select import (Candidate, _Budget, default_grid, final_retrain_estimate, recipe_entry,
                                      select_genotype)
 from darts_gnn.search.tune import BASELINE_GRID, baseline_grid, tune_baseline
-from darts_gnn.space import SpaceError
+from darts_gnn.space.registry import SpaceError
 
 TINY = ["data.synthetic.n_users=60", "data.synthetic.n_items=80", "data.synthetic.interactions_per_user=12",
         "data.split=random", "train.epochs=3", "train.batch_size=256", "train.progress=false",

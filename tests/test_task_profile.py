@@ -9,8 +9,8 @@ from darts_gnn.config import ConfigError, ModelConfig, TrainConfig, load_config
 from darts_gnn.data import Graph
 from darts_gnn.data.attributes import age_bucket, load_user_attributes, split_users
 from darts_gnn.data.dataset import DataError
-from darts_gnn.models import build_model
-from darts_gnn.seed import seed_everything
+from darts_gnn.nn.models import build_model
+from darts_gnn.engine.seed import seed_everything
 from darts_gnn.tasks import TaskError, build_task
 from darts_gnn.tasks.probe import accuracy, fit_probe, macro_f1, majority_baseline, probe_attribute
 from helpers import tiny

@@ -14,10 +14,10 @@ from darts_gnn.config import ModelConfig, TrainConfig, load_config
 from darts_gnn.data import Dataset, Graph, load_dataset
 from darts_gnn.data.dataset import DataError
 from darts_gnn.data.ratings import RatingTable
-from darts_gnn.models import build_model
+from darts_gnn.nn.models import build_model
 from darts_gnn.tasks import (RatingConfig, RatingHead, RatingSampler, RatingTask, TaskError, attach_head,
                              config_evaluator, rating_metrics, signed)
-from darts_gnn.trial import fit_and_evaluate
+from darts_gnn.engine.trial import fit_and_evaluate
 from helpers import set_args
 
 RATED = ["data.synthetic.n_users=60", "data.synthetic.n_items=80", "data.synthetic.interactions_per_user=12",
@@ -215,7 +215,7 @@ def test_ml100k_u1_loads_with_ratings(shared_data: Path):
 
 
 def test_darts_searches_the_decoder_and_later_models_use_its_choice():
-    from darts_gnn.search import run_search
+    from darts_gnn.pipeline import run_search
     cfg, ds, graph = _rated_synthetic(["task.decoder=search", "search.epochs=3", "search.warmup_epochs=1",
                                        "search.n_layers=1", "search.arch_lr=0.3", "search.select=false"])
     report = run_search(cfg, dataset=ds, graph=graph)

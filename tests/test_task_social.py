@@ -14,7 +14,7 @@ from darts_gnn.data.dataset import DataError
 from darts_gnn.data.friend_sampler import FriendSampler
 from darts_gnn.data.friends import FriendSplit, friend_csr, split_friendships, undirected_pairs
 from darts_gnn.data.splits import holdout_counts
-from darts_gnn.models import build_model
+from darts_gnn.nn.models import build_model
 from darts_gnn.tasks import TaskError, build_task
 from darts_gnn.tasks.friend_metrics import FriendEvaluator
 from darts_gnn.tasks.heuristics import adamic_adar, common_neighbours

@@ -7,15 +7,15 @@ import pytest
 import torch
 
 from darts_gnn.config import ConfigError, TaskConfig, config_from_dict, config_to_dict, load_config
-from darts_gnn.models import build_model
+from darts_gnn.nn.models import build_model
 from darts_gnn.config import ModelConfig, TrainConfig
 from darts_gnn.registries import TASKS
-from darts_gnn.seed import seed_everything
+from darts_gnn.engine.seed import seed_everything
 from darts_gnn.tasks import (RankingTask, RatingConfig, RatingTask, Task, attach_head, build_task, config_evaluator,
                              register_task, signed, task_of)
-from darts_gnn.train import Trainer
-from darts_gnn.trial import fit_and_evaluate
-from darts_gnn.metrics import Evaluator
+from darts_gnn.engine.train import Trainer
+from darts_gnn.engine.trial import fit_and_evaluate
+from darts_gnn.engine.metrics import Evaluator
 from helpers import tiny
 
 

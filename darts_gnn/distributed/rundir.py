@@ -1,6 +1,6 @@
 """Only rank 0 writes the run directory.
 
-:func:`darts_gnn.rundir.open_run` goes through :func:`open_shared_run`. Rank 0 opens (creates,
+:func:`darts_gnn.engine.rundir.open_run` goes through :func:`open_shared_run`. Rank 0 opens (creates,
 locks, checks) the run directory as a one-process run does and broadcasts its path, or the error
 that refused it, so that every rank fails the same way. Every other rank runs the same code against
 a scratch run directory (:func:`scratch_run_dir`): a private temporary folder, deleted at the end,
@@ -39,7 +39,7 @@ class NullWriter:
 
 
 def scratch_run_dir(run_class: type, path: str | Path, shared_path: str | Path):
-    """A ``run_class`` (:class:`~darts_gnn.rundir.RunDir`) at ``path`` whose ``writer()`` is a
+    """A ``run_class`` (:class:`~darts_gnn.engine.rundir.RunDir`) at ``path`` whose ``writer()`` is a
     :class:`NullWriter`; ``shared_path`` is rank 0's run directory."""
     run = run_class(path)
     null = NullWriter()

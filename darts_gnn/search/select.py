@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 
 from .. import distributed
 from ..errors import UserError
-from ..space import SpaceError
+from ..space.registry import SpaceError
 from ..tasks.base import attach_head, task_of
 from ..space.recipe import recipe_entry
 from .recipe import Recipe, RecipeTrainer, recipe_train_config

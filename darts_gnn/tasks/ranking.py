@@ -1,12 +1,12 @@
 r"""``ranking``: implicit top-K item recommendation (the default task, darts-gnn's original job).
 
 * batches: BPR triples ``(users, pos, neg)`` int64 ``[B]`` (:class:`~darts_gnn.data.BPRSampler`);
-* training loss: :func:`~darts_gnn.train.batch_loss`,
+* training loss: :func:`~darts_gnn.engine.train.batch_loss`,
   :math:`\mathrm{mean}\,\mathrm{softplus}(s_{uj} - s_{ui}) + l_2 \cdot \tfrac12 (\lVert e_u\rVert^2 +
   \lVert e_i\rVert^2 + \lVert e_j\rVert^2) / B` on the ego rows, with :math:`s_{ui} = \langle e_u, e_i\rangle`;
 * validation loss: BPR over validation pairs, negatives avoiding train and valid items
   (:class:`~darts_gnn.data.sampler.ValidSampler`);
-* metrics: full-ranking Recall / NDCG / Precision / HitRate @K (:class:`~darts_gnn.metrics.Evaluator`);
+* metrics: full-ranking Recall / NDCG / Precision / HitRate @K (:class:`~darts_gnn.engine.metrics.Evaluator`);
   ``monitor``: ``recall@20`` (``recall@<first K>`` when 20 is not among the ks), higher is better.
 
 It has no head: the score is the dot product of the final embeddings.
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from ..config import TaskConfig
 from ..data.sampler import BPRSampler, ValidSampler
-from ..metrics import Evaluator, monitor_metric
-from ..train import batch_loss
+from ..engine.metrics import Evaluator, monitor_metric
+from ..engine.train import batch_loss
 from .base import Task, register_task
 
 __all__ = ["RankingTask"]

@@ -47,7 +47,7 @@ def _gene(spec: str):
 
 def _train(model, dataset, cfg, cold_eval=None):
     from darts_gnn.engine.coldstart import WarmNegativeSampler
-    from darts_gnn.engine.metrics import Evaluator
+    from darts_gnn.tasks.metrics import Evaluator
     from darts_gnn.engine.train import Trainer
     ev = Evaluator(dataset, ks=(20,), batch_users=cfg.train.eval_batch_users)
     sampler = None if cold_eval is None else WarmNegativeSampler(cold_eval.split, cfg.train.batch_size, cfg.train.seed)
@@ -69,7 +69,7 @@ def _genotype_run(genotype, dataset, graph, cfg, feats, cold_eval=None):
 
 
 def _search(cfg, dataset, graph, feats, space: str, sources: list[str], cold_eval=None):
-    from darts_gnn.engine.metrics import Evaluator
+    from darts_gnn.tasks.metrics import Evaluator
     from darts_gnn.space.fusion import FeatureSpace
     from darts_gnn.search.derive import greedy_genotype
     from darts_gnn.pipeline import build_searcher

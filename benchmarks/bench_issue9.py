@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_select import random_pool  # noqa: E402
 
 from darts_gnn.config import load_config  # noqa: E402
-from darts_gnn.engine.metrics import Evaluator  # noqa: E402
+from darts_gnn.tasks.metrics import Evaluator  # noqa: E402
 from darts_gnn.pipeline import build_searcher, retrain, run_search  # noqa: E402
 from darts_gnn.search.pool import baseline_genotype  # noqa: E402
 from darts_gnn.search.select import select_genotype  # noqa: E402

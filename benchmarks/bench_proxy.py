@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from darts_gnn.config import load_config  # noqa: E402
 from darts_gnn.data import Graph, load_dataset  # noqa: E402
 from darts_gnn.space.genotype import Genotype, LayerGene  # noqa: E402
-from darts_gnn.engine.metrics import Evaluator  # noqa: E402
+from darts_gnn.tasks.metrics import Evaluator  # noqa: E402
 from darts_gnn.search.proxy import proxy_spearman, short_train_scores  # noqa: E402
 from darts_gnn.search.select import spearman  # noqa: E402
 

@@ -34,7 +34,7 @@ def main(argv=None) -> int:
     from darts_gnn.config import load_config
     from darts_gnn.data import Graph, load_dataset
     from darts_gnn.space.genotype import Genotype
-    from darts_gnn.engine.metrics import Evaluator
+    from darts_gnn.tasks.metrics import Evaluator
     from darts_gnn.search.recipe import Recipe
     from darts_gnn.search.select import train_candidate
     torch.set_num_threads(args.threads)

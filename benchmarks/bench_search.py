@@ -47,7 +47,7 @@ def _ms(values: list[float]) -> str:
 def run_lightgcn(cfg, dataset, graph):
     import torch
 
-    from darts_gnn.engine.metrics import Evaluator
+    from darts_gnn.tasks.metrics import Evaluator
     from darts_gnn.nn.models import build_model
     from darts_gnn.engine.seed import seed_everything
     from darts_gnn.engine.train import Trainer
@@ -66,7 +66,7 @@ def run_lightgcn(cfg, dataset, graph):
 def run_darts(cfg, dataset, graph):
     """One search (argmax derivation, as DARTS), its retrain, and the greedy derivation of the same
     supernet retrained too (skipped when it equals the argmax genotype)."""
-    from darts_gnn.engine.metrics import Evaluator
+    from darts_gnn.tasks.metrics import Evaluator
     from darts_gnn.search.derive import greedy_genotype
     from darts_gnn.pipeline import retrain, run_search
     cfg.search.derive = "argmax"

@@ -60,7 +60,7 @@ def random_pool(space, n: int, seed: int) -> list:
 
 
 def run_random(cfg, dataset, graph, budget_seconds: float, seed: int) -> dict:
-    from darts_gnn.engine.metrics import Evaluator
+    from darts_gnn.tasks.metrics import Evaluator
     from darts_gnn.pipeline import build_searcher, retrain
     from darts_gnn.search.pool import baseline_genotype
     from darts_gnn.search.select import select_genotype

@@ -26,7 +26,7 @@ import torch  # noqa: E402
 
 from darts_gnn.config import load_config  # noqa: E402
 from darts_gnn.data import Graph, load_dataset  # noqa: E402
-from darts_gnn.engine.metrics import Evaluator  # noqa: E402
+from darts_gnn.tasks.metrics import Evaluator  # noqa: E402
 from darts_gnn.nn.models import build_model  # noqa: E402
 from darts_gnn.engine.seed import seed_everything  # noqa: E402
 from darts_gnn.engine.train import Trainer  # noqa: E402

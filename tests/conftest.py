@@ -47,7 +47,7 @@ def fused() -> str:
 def evaluated_splits(monkeypatch) -> list:
     """The split of every ``Evaluator.evaluate`` call made during the test, in order (the test set
     must never choose anything)."""
-    from darts_gnn.engine.metrics import Evaluator
+    from darts_gnn.tasks.metrics import Evaluator
     splits: list = []
     orig = Evaluator.evaluate
 

@@ -11,7 +11,7 @@ import torch
 
 from darts_gnn import distributed
 from darts_gnn.config import load_config
-from darts_gnn.engine.metrics import Evaluator
+from darts_gnn.tasks.metrics import Evaluator
 from darts_gnn.nn.models import build_model
 from darts_gnn.search.darts import build_darts_searcher
 from darts_gnn.search.strategy import SearchContext, run_strategy

@@ -156,7 +156,7 @@ def test_sigint_before_the_first_epoch_leaves_nothing(tmp_path, capsys, monkeypa
 
 
 def test_sigterm_during_the_test_evaluation_keeps_the_trained_model(tmp_path, capsys, monkeypatch):
-    from darts_gnn.engine import metrics
+    from darts_gnn.tasks import metrics
     from darts_gnn.errors import Interrupted
     monkeypatch.setattr(metrics.Evaluator, "evaluate", _raise_at(metrics.Evaluator, "evaluate",
                                                                  Interrupted(signal.SIGTERM),

@@ -20,10 +20,11 @@ ROOT = Path(__file__).resolve().parents[1] / "darts_gnn"
 #: own ``__init__`` (the public facade) and ``__main__``. Keep in step with docs/architecture.md.
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "registries", "version"),
-    ("store", "config"),
+    ("store", "config", "distributed"),
     ("ops", "data", "features"),
     ("nn",),
     ("space",),
+    ("tasks",),
     ("engine",),
     ("search",),
     ("pipeline", "experiments"),

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from darts_gnn.data.dataset import Dataset
-from darts_gnn.engine.metrics import Evaluator, rank_metrics, topk_items
+from darts_gnn.tasks.metrics import Evaluator, rank_metrics, topk_items
 from darts_gnn.nn import Recommender
 
 L2_3 = 1 / math.log2(3)  # discount of rank 1

@@ -52,7 +52,7 @@ def test_search_picks_the_generating_aggregator(teacher):
 
 @pytest.mark.parametrize("teacher", ["mean", "min"])
 def test_greedy_derivation_picks_the_generating_aggregator(teacher):
-    from darts_gnn.engine.metrics import Evaluator
+    from darts_gnn.tasks.metrics import Evaluator
     from darts_gnn.search.derive import greedy_genotype
     ds, graph, x = teacher_data(teacher, seed=1)
     space = SearchSpace(n_layers=1, depths=[1], transforms=["identity"], skips=["none"], combines=["last", "mean"],

@@ -10,7 +10,7 @@ from darts_gnn.cli import main
 from darts_gnn.config import load_config
 from darts_gnn.data import Graph, load_dataset
 from darts_gnn.space.genotype import Genotype, LayerGene
-from darts_gnn.engine.metrics import Evaluator
+from darts_gnn.tasks.metrics import Evaluator
 from darts_gnn.search.pool import baseline_genotype, build_pool, one_shot_scores, sample_genotypes
 from darts_gnn.search.recipe import Recipe
 from darts_gnn.search.seeds import compare_text, seed_configs, summarise

@@ -7,7 +7,7 @@ import pytest
 from darts_gnn.config import ConfigError, load_config
 from darts_gnn.data import Graph, load_dataset
 from darts_gnn.space.genotype import Genotype
-from darts_gnn.engine.metrics import Evaluator
+from darts_gnn.tasks.metrics import Evaluator
 from darts_gnn.search.recipe import Recipe
 from darts_gnn.search.select import (Candidate, _Budget, default_grid, final_retrain_estimate, recipe_entry,
                                      select_genotype)

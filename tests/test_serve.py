@@ -6,7 +6,7 @@ import torch
 from darts_gnn import Evaluator, Genotype, Graph, LightGCN, make_synthetic
 from darts_gnn.config import SyntheticConfig, config_to_dict, Config
 from darts_gnn.errors import UserError
-from darts_gnn.engine.metrics import _csr_rows, rank_metrics, topk_items
+from darts_gnn.tasks.metrics import _csr_rows, rank_metrics, topk_items
 from darts_gnn.nn import MF, NGCF
 from darts_gnn.serve import Recommender, UnknownIdError, ann_recall, build_bundle, linear_form
 

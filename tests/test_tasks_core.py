@@ -15,7 +15,7 @@ from darts_gnn.tasks import (RankingTask, RatingConfig, RatingTask, Task, attach
                              register_task, signed, task_of)
 from darts_gnn.engine.train import Trainer
 from darts_gnn.engine.trial import fit_and_evaluate
-from darts_gnn.engine.metrics import Evaluator
+from darts_gnn.tasks.metrics import Evaluator
 from helpers import tiny
 
 

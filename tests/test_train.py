@@ -8,7 +8,7 @@ import torch
 from darts_gnn.config import ModelConfig, TrainConfig
 from darts_gnn.data.dataset import Dataset
 from darts_gnn.data.graph import Graph
-from darts_gnn.engine.metrics import Evaluator
+from darts_gnn.tasks.metrics import Evaluator
 from darts_gnn.nn.models import build_model
 from darts_gnn.engine.seed import seed_everything
 from darts_gnn.engine.train import Trainer, TrainingError, bpr_loss, l2_penalty

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config, TrainConfig
-from .metrics import Evaluator
+from ..tasks.metrics import Evaluator
 from .seed import seed_everything
 from ..tasks.base import attach_head
 from .train import Trainer, TrainResult

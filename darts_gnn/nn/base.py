@@ -78,7 +78,7 @@ class Recommender(nn.Module):
     @torch.no_grad()
     def score(self, users: torch.Tensor) -> torch.Tensor:
         """Scores ``[B, I]`` of ``users`` ``[B]`` against every item (recomputes the embeddings;
-        to score many batches, call :meth:`embeddings` once, as :class:`darts_gnn.engine.metrics.Evaluator` does)."""
+        to score many batches, call :meth:`embeddings` once, as :class:`darts_gnn.tasks.metrics.Evaluator` does)."""
         u, i = self.embeddings()
         return u[users] @ i.t()
 

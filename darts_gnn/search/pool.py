@@ -18,7 +18,7 @@ from ..engine.seed import seed_everything
 from ..tasks.base import signed, task_of
 from .select import _dedupe, select_genotype
 from ..space.genotype import Genotype, LayerGene
-from ..engine.metrics import Evaluator
+from ..tasks.metrics import Evaluator
 from ..nn.models import build_model
 from ..engine.train import Trainer
 

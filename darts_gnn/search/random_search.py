@@ -31,7 +31,7 @@ import random
 
 from ..config import Config, TrainConfig
 from ..space.genotype import Genotype, LayerGene
-from ..engine.metrics import Evaluator
+from ..tasks.metrics import Evaluator
 from .strategy import (Budget, BudgetLedger, CandidateScorer, SearchContext, SearchStrategy, StrategyResult,
                        register_strategy)
 

@@ -32,7 +32,7 @@ from .. import distributed
 from ..config import FLAT_RELAXATION_KEYS, SearchConfig, TrainConfig
 from ..data.dataset import DataError
 from ..data.sampler import BPRSampler, ValidSampler  # ValidSampler lives there (re-exported here)
-from ..engine.metrics import monitor_metric
+from ..tasks.metrics import monitor_metric
 from ..engine.train import batch_loss, resolve_device
 from ..tasks.base import attach_head, task_of
 from .architect import Architect
@@ -76,7 +76,7 @@ class Searcher:
         dataset: a :class:`~darts_gnn.data.Dataset` with a non-empty ``valid`` split.
         cfg: :class:`~darts_gnn.config.SearchConfig` (epochs, warm-up, α optimiser, order, ...).
         train_cfg: :class:`~darts_gnn.config.TrainConfig` (defaults for lr, batch size, l2, seed, device).
-        evaluator: validation :class:`~darts_gnn.engine.metrics.Evaluator` for the supernet (every
+        evaluator: validation :class:`~darts_gnn.tasks.metrics.Evaluator` for the supernet (every
             ``cfg.eval_every`` epochs); ``None`` skips it.
         logger: an :class:`~darts_gnn.search.monitor.AlphaLogger` (TensorBoard), or ``None``.
         hooks: :data:`EpochHook` callables run after every epoch.

@@ -32,7 +32,7 @@ from ..config import Config, TrainConfig
 from ..data import Graph, load_dataset
 from ..errors import UserError
 from ..space.genotype import Genotype
-from ..engine.metrics import Evaluator, monitor_metric
+from ..tasks.metrics import Evaluator, monitor_metric
 from ..space.registry import SearchSpace
 from ..engine.trial import fit_and_evaluate, short_train_config
 from ..tasks.base import config_evaluator, signed, task_of

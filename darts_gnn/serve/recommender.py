@@ -6,9 +6,9 @@ r"""The library recommender: top-K unseen items for users, in their original ids
     [r] = rec.recommend(["196"], k=10)                    # r.items, r.scores, r.strategy, r.capped
     rec.recommend(["196"], k=5, explain=True)[0].explanations
 
-Ranking is the evaluator's (:class:`darts_gnn.engine.metrics.Evaluator`): scores
+Ranking is the evaluator's (:class:`darts_gnn.tasks.metrics.Evaluator`): scores
 :math:`s_{ui} = \langle e_u, e_i\rangle` of a ``[B, I]`` block, seen items set to :math:`-\infty`,
-:func:`darts_gnn.engine.metrics.topk_items` (ties go to the lowest item id). A list never holds a seen (or
+:func:`darts_gnn.tasks.metrics.topk_items` (ties go to the lowest item id). A list never holds a seen (or
 filtered-out) item: when fewer than ``k`` items are left, it is shorter and ``capped`` is set.
 Users without training interactions (cold start) get the most popular unseen items, flagged
 ``strategy="popularity"``.
@@ -23,7 +23,7 @@ from typing import Any, Iterable, Sequence
 import torch
 
 from ..errors import UserError
-from ..engine.metrics import _csr_rows, topk_items
+from ..tasks.metrics import _csr_rows, topk_items
 from .bundle import Bundle, load_bundle
 from .export import bundle_from_run
 from .explain import Explainer

@@ -187,7 +187,7 @@ def task_head(model) -> torch.nn.Module | None:
 
 def task_of(evaluator) -> Task | None:
     """The task an evaluator belongs to (``evaluator.task``), ``None`` for the plain ranking
-    :class:`~darts_gnn.engine.metrics.Evaluator`: code that only receives an evaluator (selection, candidate
+    :class:`~darts_gnn.tasks.metrics.Evaluator`: code that only receives an evaluator (selection, candidate
     scoring) learns the monitored metric, its direction and the training loss from it."""
     return getattr(evaluator, "task", None)
 
@@ -195,7 +195,7 @@ def task_of(evaluator) -> Task | None:
 def config_evaluator(cfg, dataset, ks=None):
     """The evaluator of a run: ``build_task(cfg.task)`` checked against ``dataset``, its evaluator under
     ``cfg.train`` (cut-offs ``ks`` when given). For ``ranking`` this is the plain
-    :class:`~darts_gnn.engine.metrics.Evaluator` the pipeline always used."""
+    :class:`~darts_gnn.tasks.metrics.Evaluator` the pipeline always used."""
     task = build_task(cfg.task)
     task.check(dataset)
     train = cfg.train if ks is None else dataclasses.replace(cfg.train, ks=[int(k) for k in ks])

@@ -3,7 +3,7 @@ r"""Full-ranking evaluation of friend recommendation: rank every user for each u
 For every user with at least one friendship in the evaluated split, score all ``U`` users, mask the
 user itself and its known friends (the training friendships for ``valid``; training and validation
 for ``test``) with :math:`-\infty`, take the top K and compare with the split's friends:
-Recall@K, NDCG@K, Precision@K, HitRate@K exactly as :mod:`darts_gnn.engine.metrics` defines them for items
+Recall@K, NDCG@K, Precision@K, HitRate@K exactly as :mod:`darts_gnn.tasks.metrics` defines them for items
 (ties broken by the lowest user id), averaged over those users.
 
 A learned model scores :math:`s(u, v) = \langle e_u, e_v \rangle` with its final user embeddings
@@ -17,7 +17,7 @@ from typing import Sequence
 import torch
 
 from ..data.friends import FriendSplit
-from ..engine.metrics import METRICS, _csr_rows, rank_metrics, topk_items
+from .metrics import METRICS, _csr_rows, rank_metrics, topk_items
 from ..nn.base import eval_embeddings
 
 __all__ = ["FriendEvaluator", "friend_scorer"]

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..config import ConfigError, TaskConfig
 from ..data.attributes import UserAttributes, load_user_attributes, split_users
-from ..engine.metrics import Evaluator, monitor_metric
+from .metrics import Evaluator, monitor_metric
 from ..nn.base import eval_embeddings
 from .base import TaskError, register_task
 from .probe import WEIGHT_DECAYS, majority_baseline, probe_attribute

@@ -6,7 +6,7 @@ r"""``ranking``: implicit top-K item recommendation (the default task, darts-gnn
   \lVert e_i\rVert^2 + \lVert e_j\rVert^2) / B` on the ego rows, with :math:`s_{ui} = \langle e_u, e_i\rangle`;
 * validation loss: BPR over validation pairs, negatives avoiding train and valid items
   (:class:`~darts_gnn.data.sampler.ValidSampler`);
-* metrics: full-ranking Recall / NDCG / Precision / HitRate @K (:class:`~darts_gnn.engine.metrics.Evaluator`);
+* metrics: full-ranking Recall / NDCG / Precision / HitRate @K (:class:`~darts_gnn.tasks.metrics.Evaluator`);
   ``monitor``: ``recall@20`` (``recall@<first K>`` when 20 is not among the ks), higher is better.
 
 It has no head: the score is the dot product of the final embeddings.
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from ..config import TaskConfig
 from ..data.sampler import BPRSampler, ValidSampler
-from ..engine.metrics import Evaluator, monitor_metric
-from ..engine.train import batch_loss
+from .metrics import Evaluator, monitor_metric
+from .losses import batch_loss
 from .base import Task, register_task
 
 __all__ = ["RankingTask"]

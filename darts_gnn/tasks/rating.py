@@ -42,7 +42,7 @@ from torch import nn
 from ..config import ConfigError, TaskConfig
 from ..data.dataset import Dataset
 from ..nn.base import eval_embeddings
-from ..engine.train import l2_penalty
+from .losses import l2_penalty
 from .base import Task, TaskError, register_task
 
 log = logging.getLogger("darts_gnn.tasks")

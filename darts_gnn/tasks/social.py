@@ -28,8 +28,8 @@ from ..config import ConfigError, TaskConfig
 from ..data.friend_sampler import FriendSampler
 from ..data.friends import FriendSplit, split_friendships
 from ..data.sampler import BPRSampler
-from ..engine.metrics import monitor_metric
-from ..engine.train import batch_loss, l2_penalty
+from .metrics import monitor_metric
+from .losses import batch_loss, l2_penalty
 from .base import Task, TaskError, register_task
 from .friend_metrics import FriendEvaluator
 

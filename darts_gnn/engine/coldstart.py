@@ -35,7 +35,7 @@ import torch
 
 from ..data.dataset import Dataset
 from ..data.sampler import BPRSampler
-from ..data.metrics import rank_metrics, topk_items
+from ..tasks.metrics import rank_metrics, topk_items
 from ..nn.base import eval_embeddings
 
 __all__ = ["ColdStartSplit", "cold_item_split", "ColdStartEvaluator", "WarmNegativeSampler", "content_knn_scores",

@@ -18,6 +18,7 @@ import sys
 import threading
 import traceback
 from ..version import __version__
+from ..distributed import launch, session
 from ..errors import classify, Interrupted
 
 __all__ = ["main", "build_parser"]
@@ -76,9 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     nproc = getattr(args, "nproc", None)
     try:
         if nproc is not None and nproc != 1 and os.environ.get("WORLD_SIZE") is None:
-            from .distributed import launch  # --nproc N: this command on N processes, through torchrun
-            return launch(nproc, sys.argv[1:] if argv is None else argv)
-        from .distributed import session
+            return launch(nproc,  # --nproc N: this command on N processes, through torchrun
+                           sys.argv[1:] if argv is None else argv)
         with _sigterm_raises(), session():
             return int(args._run(args) or 0)
     except (SystemExit, GeneratorExit):

@@ -248,3 +248,16 @@ def test_cli_social_train_and_evaluate(tmp_path, capsys):
     assert main(["evaluate", str(run), "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["recall@20"] == pytest.approx(m["recall@20"])
+
+
+def test_search_context_prepares_the_social_split_before_the_graph(tmp_path):
+    """``compare`` and the strategies load data through SearchContext: no held-out friendship in the graph."""
+    from darts_gnn.search.strategy import SearchContext
+    social = tmp_path / "friends.txt"
+    social.write_text("".join(f"{u} {v}\n" for u, v in random_friends(40, 200, 2)) + "0 1\n")
+    cfg = load_config(None, TINY_CLI + [f"data.social_path={social}"])
+    ctx = SearchContext.from_config(cfg)
+    held = np.concatenate([ctx.dataset.friends.valid, ctx.dataset.friends.test])
+    g = {(int(r), int(c)) for r, c in zip(ctx.graph.row, ctx.graph.col) if r < 40 and c < 40}
+    assert len(held) and not any((u, v) in g for u, v in held)
+    assert ctx.evaluator.task.name == "social"

@@ -116,10 +116,11 @@ class RecipeTrainer(Trainer):
     def _extra_negatives(self, n: int, m: int) -> torch.Tensor:
         return torch.randint(0, self.model.n_items, (n, m), generator=self._gen)
 
-    def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    def loss(self, *batch: torch.Tensor) -> torch.Tensor:
         r = self.recipe
-        if r.loss == "bpr" and r.negatives == 1:
-            return super().loss(users, pos, neg)
+        if self.task is not None or (r.loss == "bpr" and r.negatives == 1):  # a task owns its loss
+            return super().loss(*batch)
+        users, pos, neg = batch
         negs = neg.unsqueeze(1)
         if r.negatives > 1:
             extra = self._extra_negatives(neg.numel(), r.negatives - 1).to(neg.device)

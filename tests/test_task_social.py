@@ -248,3 +248,32 @@ def test_cli_social_train_and_evaluate(tmp_path, capsys):
     assert main(["evaluate", str(run), "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["recall@20"] == pytest.approx(m["recall@20"])
+
+
+def test_search_context_prepares_the_social_split_before_the_graph(tmp_path):
+    """``compare`` and the strategies load data through SearchContext: no held-out friendship in the graph."""
+    from darts_gnn.search.strategy import SearchContext
+    social = tmp_path / "friends.txt"
+    social.write_text("".join(f"{u} {v}\n" for u, v in random_friends(40, 200, 2)) + "0 1\n")
+    cfg = load_config(None, TINY_CLI + [f"data.social_path={social}"])
+    ctx = SearchContext.from_config(cfg)
+    held = np.concatenate([ctx.dataset.friends.valid, ctx.dataset.friends.test])
+    g = {(int(r), int(c)) for r, c in zip(ctx.graph.row, ctx.graph.col) if r < 40 and c < 40}
+    assert len(held) and not any((u, v) in g for u, v in held)
+    assert ctx.evaluator.task.name == "social"
+
+
+@pytest.mark.parametrize("recipe_loss", ["bpr", "softmax"])
+def test_recipe_trainer_trains_with_the_social_loss(recipe_loss):
+    """The selection stage retrains with RecipeTrainer: with a task, the task's loss (6-tensor batches
+    when item_weight > 0), whatever the recipe's objective."""
+    from darts_gnn.search.recipe import Recipe, RecipeTrainer, recipe_train_config
+    task = build_task(load_config(None, ["task.name=social", "task.item_weight=0.5"]).task)
+    prep = task.prepare(social_dataset())
+    model = build_model(ModelConfig(name="mf", dim=8), prep)
+    recipe = Recipe(loss=recipe_loss, negatives=4, lr=0.01)
+    cfg = recipe_train_config(TrainConfig(epochs=1, batch_size=64, progress=False), recipe)
+    trainer = RecipeTrainer(model, prep, cfg, recipe=recipe, task=task)
+    batch = next(iter(task.sampler(prep, 64, 0)))
+    assert torch.allclose(trainer.loss(*batch), task.loss(model, None, batch, cfg.l2))
+    assert math.isfinite(trainer.train_epoch(1))

@@ -24,3 +24,11 @@ __all__ = [
     "load_social", "drop_duplicates", "drop_users_without_train", "random_split", "temporal_split",
     "carve_valid", "holdout_counts", "user_ranks",
 ]
+
+# friendships and user attributes (issue 12: the social and profile tasks)
+from .attributes import UserAttributes, load_user_attributes, split_users  # noqa: E402
+from .friend_sampler import FriendSampler  # noqa: E402
+from .friends import FriendSplit, friend_csr, split_friendships, undirected_pairs  # noqa: E402
+
+__all__ += ["FriendSplit", "split_friendships", "undirected_pairs", "friend_csr", "FriendSampler",
+            "UserAttributes", "load_user_attributes", "split_users"]

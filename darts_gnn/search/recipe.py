@@ -50,10 +50,11 @@ class RecipeTrainer(Trainer):
         """``m`` uniform item ids shared by the whole batch (``[m]``)."""
         return torch.randint(0, self.model.n_items, (m,), generator=self._gen)
 
-    def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    def loss(self, *batch: torch.Tensor) -> torch.Tensor:
         r = self.recipe
-        if r.loss == "bpr" and r.negatives == 1:
-            return super().loss(users, pos, neg)
+        if self.task is not None or (r.loss == "bpr" and r.negatives == 1):  # a task owns its loss
+            return super().loss(*batch)
+        users, pos, neg = batch
         user_emb, item_emb = self.model.embeddings()
         u = user_emb.index_select(0, users)                                         # [B, d]
         s_pos = (u * item_emb.index_select(0, pos)).sum(-1)                         # [B]

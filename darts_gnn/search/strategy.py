@@ -35,7 +35,7 @@ from ..space.genotype import Genotype
 from ..tasks.metrics import Evaluator, monitor_metric
 from ..space.registry import SearchSpace
 from ..engine.trial import fit_and_evaluate, short_train_config
-from ..tasks.base import config_evaluator, signed, task_of
+from ..tasks.base import build_task, config_evaluator, signed, task_of
 
 __all__ = ["SearchStrategy", "StrategyResult", "SearchContext", "Budget", "BudgetLedger",
            "CandidateScorer", "register_strategy", "get_strategy", "strategy_names", "run_strategy"]
@@ -133,7 +133,9 @@ class SearchContext:
     def from_config(cls, cfg: Config, dataset=None, graph=None, **kw) -> "SearchContext":
         """Load the data set (unless given), build its training graph and the evaluator."""
         dataset = dataset if dataset is not None else load_dataset(cfg.data)
-        graph = graph if graph is not None else Graph.from_dataset(dataset, "train")
+        if graph is None:  # the task's data preparation first (social: only training friendships)
+            dataset = build_task(cfg.task).prepare(dataset)
+            graph = Graph.from_dataset(dataset, "train")
         ks = sorted({*cfg.train.ks, 20})
         return cls(cfg, dataset, graph, config_evaluator(cfg, dataset, ks), **kw)
 

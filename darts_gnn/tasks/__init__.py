@@ -13,7 +13,12 @@ __all__ = ["Task", "TaskError", "register_task", "build_task", "attach_head", "t
            "rating_metrics"]
 
 # social (friend recommendation) and profile (user attributes from embeddings): issue 12
+from .friend_metrics import FriendEvaluator  # noqa: E402
+from .heuristics import LinkHeuristic, adamic_adar, common_neighbours  # noqa: E402
+from .probe import LinearProbe, accuracy, fit_probe, macro_f1, probe_attribute  # noqa: E402
 from .profile import ProfileConfig, ProfileEvaluator, ProfileTask  # noqa: E402
 from .social import SocialConfig, SocialTask  # noqa: E402
 
-__all__ += ["SocialTask", "SocialConfig", "ProfileTask", "ProfileConfig", "ProfileEvaluator"]
+__all__ += ["SocialTask", "SocialConfig", "FriendEvaluator", "LinkHeuristic", "common_neighbours", "adamic_adar",
+            "ProfileTask", "ProfileConfig", "ProfileEvaluator", "LinearProbe", "fit_probe", "probe_attribute",
+            "accuracy", "macro_f1"]

@@ -31,6 +31,7 @@ def main(argv=None) -> int:
     p.add_argument("--patience", type=int, default=5)
     p.add_argument("--eval-every", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=None, help="train.seed (default: the config's)")
     args = p.parse_args(argv)
     import torch
 
@@ -44,7 +45,8 @@ def main(argv=None) -> int:
     from bench_proxy import parse_summary
     torch.set_num_threads(args.threads)
     cfg = load_config(ROOT / "configs" / f"{args.dataset}.yaml",
-                      ["train.progress=false", f"train.eval_every={args.eval_every}"])
+                      ["train.progress=false", f"train.eval_every={args.eval_every}"]
+                      + ([f"train.seed={args.seed}"] if args.seed is not None else []))
     dataset = load_dataset(cfg.data)
     graph = Graph.from_dataset(dataset, "train")
     ev = Evaluator(dataset, ks=(20,))
@@ -54,7 +56,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     model, res, _ = train_candidate(g, dataset, graph, cfg.train, ev, patience=args.patience)
     test = ev.evaluate(model, "test")
-    print(json.dumps({"dataset": args.dataset, "genotype": g.summary(), "valid_recall@20": res.best_valid["recall@20"],
+    print(json.dumps({"dataset": args.dataset, "seed": cfg.train.seed, "genotype": g.summary(), "valid_recall@20": res.best_valid["recall@20"],
                       "test_recall@20": test["recall@20"], "test_ndcg@20": test["ndcg@20"],
                       "seconds": round(time.perf_counter() - t0), "epochs": res.epochs_run,
                       "best_epoch": res.best_epoch}))

@@ -90,7 +90,8 @@ def run_evolution(path, overrides, dataset, graph, budget: float, search_seconds
             "proxy_spearman": sel.get("proxy_spearman")}
 
 
-def one_seed(name: str, seed: int, args, dataset, graph) -> dict:
+def one_seed(name: str, seed: int, args, dataset, graph, save=lambda row: None) -> dict:
+    """All methods for one seed; ``save(row)`` after each, so that a stopped run leaves partial tables."""
     path = ROOT / "configs" / CONFIGS[name]
     overrides = list(args.set) + [f"train.num_threads={args.threads}", f"train.seed={seed}", f"search.seed={seed}",
                                   "train.progress=false"]
@@ -109,11 +110,14 @@ def one_seed(name: str, seed: int, args, dataset, graph) -> dict:
                      "candidates": d.get("selection", {}).get("candidates")}}
     _say(name, seed, "lightgcn", row["lightgcn"], ref)
     _say(name, seed, "darts", row["darts"], ref)
+    save(row)
     row["tuned"] = run_tuned(cfg, dataset, graph, budget)
     _say(name, seed, "tuned", row["tuned"], ref)
+    save(row)
     if seed in args.random_seeds:
         row["random"] = run_random(cfg, dataset, graph, budget, seed)
         _say(name, seed, "random", row["random"], ref)
+        save(row)
     if seed in args.evo_seeds:
         row["evolution"] = run_evolution(path, overrides, dataset, graph, budget, rep.search.seconds)
         _say(name, seed, "evolution", row["evolution"], ref)
@@ -134,7 +138,9 @@ def table(report: dict) -> str:
              "| data set | method | Recall@20 | NDCG@20 | R vs paper / tuned | seeds | time / LightGCN |",
              "|---|---|---|---|---|---|---|"]
     for name, rows in report["datasets"].items():
-        mean = {k: statistics.fmean(r[k]["recall@20"] for r in rows) for k, _ in METHODS[:2]}
+        rows = [r for r in rows if "lightgcn" in r]
+        mean = {k: statistics.fmean(r[k]["recall@20"] for r in rows if k in r) if any(k in r for r in rows)
+                else float("nan") for k, _ in METHODS[:2]}
         for key, label in METHODS:
             got = [r for r in rows if key in r]
             if not got:
@@ -153,6 +159,13 @@ def table(report: dict) -> str:
                     lines.append(f"| {name} | {r['seed']} | {key} | {r[key]['recall@20']:.4f} / "
                                  f"{r[key]['ndcg@20']:.4f} | `{_cell(r[key]['genotype'])}` |")
     return "\n".join(lines) + "\n"
+
+
+def _write(out: Path, report: dict) -> None:
+    tmp = out / "bench_issue9.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2))
+    tmp.replace(out / "bench_issue9.json")
+    (out / "bench_issue9.md").write_text(table(report))
 
 
 def main(argv=None) -> int:
@@ -182,11 +195,13 @@ def main(argv=None) -> int:
         graph = Graph.from_dataset(dataset, "train")
         report["datasets"][name] = []
         for seed in args.seeds:
-            report["datasets"][name].append(one_seed(name, seed, args, dataset, graph))
-            tmp = out / "bench_issue9.json.tmp"
-            tmp.write_text(json.dumps(report, indent=2))
-            tmp.replace(out / "bench_issue9.json")
-            (out / "bench_issue9.md").write_text(table(report))
+            rows = report["datasets"][name]
+            rows.append({})
+
+            def save(row, rows=rows):
+                rows[-1] = row
+                _write(out, report)
+            save(one_seed(name, seed, args, dataset, graph, save))
     print(table(report))
     return 0
 

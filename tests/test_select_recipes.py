@@ -167,3 +167,14 @@ def test_shared_negatives_mask_accidental_positives():
     assert torch.isfinite(loss) and torch.allclose(loss, ref, atol=1e-6)
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_budget_predicts_a_many_negatives_run_as_costlier():
+    from darts_gnn.search.select import recipe_cost_factor
+    assert recipe_cost_factor(None) == 1.0 and recipe_cost_factor(Recipe()) == 1.0
+    assert recipe_cost_factor(Recipe(loss="softmax", negatives=1024)) == pytest.approx(1 + 1023 / 256)
+    b = _Budget(100.0)
+    b.record(10.0, _cand(10.0, 10, 0.2))                      # reserve 10 s, mean run 10 s
+    b.t0 = time.perf_counter() - 45.0
+    assert b.allows(1.0) and b.allows(recipe_cost_factor(Recipe(negatives=64)))      # 45 + 12.5 + 10
+    assert not b.allows(recipe_cost_factor(Recipe(loss="softmax", negatives=1024)))   # 45 + 50 + 10 > 100

@@ -38,7 +38,7 @@ from ..engine.seed import seed_everything
 
 __all__ = ["Candidate", "SelectionResult", "select_genotype", "train_candidate", "spearman",
            "default_recipes", "default_grid", "recipe_entry", "better", "SOFTMAX_RECIPES",
-           "final_retrain_estimate", "PROXY_WARN", "MIN_POOL_FOR_PROXY"]
+           "final_retrain_estimate", "recipe_cost_factor", "PROXY_WARN", "MIN_POOL_FOR_PROXY"]
 
 #: Below this Spearman correlation the one-shot proxy is called uninformative.
 PROXY_WARN = 0.3
@@ -205,6 +205,11 @@ def _with_lr(genotype, lr: float):
     return genotype.with_(recipe=r if r.lr is not None else dataclasses.replace(r, lr=lr))
 
 
+def _mean_factor(done: Sequence[Candidate]) -> float:
+    """Mean :func:`recipe_cost_factor` of the runs so far (what the mean run cost stands for)."""
+    return sum(recipe_cost_factor(c.genotype.recipe) for c in done) / len(done) if done else 1.0
+
+
 def _ranked(candidates: Sequence[Candidate], metric: str, higher_is_better: bool = True) -> list[Candidate]:
     """``candidates`` best first by validation ``metric`` (stable: earlier wins a tie)."""
     out: list[Candidate] = []
@@ -239,6 +244,14 @@ def final_retrain_estimate(seconds: float, epochs: int, extra_epochs: int = 0,
     return seconds / max(1, epochs) * max(1, n)
 
 
+def recipe_cost_factor(recipe: Recipe | None) -> float:
+    """Predicted cost of one epoch under ``recipe`` relative to a BPR epoch: ``1 + (M - 1) / 256`` for
+    ``M`` batch-shared negatives (measured on ml-100k: 1.08x at M = 64, 5.2x at M = 1024;
+    BENCHMARKS.md, issue 9 session 3), 1 for BPR with one negative."""
+    m = recipe.negatives if recipe is not None else 1
+    return 1.0 + (m - 1) / 256.0
+
+
 class _Budget:
     """Seconds left for selection. A run starts only if its predicted cost (the mean so far) plus the
     reserve for the final retrain still fit; the reserve is :func:`final_retrain_estimate` of the best
@@ -256,12 +269,13 @@ class _Budget:
         self.spent.append(seconds)
         self.reserve = final_retrain_estimate(best.seconds, best.epochs, self.extra_epochs, self.max_epochs)
 
-    def allows(self) -> bool:
+    def allows(self, factor: float = 1.0) -> bool:
+        """Whether a run predicted to cost ``factor`` x the mean run so far still fits."""
         if self.seconds is None or not self.spent:
             return True
         mean = sum(self.spent) / len(self.spent)
         # data parallel: rank 0's clock decides, so that every rank retrains the same candidates
-        return distributed.agree(time.perf_counter() - self.t0 + mean + self.reserve <= self.seconds)
+        return distributed.agree(time.perf_counter() - self.t0 + factor * mean + self.reserve <= self.seconds)
 
 
 def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
@@ -305,7 +319,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
 
     def run(g, stage: str, shot) -> None:
         nonlocal skipped
-        if not budget.allows():
+        if not budget.allows(recipe_cost_factor(g.recipe) / max(1.0, _mean_factor(done))):
             skipped += 1
             return
         _, res, sec = train_candidate(g, dataset, graph, cfg.train, evaluator, patience=s.select_patience,

@@ -10,7 +10,8 @@ Typical use::
     for users, pos, neg in BPRSampler(ds, batch_size=2048, seed=0):
         ...
 """
-from .build import drop_users_without_train, load_dataset, load_lightgcn
+from .build import load_dataset, load_lightgcn
+from .splits import drop_users_without_train
 from .dataset import DataError, Dataset
 from .graph import Graph
 from .loaders import Interactions, drop_duplicates, load_csv, load_movielens, load_social, read_lightgcn

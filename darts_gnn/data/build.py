@@ -10,10 +10,11 @@ import numpy as np
 from ..config import DataConfig
 from .dataset import Dataset, DataError
 from .loaders import Interactions, drop_duplicates, load_csv, load_movielens, load_social, read_lightgcn
-from .splits import carve_valid, random_split, temporal_split
+from .ratings import RatingTable, load_given_ratings, synthetic_rating_table
+from .splits import carve_valid, drop_users_without_train, random_split, temporal_split
 from .synthetic import make_synthetic
 
-__all__ = ["load_dataset", "load_lightgcn", "drop_users_without_train"]
+__all__ = ["load_dataset", "load_lightgcn"]
 
 log = logging.getLogger("darts_gnn.data")
 
@@ -64,28 +65,6 @@ def _densify(train: Interactions, test: Interactions | None, n_users: int, n_ite
     return out[0], (out[1] if test is not None else None), n_users, n_items, user_ids, item_ids
 
 
-def drop_users_without_train(train: np.ndarray, other: np.ndarray, n_users: int, what: str,
-                             source: str = "", lines: np.ndarray | None = None) -> np.ndarray:
-    """Policy for users with no training interactions: their ``other`` (valid/test) pairs are dropped.
-
-    Such a user cannot be personalised (a model has learnt nothing about them), so counting them in
-    a metric only adds noise. The user keeps its id (the id space is unchanged). The number of
-    users and pairs dropped is logged as a warning, naming the first such user (and its file line
-    when ``lines`` is given).
-    """
-    has_train = np.bincount(train[:, 0], minlength=n_users) > 0
-    orphan = ~has_train[other[:, 0]] if len(other) else np.zeros(0, dtype=bool)
-    if orphan.any():
-        k = int(np.flatnonzero(orphan)[0])
-        where = f" at {source}:{int(lines[k])}" if lines is not None else ""
-        log.warning("%s: %d users have %s interactions but no training interactions (first: user "
-                    "%d%s); dropped their %d %s pairs", source or what,
-                    len(np.unique(other[orphan, 0])), what, int(other[k, 0]), where,
-                    int(orphan.sum()), what)
-        return other[~orphan]
-    return other
-
-
 def load_lightgcn(path: str | Path, duplicates: str = "drop", need_test: bool = True
                   ) -> tuple[Interactions, Interactions | None]:
     """Read a LightGCN folder: ``(train, test)`` interactions, duplicates handled by ``duplicates``.
@@ -130,7 +109,6 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         ds = make_synthetic(cfg.synthetic, cfg.seed, test_fraction=cfg.test_fraction,
                             valid_fraction=cfg.valid_fraction)
         if cfg.synthetic.ratings:
-            from .ratings import synthetic_rating_table
             ds.ratings = synthetic_rating_table(cfg.synthetic, cfg.seed)
     else:
         if not cfg.path:
@@ -180,7 +158,6 @@ def _load_files(cfg: DataConfig) -> Dataset:
         n_users, n_items = inter.n_users, inter.n_items
         user_ids, item_ids = inter.user_ids, inter.item_ids
         if split == "given" and cfg.test_path:
-            from .ratings import load_given_ratings
             return load_given_ratings(cfg)
         if split == "given":
             raise DataError(f"{path}: data.split 'given' needs a separate test file, which data.source "
@@ -201,6 +178,5 @@ def _load_files(cfg: DataConfig) -> Dataset:
         test = drop_users_without_train(train, test, n_users, "test", str(path))
     ds = Dataset(name, n_users, n_items, train, valid, test, user_ids=user_ids, item_ids=item_ids)
     if src != "lightgcn" and inter.ratings is not None:
-        from .ratings import RatingTable
         ds.ratings = RatingTable.from_pairs(inter.pairs, inter.ratings, n_items)
     return ds

@@ -25,10 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from ..config import DataConfig, SyntheticConfig
-from .build import drop_users_without_train
 from .dataset import DataError, Dataset
 from .loaders import Interactions, drop_duplicates, load_csv, load_movielens
-from .splits import carve_valid
+from .splits import carve_valid, drop_users_without_train
 from .synthetic import synthetic_interactions
 
 __all__ = ["RatingTable", "load_given_ratings", "synthetic_rating_table"]

@@ -16,9 +16,14 @@ how the groups were sorted internally.
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
-__all__ = ["holdout_counts", "random_split", "temporal_split", "carve_valid", "user_ranks"]
+__all__ = ["holdout_counts", "random_split", "temporal_split", "carve_valid", "user_ranks",
+           "drop_users_without_train"]
+
+log = logging.getLogger("darts_gnn.data")
 
 
 def _pairs(pairs) -> np.ndarray:
@@ -105,3 +110,25 @@ def carve_valid(train: np.ndarray, valid_fraction: float, seed: int) -> tuple[np
     rng = np.random.default_rng([int(seed), 0x5A11D])
     rank, count = user_ranks(train[:, 0], rng.random(len(train)))
     return _split_by_rank(train, rank, count, valid_fraction, last=False)
+
+
+def drop_users_without_train(train: np.ndarray, other: np.ndarray, n_users: int, what: str,
+                             source: str = "", lines: np.ndarray | None = None) -> np.ndarray:
+    """Policy for users with no training interactions: their ``other`` (valid/test) pairs are dropped.
+
+    Such a user cannot be personalised (a model has learnt nothing about them), so counting them in
+    a metric only adds noise. The user keeps its id (the id space is unchanged). The number of
+    users and pairs dropped is logged as a warning, naming the first such user (and its file line
+    when ``lines`` is given).
+    """
+    has_train = np.bincount(train[:, 0], minlength=n_users) > 0
+    orphan = ~has_train[other[:, 0]] if len(other) else np.zeros(0, dtype=bool)
+    if orphan.any():
+        k = int(np.flatnonzero(orphan)[0])
+        where = f" at {source}:{int(lines[k])}" if lines is not None else ""
+        log.warning("%s: %d users have %s interactions but no training interactions (first: user "
+                    "%d%s); dropped their %d %s pairs", source or what,
+                    len(np.unique(other[orphan, 0])), what, int(other[k, 0]), where,
+                    int(orphan.sum()), what)
+        return other[~orphan]
+    return other

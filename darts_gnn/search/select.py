@@ -262,6 +262,7 @@ class _Budget:
         self.spent: list[float] = []
         self.extra_epochs, self.max_epochs = extra_epochs, max_epochs
         self.reserve = 0.0
+        self.skipped = 0  # candidates that did not fit
         self.t0 = time.perf_counter()
 
     def record(self, seconds: float, best: "Candidate") -> None:
@@ -278,12 +279,36 @@ class _Budget:
         return distributed.agree(time.perf_counter() - self.t0 + factor * mean + self.reserve <= self.seconds)
 
 
+def _monitor(evaluator) -> tuple[str, bool]:
+    """``(metric, higher_is_better)`` the selection ranks by: the task's monitor, or Recall@20 (Recall@K
+    for the first K) for plain ranking."""
+    task = task_of(evaluator)
+    if task is None:
+        return ("recall@20" if 20 in evaluator.ks else f"recall@{evaluator.ks[0]}"), True
+    return task.monitor, task.higher_is_better
+
+
+def _grid(cfg, recipes: Sequence | None) -> list:
+    """The recipe grid as ``(Recipe, norm)`` pairs: ``recipes``, else ``search.select_recipes``, else
+    :func:`default_grid`."""
+    s = cfg.search
+    if recipes is None:
+        recipes = s.select_recipes if s.select_recipes else default_grid(s.select_lr, cfg.train.l2)
+    return [recipe_entry(r) for r in recipes]
+
+
+def _recipe_variants(genotype, grid: list, lr: float):
+    """``genotype`` once per grid entry: with that recipe (``lr`` when it names none) and its ``norm``."""
+    for r, norm in grid:
+        g = genotype.with_(recipe=r if r.lr is not None else dataclasses.replace(r, lr=lr))
+        yield g if norm is None else g.with_(norm=norm)
+
+
 def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
                     one_shot: dict | None = None, recipes: Sequence | None = None,
                     pool_size: int | None = None, budget_seconds: float | None = None,
                     log: Callable[[str], None] | None = None, features: dict | None = None) -> SelectionResult:
     """Retrain a ranked pool of genotypes and pick one by validation only (module doc).
-    ``features``: the content features the candidates take (``item_features=`` ...), if any.
 
     Args:
         candidates: ranked genotypes (best first; duplicates dropped); the first ``pool_size``
@@ -299,28 +324,23 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
         budget_seconds: wall-clock cap of the whole selection (``None``: no cap); candidates that
             would not fit, with the final retrain's reserve (:func:`final_retrain_estimate` of the
             best so far, full-protocol patience), are skipped (counted in ``skipped``), never half-trained.
+        features: the content features the candidates take (``item_features=`` ...), if any.
     """
     s = cfg.search
-    task = task_of(evaluator)
-    metric = ("recall@20" if 20 in evaluator.ks else f"recall@{evaluator.ks[0]}") if task is None else task.monitor
-    hib = task is None or task.higher_is_better
+    metric, hib = _monitor(evaluator)
     one_shot = dict(one_shot or {})
     pool = _dedupe(candidates)[:pool_size or s.select_pool]
     if not pool:
         raise ValueError("select_genotype: the candidate pool is empty")
-    if recipes is None:
-        recipes = s.select_recipes if s.select_recipes else default_grid(s.select_lr, cfg.train.l2)
-    grid = [recipe_entry(r) for r in recipes]
+    grid = _grid(cfg, recipes)
     extra = max(0, cfg.train.patience - s.select_patience) * cfg.train.eval_every
     budget = _Budget(budget_seconds, extra_epochs=extra, max_epochs=cfg.train.epochs)
     done: list[Candidate] = []
-    skipped = 0
     say = log or (lambda m: None)
 
     def run(g, stage: str, shot) -> None:
-        nonlocal skipped
         if not budget.allows(recipe_cost_factor(g.recipe) / max(1.0, _mean_factor(done))):
-            skipped += 1
+            budget.skipped += 1
             return
         _, res, sec = train_candidate(g, dataset, graph, cfg.train, evaluator, patience=s.select_patience,
                                       features=features)
@@ -334,15 +354,12 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
         run(_with_lr(g, s.select_lr), "architecture", one_shot.get(g))
     tried = {c.genotype for c in done}
     for c in _ranked(done, metric, hib)[:s.select_recipe_top]:
-        for r, norm in grid:
-            g = c.genotype.with_(recipe=r if r.lr is not None else dataclasses.replace(r, lr=s.select_lr))
-            if norm is not None:
-                g = g.with_(norm=norm)
+        for g in _recipe_variants(c.genotype, grid, s.select_lr):
             if g not in tried:
                 tried.add(g)
                 run(g, "recipe", None)
     winner = _best(done, metric, hib).genotype
-    result = SelectionResult(winner, done, time.perf_counter() - budget.t0, metric, skipped=skipped,
+    result = SelectionResult(winner, done, time.perf_counter() - budget.t0, metric, skipped=budget.skipped,
                              higher_is_better=hib, reserve_seconds=budget.reserve)
     _diagnose(result)
     return result

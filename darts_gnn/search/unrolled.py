@@ -70,8 +70,22 @@ def _alpha_grads_at(weights: list[Tensor], backup: list[Tensor], v: list[Tensor]
         for w, b, vi in zip(weights, backup, v):
             w.copy_(b).add_(vi, alpha=r)
     rng.restore()
-    g = _grads(train_loss(), alphas)
-    return reduce(g) if reduce is not None else g
+    return _reduced(_grads(train_loss(), alphas), reduce)
+
+
+def _reduced(grads: list[Tensor], reduce) -> list[Tensor]:
+    """``reduce(grads)`` (data parallel: the global batch's gradients), or ``grads`` when ``None``."""
+    return reduce(grads) if reduce is not None else grads
+
+
+def _virtual_step(weights: list[Tensor], train_loss: Callable[[], Tensor], lr: float, rng: "_RngReplay",
+                  reduce) -> None:
+    """The virtual SGD step :math:`w' = w - \eta \nabla_w L_{train}(w, \alpha)`, in place."""
+    rng.restore()
+    gw = _reduced(_grads(train_loss(), weights), reduce)
+    with torch.no_grad():
+        for w, g in zip(weights, gw):
+            w.sub_(g, alpha=lr)
 
 
 def unrolled_arch_grads(weights: list[Tensor], alphas: list[Tensor],
@@ -114,19 +128,10 @@ def unrolled_arch_grads(weights: list[Tensor], alphas: list[Tensor],
     rng = _RngReplay(generators)
     backup = [w.detach().clone() for w in weights]
     try:
-        # 1. virtual step w' = w - lr * grad_w L_train(w, alpha)
-        rng.restore()
-        gw = _grads(train_loss(), weights)
-        if reduce_train is not None:
-            gw = reduce_train(gw)
-        with torch.no_grad():
-            for w, g in zip(weights, gw):
-                w.sub_(g, alpha=lr)
+        _virtual_step(weights, train_loss, lr, rng, reduce_train)  # 1. w' = w - lr * grad_w L_train(w, alpha)
         # 2. grad of L_val at (w', alpha) w.r.t. alpha and w'
         rng.restore()
-        g_val = _grads(valid_loss(), alphas + weights)
-        if reduce_valid is not None:
-            g_val = reduce_valid(g_val)
+        g_val = _reduced(_grads(valid_loss(), alphas + weights), reduce_valid)
         dalpha, v = g_val[:len(alphas)], g_val[len(alphas):]
         norm = torch.sqrt(sum((g.detach().double() ** 2).sum() for g in v)).item()
         if norm == 0.0 or lr == 0.0:

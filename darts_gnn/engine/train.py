@@ -140,7 +140,7 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.grad_sync is not None:  # global-batch gradient and loss (darts_gnn.distributed)
-                value = self.grad_sync.reduce(list(self.model.parameters()), len(users), [value])[1][0]
+                value = self.grad_sync.reduce(list(self.model.parameters()), len(batch[0]), [value])[1][0]
             if not math.isfinite(value):
                 raise TrainingError(
                     f"training loss is {value} at epoch {epoch}, batch {n_batches + 1}: the model "

@@ -406,9 +406,11 @@ class TaskConfig:
     ``name``: a registered task (``ranking``: BPR + full-ranking Recall/NDCG, the default;
     ``rating``: explicit ratings, MSE, RMSE/MAE; ...). Each task registers a subclass of this
     dataclass holding its own keys (e.g. :class:`darts_gnn.tasks.rating.RatingConfig`); the section is
-    loaded as that subclass, so a key the chosen task does not take is an error at load.
+    loaded as that subclass, so a key the chosen task does not take is an error at load. The
+    ``rating`` task's keys: ``decoder`` (``dot``, ``bilinear`` or ``search``: chosen by DARTS) and
+    ``scale`` (``[lowest, highest]`` rating predictions are clipped to; ``null``: the data's range).
     """
-    name: str = "ranking"
+    name: str = field(default="ranking", metadata={"allowed": lambda: registries.TASKS.names()})
 
 
 @dataclass

@@ -106,3 +106,18 @@ def test_fit_and_evaluate_with_the_ranking_task_gives_the_same_numbers():
     a = fit_and_evaluate(build, ds, cfg, graph=graph, splits=("valid", "test"))
     b = fit_and_evaluate(build, ds, cfg, graph=graph, splits=("valid", "test"), task=RankingTask())
     assert a.metrics == b.metrics
+
+
+def test_a_task_may_implement_loss_or_loss_from():
+    class Plain(Task):
+        def loss(self, model, head, batch, l2):
+            return torch.tensor(1.5)
+
+        def valid_loss(self, model, head, batch):
+            return torch.tensor(2.5)
+
+    emb = (torch.zeros(2, 3), torch.zeros(4, 3))
+    assert Plain().loss_from(emb, None, None, (), 0.0).item() == 1.5
+    assert Plain().valid_loss_from(emb, None, None, ()).item() == 2.5
+    with pytest.raises(NotImplementedError, match="implement loss_from"):
+        Task().loss_from(emb, None, None, (), 0.0)

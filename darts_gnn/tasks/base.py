@@ -98,8 +98,11 @@ class Task:
     def loss_from(self, emb: tuple[torch.Tensor, torch.Tensor], model, head,
                   batch: tuple[torch.Tensor, ...], l2: float) -> torch.Tensor:
         """:meth:`loss` from final embeddings ``emb = (users [U, d], items [I, d])`` already computed
-        (the first-order searcher takes both losses from one forward pass)."""
-        raise NotImplementedError
+        (the first-order searcher takes both losses from one forward pass). A task that overrides only
+        :meth:`loss` gets it here, at the cost of a second forward pass."""
+        if type(self).loss is not Task.loss:
+            return self.loss(model, head, batch, l2)
+        raise NotImplementedError(f"{type(self).__name__}: implement loss_from (or loss)")
 
     def valid_sampler(self, dataset, batch_size: int, seed: int) -> Iterable[tuple[torch.Tensor, ...]]:
         """Batches of the validation split (the α step of bilevel search); the sampler has
@@ -112,8 +115,11 @@ class Task:
 
     def valid_loss_from(self, emb: tuple[torch.Tensor, torch.Tensor], model, head,
                         batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """:meth:`valid_loss` from final embeddings already computed."""
-        raise NotImplementedError
+        """:meth:`valid_loss` from final embeddings already computed (falls back to an overridden
+        :meth:`valid_loss`)."""
+        if type(self).valid_loss is not Task.valid_loss:
+            return self.valid_loss(model, head, batch)
+        raise NotImplementedError(f"{type(self).__name__}: implement valid_loss_from (or valid_loss)")
 
     # ------------------------------------------------------------------ evaluation
     def evaluator(self, dataset, cfg) -> Any:

@@ -113,8 +113,9 @@ def table(report: dict) -> str:
     for x in rows:
         pu = x["probe_users"]
         ratio = (x["searched"]["seconds"] or 0.0) / x["lightgcn"]["seconds"]
+        genotype = x["searched"]["genotype"].replace("|", "\\|")
         lines.append(f"| {x['seed']} | {pu['train']}/{pu['valid']}/{pu['test']} | {x['mf']['seconds']:.0f} | "
-                     f"{x['lightgcn']['seconds']:.0f} | {ratio:.2f}× | `{x['searched']['genotype']}` |")
+                     f"{x['lightgcn']['seconds']:.0f} | {ratio:.2f}× | `{genotype}` |")
     return "\n".join(lines) + "\n"
 
 

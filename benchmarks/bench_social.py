@@ -85,8 +85,9 @@ def table(report: dict) -> str:
               "|---|---|---|---|"]
     for x in rows:
         ratio = (x["searched"]["seconds"] or 0.0) / x["lightgcn"]["seconds"]
+        genotype = x["searched"]["genotype"].replace("|", "\\|")
         lines.append(f"| {x['seed']} | {x['friendships']['friends_test']} | {ratio:.2f}× | "
-                     f"`{x['searched']['genotype']}` |")
+                     f"`{genotype}` |")
     return "\n".join(lines) + "\n"
 
 

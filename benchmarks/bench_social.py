@@ -16,8 +16,6 @@ Writes ``<out>/bench_social.json`` and ``<out>/bench_social.md`` after every see
 """
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 import time
@@ -25,7 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from seeded_report import run_seeded  # noqa: E402
 from darts_gnn.config import load_config  # noqa: E402
 from darts_gnn.data import Graph, load_dataset  # noqa: E402
 from darts_gnn.pipeline import run_search  # noqa: E402
@@ -92,26 +92,7 @@ def table(report: dict) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "social"))
-    args = p.parse_args(argv)
-    import torch
-    torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    overrides = list(args.set) + [f"train.num_threads={args.threads}"]
-    report = {"command": " ".join(["python", "benchmarks/bench_social.py",
-                                   *(argv if argv is not None else sys.argv[1:])]),
-              "threads": args.threads, "rows": []}
-    for seed in args.seeds:
-        report["rows"].append(one_seed(seed, overrides))
-        (out / "bench_social.json").write_text(json.dumps(report, indent=2))
-        (out / "bench_social.md").write_text(table(report))
-    print(table(report))
-    return 0
+    return run_seeded("social", __doc__, one_seed, table, argv)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
+import dataclasses
 """docs/config.md is generated from the config schema and must be current."""
 from pathlib import Path
 
+from darts_gnn import registries
+from darts_gnn.config import TaskConfig
 from darts_gnn.config.reference import config_keys, reference_markdown
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "config.md"
@@ -17,3 +20,16 @@ def test_every_key_is_on_the_page():
     assert "train.lr" in keys and "data.synthetic.n_users" in keys
     for key in keys:
         assert f"| `{key}` |" in text
+
+
+def test_every_registered_task_key_is_on_the_page():
+    """A task's own keys (its registered options dataclass) are documented under ``task``."""
+    text = reference_markdown()
+    base = {f.name for f in dataclasses.fields(TaskConfig)}
+    extra = [(name, f.name) for name in registries.TASKS.names()
+             if dataclasses.is_dataclass(cls := registries.TASKS.options(name))
+             for f in dataclasses.fields(cls) if f.name not in base]
+    assert ("rating", "decoder") in extra and ("social", "item_weight") in extra
+    for name, key in extra:
+        assert f"## `task` with `name: {name}`" in text
+        assert f"| `task.{key}` |" in text

@@ -17,6 +17,7 @@ import sys
 import typing
 from typing import Any
 
+from .. import registries
 from . import schema as _config
 
 __all__ = ["reference_markdown", "config_keys"]
@@ -108,7 +109,31 @@ def reference_markdown() -> str:
         parts.append("\n| key | type | default | allowed values |\n|---|---|---|---|\n")
         for key, f, tp in rows:
             parts.append(f"| `{key}` | {_type_text(tp)} | {_default_text(f)} | {_allowed(key, f)} |\n")
+    parts.extend(_task_sections())
     return "".join(parts)
+
+
+def _task_sections() -> list[str]:
+    """One section per registered task whose options dataclass adds keys to ``task`` (``task.name: X``)."""
+    parts = []
+    base = {f.name for f in dataclasses.fields(_config.TaskConfig)}
+    for name in registries.TASKS.names():
+        cls = registries.TASKS.options(name)
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+            continue
+        hints = typing.get_type_hints(cls)
+        rows = [f for f in dataclasses.fields(cls) if f.name not in base]
+        if not rows:
+            continue
+        parts.append(f"\n## `task` with `name: {name}` ({cls.__name__})\n")
+        doc = inspect.cleandoc(cls.__doc__ or "")
+        if doc:
+            parts.append(doc + "\n")
+        parts.append("\n| key | type | default | allowed values |\n|---|---|---|---|\n")
+        for f in rows:
+            key = f"task.{f.name}"
+            parts.append(f"| `{key}` | {_type_text(hints[f.name])} | {_default_text(f)} | {_allowed(key, f)} |\n")
+    return parts
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through the docs test

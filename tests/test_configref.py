@@ -1,5 +1,5 @@
-import dataclasses
 """docs/config.md is generated from the config schema and must be current."""
+import dataclasses
 from pathlib import Path
 
 from darts_gnn import registries

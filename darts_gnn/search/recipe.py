@@ -29,9 +29,11 @@ import torch.nn.functional as F
 
 from ..config import TrainConfig
 from ..space.recipe import LOSSES, Recipe, recipe_train_config
-from ..engine.train import Trainer, bpr_loss, l2_penalty
+from ..engine.train import Trainer
+from ..tasks.losses import l2_penalty
 
 __all__ = ["Recipe", "RecipeTrainer", "LOSSES", "recipe_train_config"]
+
 
 class RecipeTrainer(Trainer):
     """:class:`~darts_gnn.engine.train.Trainer` whose batch loss is the recipe's objective (module doc).

@@ -30,11 +30,10 @@ from typing import Any, Callable, Sequence
 
 from .. import distributed
 from ..errors import UserError
-from ..space.registry import SpaceError
-from ..tasks.base import attach_head, task_of
+from ..tasks.base import task_of
 from ..space.recipe import recipe_entry
 from .recipe import Recipe, RecipeTrainer, recipe_train_config
-from ..engine.seed import seed_everything
+from ..engine.trial import fit_and_evaluate
 
 __all__ = ["Candidate", "SelectionResult", "select_genotype", "train_candidate", "spearman",
            "default_recipes", "default_grid", "recipe_entry", "better", "SOFTMAX_RECIPES",
@@ -185,18 +184,16 @@ def train_candidate(genotype, dataset, graph, train_cfg, evaluator, *, patience:
     if seed is not None:
         changes["seed"] = int(seed)
     tcfg = recipe_train_config(train_cfg, recipe, **changes)
-    seed_everything(tcfg.seed)
-    model = genotype.build_model(dataset, graph, **(features or {}))
     task = task_of(evaluator)                    # rating etc.: the task's head and loss
-    if task is not None:
-        if recipe.loss != "bpr" or recipe.negatives != 1:
-            raise UserError(f"recipe {recipe}: the {task.name} task trains with its own loss; a recipe may "
-                            f"set lr and l2 only (loss: bpr, negatives: 1)")
-        attach_head(task, model, dataset)
-    t0 = time.perf_counter()
-    result = RecipeTrainer(model, dataset, tcfg, recipe=recipe, evaluator=evaluator, writer=writer,
-                           task=task).fit()
-    return model, result, time.perf_counter() - t0
+    if task is not None and (recipe.loss != "bpr" or recipe.negatives != 1):
+        raise UserError(f"recipe {recipe}: the {task.name} task trains with its own loss; a recipe may "
+                        f"set lr and l2 only (loss: bpr, negatives: 1)")
+
+    def trainer(model, data, cfg, **kw):
+        return RecipeTrainer(model, data, cfg, recipe=recipe, **kw)
+    trial = fit_and_evaluate(lambda: genotype.build_model(dataset, graph, **(features or {})), dataset, tcfg,
+                             evaluator, graph=graph, splits=(), writer=writer, task=task, trainer=trainer)
+    return trial.model, trial.train, trial.fit_seconds
 
 
 def _with_lr(genotype, lr: float):

@@ -221,7 +221,7 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
     events. ``hooks`` are passed to the :class:`~darts_gnn.search.Searcher`.
 
     With ``run``, the search state is checkpointed to ``search_state.pt`` every
-    ``search.checkpoint_every`` epochs (atomically) and the eigenvalue guard is attached
+    ``search.checkpoint.every`` epochs (atomically) and the eigenvalue guard is attached
     (:func:`darts_gnn.search.checkpoint.attach_checkpointing`); ``resume=True`` continues from
     ``run``'s checkpoint.
     """

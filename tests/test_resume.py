@@ -17,7 +17,7 @@ SETS = [
     "data.synthetic.n_users=100", "data.synthetic.n_items=140", "data.synthetic.interactions_per_user=10",
     "data.synthetic.n_communities=4", "train.batch_size=256", "train.num_threads=1", "train.progress=false",
     f"search.epochs={EPOCHS}", "search.warmup_epochs=1", "search.n_layers=2", "search.retrain=false",
-    "search.relaxation=gumbel", "search.hessian_every=2", "search.hessian_iters=3", "search.eval_every=0",
+    "search.relaxation=gumbel", "search.guard.every=2", "search.guard.iters=3", "search.eval_every=0",
     "search.log_every=0",
 ]
 

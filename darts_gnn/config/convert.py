@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import registries
 from ..errors import ConfigError
+from .robust import MOVED_KEYS
 from .schema import CHOICES, TaskConfig
 
 __all__ = ["config_to_dict"]
@@ -77,6 +78,8 @@ def _from_dict(cls: type, d: dict, prefix: str = "") -> Any:
     kwargs = {}
     for k, v in d.items():
         key = f"{prefix}.{k}" if prefix else str(k)
+        if k not in names and key in MOVED_KEYS:
+            raise ConfigError(f"unknown key {key!r}: it moved to {MOVED_KEYS[key]!r} (a nested section)")
         if k not in names:
             raise ConfigError(f"unknown key {key!r}; allowed keys{' in ' + prefix if prefix else ''}: "
                               f"{', '.join(names)}")

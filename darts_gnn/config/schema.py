@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import registries
 from ..errors import ConfigError
+from .robust import CheckpointConfig, GuardConfig
 from .strategies import EvolutionConfig, RandomConfig, RLConfig
 
 __all__ = [
@@ -161,23 +162,19 @@ class SearchConfig:
     max_steps_per_epoch: int | None = None
     eval_every: int = 1
     log_every: int = 1
-    hessian_every: int = 0
     init_std: float = 0.1
     seed: int | None = None
     retrain: bool = True
     derive: str = "argmax"
     # robustness (issue 5): relaxation options (darts_gnn.search.relax), finite-difference step of
-    # the unrolled gradient, eigenvalue guard (darts_gnn.search.hessian; stop factor 0: log only),
-    # search checkpoints (darts_gnn.search.checkpoint)
+    # the unrolled gradient; the eigenvalue guard and the search checkpoints own nested sections
     tau_max: float = 10.0
     tau_min: float = 0.1
     tau_schedule: str = "linear"
     zero_one_weight: float = 10.0
     unrolled_eps: float = 0.01
-    hessian_iters: int = 20
-    hessian_stop_factor: float = 0.0
-    hessian_window: int = 2
-    checkpoint_every: int = 1
+    guard: GuardConfig = field(default_factory=GuardConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     # strategies (issue 8)
     strategy: str = "darts"
     budget_seconds: float | None = None
@@ -229,7 +226,6 @@ class SearchConfig:
              "a positive integer or null"),
             ("search.eval_every", self.eval_every >= 0, "a non-negative integer (0: never)"),
             ("search.log_every", self.log_every >= 0, "a non-negative integer (0: never)"),
-            ("search.hessian_every", self.hessian_every >= 0, "a non-negative integer (0: never)"),
             ("search.init_std", self.init_std > 0, "a positive number"),
             ("search.seed", self.seed is None or 0 <= self.seed < 2**32, "an integer in [0, 2**32) or null"),
             ("search.tau_max", self.tau_max > 0, "a positive number"),
@@ -237,10 +233,6 @@ class SearchConfig:
             ("search.tau_schedule", self.tau_schedule in ("linear", "exp"), "linear or exp"),
             ("search.zero_one_weight", self.zero_one_weight >= 0, "a non-negative number"),
             ("search.unrolled_eps", self.unrolled_eps > 0, "a positive number"),
-            ("search.hessian_iters", self.hessian_iters >= 1, "a positive integer"),
-            ("search.hessian_stop_factor", self.hessian_stop_factor >= 0, "a non-negative number (0: log only)"),
-            ("search.hessian_window", self.hessian_window >= 1, "a positive integer"),
-            ("search.checkpoint_every", self.checkpoint_every >= 1, "a positive integer"),
             ("search.scale_norm", self.scale_norm in ("rms", "none"), "rms or none"),
             ("search.width_search", self.width_search in ("fixed", "masked"), "fixed or masked"),
             ("search.select_pool", self.select_pool >= 1, "a positive integer"),

@@ -308,18 +308,17 @@ def attach_checkpointing(searcher, run_dir: RunDir | str | Path, cfg, resume: bo
     :class:`~darts_gnn.search.Searcher` (before ``searcher.run()``).
 
     Adds two epoch hooks: an :class:`~darts_gnn.search.hessian.EigenvalueGuard` (stops when
-    ``search.hessian_stop_factor > 0`` and the eigenvalue measured every ``search.hessian_every``
-    epochs rises by that factor over ``search.hessian_window`` measurements) and a
-    :class:`CheckpointHook` (every ``search.checkpoint_every`` epochs and at the end). With ``resume``,
+    ``search.guard.stop_factor > 0`` and the eigenvalue measured every ``search.guard.every``
+    epochs rises by that factor over ``search.guard.window`` measurements) and a
+    :class:`CheckpointHook` (every ``search.checkpoint.every`` epochs and at the end). With ``resume``,
     loads ``RUN_DIR/search_state.pt`` into the searcher and the guard, after checking that the data,
     search and search-relevant train settings of ``cfg`` (a :class:`~darts_gnn.config.Config`) are
     those the checkpoint was written with. Use the returned checkpointer's :meth:`guard_errors` around
     ``searcher.run()`` so that a NaN stop names the last good checkpoint.
     """
     sc = cfg.search
-    guard = EigenvalueGuard(EigenvalueMonitor(getattr(sc, "hessian_stop_factor", 0.0),
-                                              getattr(sc, "hessian_window", 2)))
-    ckpt = SearchCheckpointer(run_dir, every=getattr(sc, "checkpoint_every", 1))
+    guard = EigenvalueGuard(EigenvalueMonitor(sc.guard.stop_factor, sc.guard.window))
+    ckpt = SearchCheckpointer(run_dir, every=sc.checkpoint.every)
     fingerprint = _search_fingerprint(cfg)
     dataset = getattr(searcher, "dataset", None)
     ckpt.manifest = make_manifest("search_state", dataset, fingerprint)

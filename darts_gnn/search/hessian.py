@@ -221,7 +221,7 @@ class EigenvalueGuard:
     """Searcher epoch hook (``hook(searcher, epoch, record) -> stop``) around an
     :class:`EigenvalueMonitor`.
 
-    It reads ``record["hessian/eigenvalue"]`` (the searcher measures it every ``search.hessian_every``
+    It reads ``record["hessian/eigenvalue"]`` (the searcher measures it every ``search.guard.every``
     epochs), feeds the monitor, adds ``hessian/ratio`` (current / early) to the record and returns
     ``True`` when the monitor says stop. With ``rollback`` (default) it then sets α back to its
     snapshot at the monitor's :attr:`~EigenvalueMonitor.rollback_epoch` (taken from

@@ -249,7 +249,7 @@ class Searcher:
             for k, v in self.evaluator.evaluate(model, "valid").items():
                 record[f"valid/{k}"] = float(v)
             record["eval_seconds"] = time.perf_counter() - t0
-        if arch and self.cfg.hessian_every and (epoch + 1) % self.cfg.hessian_every == 0:
+        if arch and self.cfg.guard.every and (epoch + 1) % self.cfg.guard.every == 0:
             record["hessian/eigenvalue"] = self.dominant_eigenvalue(epoch)
         g = model.genotype()
         record["genotype"] = g.summary()
@@ -262,9 +262,9 @@ class Searcher:
 
     def dominant_eigenvalue(self, epoch: int, iters: int | None = None) -> float:
         """Dominant eigenvalue of the Hessian of the validation loss w.r.t. α on one fixed batch
-        (``search.hessian_iters`` power iterations; Gumbel draws repeat across the products)."""
+        (``search.guard.iters`` power iterations; Gumbel draws repeat across the products)."""
         batch = self._to(next(self.valid_batches(epoch)))
-        iters = iters if iters is not None else getattr(self.cfg, "hessian_iters", 20)
+        iters = iters if iters is not None else self.cfg.guard.iters
         return float(dominant_eigenvalue(lambda: self.valid_loss(batch), self._alphas, iters=iters,
                                          generators=_relax_generators(self.model.relaxation)))
 

@@ -11,13 +11,15 @@ from .architect import Architect
 from .derive import derive_genotype, greedy_genotype
 from .darts import build_darts_searcher as build_searcher
 from .pool import run_selection
+from .proxy import proxy_spearman, short_train_scores
 from .recipe import Recipe, RecipeTrainer
-from .select import SelectionResult, select_genotype
+from .select import SelectionResult, default_grid, select_genotype
 from .searcher import SearchResult, Searcher, ValidSampler
 from .strategies import DartsStrategy, EvolutionStrategy, RandomStrategy, RLStrategy
 from .strategy import (Budget, SearchContext, SearchStrategy, StrategyResult, get_strategy, register_strategy,
                        run_strategy, strategy_names)
 from .supernet import SuperNet, default_relaxation
+from .tune import tune_baseline
 
 __all__ = [
     "SuperNet", "Searcher", "SearchResult", "ValidSampler", "Architect",
@@ -27,4 +29,5 @@ __all__ = [
     "strategy_names", "run_strategy", "DartsStrategy", "RandomStrategy", "EvolutionStrategy", "RLStrategy",
     # validated selection (issue 9)
     "select_genotype", "SelectionResult", "run_selection", "Recipe", "RecipeTrainer",
+    "default_grid", "tune_baseline", "short_train_scores", "proxy_spearman",
 ]

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from .. import distributed
 from ..config import TrainConfig
 from ..errors import TrainingError, UserError
+from ..tasks.base import better
 from ..tasks.losses import batch_loss, bpr_loss, l2_penalty
 from ..tasks.metrics import Evaluator, monitor_metric
 from .seed import seed_everything
@@ -127,7 +128,7 @@ class Trainer:
 
     def better(self, a: float, b: float) -> bool:
         """Whether validation score ``a`` beats ``b`` (higher recall; the task's rule when it has one)."""
-        return a > b if self.task is None else self.task.better(a, b)
+        return better(a, b, self.task is None or self.task.higher_is_better)
 
     def train_epoch(self, epoch: int) -> float:
         """One pass over the training interactions; the mean batch loss."""

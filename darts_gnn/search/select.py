@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 
 from .. import distributed
 from ..errors import UserError
-from ..tasks.base import task_of
+from ..tasks.base import better, task_of
 from ..space.recipe import recipe_entry
 from .recipe import Recipe, RecipeTrainer, recipe_train_config
 from ..engine.trial import fit_and_evaluate
@@ -99,15 +99,6 @@ def default_grid(lr: float, l2: float = 1e-4) -> list[tuple[Recipe, bool | None]
     return grid
 
 
-def better(a: float, b: float, higher_is_better: bool = True) -> bool:
-    """``True`` when validation score ``a`` beats ``b``: the one comparison every choice of this
-    stage goes through (higher is better for ranking metrics, lower for a task's error metric such
-    as RMSE; a NaN never beats anything)."""
-    if math.isnan(b):
-        return not math.isnan(a)
-    return a > b if higher_is_better else a < b
-
-
 @dataclass
 class Candidate:
     """One retrained candidate: its genotype (recipe included), best validation metrics,
@@ -121,11 +112,6 @@ class Candidate:
 
     def score(self, metric: str) -> float:
         return float(self.valid.get(metric, math.nan))
-
-    def key(self, metric: str, higher_is_better: bool = True) -> float:
-        """Sort key, larger is better: the score (negated when lower is better); ``-inf`` for NaN."""
-        s = self.score(metric)
-        return -math.inf if math.isnan(s) else (s if higher_is_better else -s)
 
     def to_dict(self) -> dict[str, Any]:
         return {"genotype": self.genotype.summary(), "valid": self.valid, "seconds": self.seconds,

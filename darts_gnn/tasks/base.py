@@ -34,7 +34,17 @@ from ..errors import UserError
 from ..registries import TASKS
 
 __all__ = ["Task", "TaskError", "register_task", "build_task", "attach_head", "task_head", "task_of",
-           "config_evaluator", "signed"]
+           "config_evaluator", "signed", "better"]
+
+
+def better(a: float, b: float, higher_is_better: bool = True) -> bool:
+    """Whether score ``a`` is strictly better than ``b`` (higher or lower is better; a NaN never is,
+    and any number beats a NaN): the one comparison that early stopping, selection and strategies use."""
+    if math.isnan(a):
+        return False
+    if math.isnan(b):
+        return True
+    return a > b if higher_is_better else a < b
 
 
 class TaskError(UserError, ValueError):
@@ -133,11 +143,7 @@ class Task:
 
     def better(self, a: float, b: float) -> bool:
         """Whether score ``a`` is strictly better than ``b`` under :attr:`monitor` (NaN never is)."""
-        if math.isnan(a):
-            return False
-        if math.isnan(b):
-            return True
-        return a > b if self.higher_is_better else a < b
+        return better(a, b, self.higher_is_better)
 
     def worst(self) -> float:
         """A score every finite score beats (``-inf`` or ``+inf``)."""

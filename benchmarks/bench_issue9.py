@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -57,7 +58,7 @@ def _finish(sel, cfg, dataset, graph, ev, seconds: float) -> dict:
     """Retrain ``sel.winner`` with the full protocol and test it."""
     _, _, test, rt = retrain(sel.winner, dataset, graph, cfg, ev)
     return {**{m: test[m] for m in METRICS}, "genotype": sel.winner.summary(), "select_seconds": seconds,
-            "total_seconds": seconds + rt, "retrained": len(sel.candidates), "skipped": sel.skipped,
+            "search_select_seconds": seconds, "retrain_seconds": rt, "total_seconds": seconds + rt, "retrained": len(sel.candidates), "skipped": sel.skipped,
             "candidates": [c.to_dict() for c in sel.candidates]}
 
 
@@ -76,7 +77,8 @@ def run_random(cfg, dataset, graph, budget: float, seed: int) -> dict:
     if base is not None and space.contains(base) and base not in pool:
         pool.append(base)
     t0 = time.perf_counter()
-    sel = select_genotype(pool, dataset, graph, cfg, ev, pool_size=len(pool), budget_seconds=budget)
+    sel = select_genotype(pool, dataset, graph, cfg, ev, pool_size=len(pool), budget_seconds=budget,
+                          anchors=[base] if base is not None and cfg.search.select_recipe_baseline else [])
     return _finish(sel, cfg, dataset, graph, ev, time.perf_counter() - t0)
 
 
@@ -85,8 +87,10 @@ def run_evolution(path, overrides, dataset, graph, budget: float, search_seconds
                                          f"search.budget_seconds={max(1.0, search_seconds)}"])
     rep = run_search(cfg, None, progress=False, dataset=dataset, graph=graph)
     sel = rep.metrics.get("selection", {})
+    ss = rep.search.seconds + sel.get("selection_seconds", 0.0)
     return {**{m: rep.test[m] for m in METRICS}, "genotype": rep.genotype.summary(),
-            "total_seconds": rep.search.seconds + sel.get("selection_seconds", 0.0) + rep.retrain_seconds,
+            "search_select_seconds": ss, "retrain_seconds": rep.retrain_seconds,
+            "total_seconds": ss + rep.retrain_seconds,
             "proxy_spearman": sel.get("proxy_spearman")}
 
 
@@ -102,18 +106,21 @@ def one_seed(name: str, seed: int, args, dataset, graph, save=lambda row: None) 
     budget = cfg.search.budget_factor * ref
     row = {"seed": seed, "reference_seconds": ref, "budget_seconds": budget,
            "lightgcn": {**{m: rep.baseline["test"][m] for m in METRICS}, "total_seconds": ref,
+                        "search_select_seconds": 0.0, "retrain_seconds": ref,
                         "genotype": "LightGCN lr=0.001 l2=0.0001"},
            "darts": {**{m: rep.test[m] for m in METRICS}, "genotype": rep.genotype.summary(),
                      "search_seconds": rep.search.seconds, "select_seconds": d.get("selection_seconds"),
                      "retrain_seconds": rep.retrain_seconds, "total_seconds": d.get("total_seconds"),
+                     "search_select_seconds": rep.search.seconds + d.get("selection_seconds", 0.0),
                      "proxy_spearman": d.get("proxy_spearman"), "reserve_seconds": d.get("selection", {}).get("reserve_seconds"),
                      "candidates": d.get("selection", {}).get("candidates")}}
     _say(name, seed, "lightgcn", row["lightgcn"], ref)
     _say(name, seed, "darts", row["darts"], ref)
     save(row)
-    row["tuned"] = run_tuned(cfg, dataset, graph, budget)
-    _say(name, seed, "tuned", row["tuned"], ref)
-    save(row)
+    if seed in args.tuned_seeds:
+        row["tuned"] = run_tuned(cfg, dataset, graph, budget)
+        _say(name, seed, "tuned", row["tuned"], ref)
+        save(row)
     if seed in args.random_seeds:
         row["random"] = run_random(cfg, dataset, graph, budget, seed)
         _say(name, seed, "random", row["random"], ref)
@@ -126,35 +133,47 @@ def one_seed(name: str, seed: int, args, dataset, graph, save=lambda row: None) 
 
 def _say(name, seed, method, r, ref) -> None:
     print(f"[{name} seed {seed}] {method:9s} R {r['recall@20']:.4f} N {r['ndcg@20']:.4f} "
-          f"{r['total_seconds']:.0f} s ({r['total_seconds'] / ref:.2f}x): {r['genotype']}", flush=True)
+          f"{r['total_seconds']:.0f} s (search+selection {r.get('search_select_seconds', 0.0) / ref:.2f}x, "
+          f"total {r['total_seconds'] / ref:.2f}x): {r['genotype']}", flush=True)
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _gain(rows, key: str, base: str, metric: str) -> str:
+    """Relative gain of ``key`` over ``base`` on ``metric``, on the seeds where both ran (paired)."""
+    both = [r for r in rows if key in r and base in r]
+    if not both or key == base:
+        return "—"
+    a = statistics.fmean(r[key][metric] for r in both)
+    b = statistics.fmean(r[base][metric] for r in both)
+    return f"{100 * (a / b - 1):+.1f}%"
+
+
 def table(report: dict) -> str:
     lines = [f"Command: `{report['command']}` (torch threads: {report['threads']})", "",
-             "| data set | method | Recall@20 | NDCG@20 | R vs paper / tuned | seeds | time / LightGCN |",
-             "|---|---|---|---|---|---|---|"]
+             "Gains are paired: over the seeds where both methods ran; R = Recall@20, N = NDCG@20.", "",
+             "| data set | method | Recall@20 | NDCG@20 | R / N vs paper | R / N vs tuned | seeds "
+             "| search+selection / LightGCN | total / LightGCN |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, rows in report["datasets"].items():
         rows = [r for r in rows if "lightgcn" in r]
-        mean = {k: statistics.fmean(r[k]["recall@20"] for r in rows if k in r) if any(k in r for r in rows)
-                else float("nan") for k, _ in METHODS[:2]}
         for key, label in METHODS:
             got = [r for r in rows if key in r]
             if not got:
                 continue
             rec = [r[key]["recall@20"] for r in got]
-            gain = "" if key == "lightgcn" else " / ".join(
-                f"{100 * (statistics.fmean(rec) / mean[b] - 1):+.1f}%" for b in ("lightgcn", "tuned"))
+            gains = [" / ".join(_gain(rows, key, b, m) for m in METRICS) for b in ("lightgcn", "tuned")]
             ratios = ", ".join(f"{r[key]['total_seconds'] / r['reference_seconds']:.2f}" for r in got)
-            lines.append(f"| {name} | {label} | {_ms(rec)} | {_ms([r[key]['ndcg@20'] for r in got])} | {gain} | "
-                         f"{len(got)} | {ratios} |")
+            ss = ", ".join(f"{r[key].get('search_select_seconds', math.nan) / r['reference_seconds']:.2f}"
+                           for r in got) if key != "lightgcn" else "-"
+            lines.append(f"| {name} | {label} | {_ms(rec)} | {_ms([r[key]['ndcg@20'] for r in got])} | "
+                         f"{gains[0]} | {gains[1]} | {len(got)} | {ss} | {ratios} |")
     lines += ["", "| data set | seed | method | Recall@20 / NDCG@20 | chosen |", "|---|---|---|---|---|"]
     for name, rows in report["datasets"].items():
         for r in rows:
-            for key, _ in METHODS[1:]:
+            for key, _ in METHODS:
                 if key in r:
                     lines.append(f"| {name} | {r['seed']} | {key} | {r[key]['recall@20']:.4f} / "
                                  f"{r[key]['ndcg@20']:.4f} | `{_cell(r[key]['genotype'])}` |")
@@ -173,6 +192,7 @@ def main(argv=None) -> int:
     p.add_argument("--datasets", nargs="+", default=list(CONFIGS),
                    help="ml100k, lastfm, or LABEL=CONFIG (a configs/ file name; with --set data.path=...)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--tuned-seeds", nargs="*", type=int, default=[0, 1, 2])
     p.add_argument("--random-seeds", nargs="*", type=int, default=[0])
     p.add_argument("--evo-seeds", nargs="*", type=int, default=[0])
     p.add_argument("--threads", type=int, default=1)

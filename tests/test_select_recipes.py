@@ -71,7 +71,11 @@ def test_selection_tries_softmax_cosine_and_picks_on_validation_only(data, evalu
     assert res.best.score("recall@20") == best and res.winner == res.best.genotype
     first_best = next(c for c in res.candidates if c.score("recall@20") == best)
     assert res.winner == first_best.genotype                  # ties: the earlier candidate
-    assert res.reserve_seconds > 0 and res.to_dict()["reserve_seconds"] == res.reserve_seconds
+    assert res.reserve_seconds == 0.0                         # the final retrain is outside the budget by default
+    import dataclasses
+    cfg_f = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, budget_includes_final=True))
+    res_f = select_genotype(pool[1:], ds, graph, cfg_f, ev, recipes=[])
+    assert res_f.reserve_seconds > 0 and res_f.to_dict()["reserve_seconds"] == res_f.reserve_seconds
 
 
 def test_final_retrain_estimate_uses_measured_epochs():
@@ -172,9 +176,10 @@ def test_shared_negatives_mask_accidental_positives():
 def test_budget_predicts_a_many_negatives_run_as_costlier():
     from darts_gnn.search.select import recipe_cost_factor
     assert recipe_cost_factor(None) == 1.0 and recipe_cost_factor(Recipe()) == 1.0
-    assert recipe_cost_factor(Recipe(loss="softmax", negatives=1024)) == pytest.approx(1 + 1023 / 256)
+    assert recipe_cost_factor(Recipe(loss="softmax", negatives=1024)) == pytest.approx(1 + 1023 / 512)
+    assert recipe_cost_factor(Recipe(negatives=64)) < recipe_cost_factor(Recipe(loss="softmax", negatives=1024))
     b = _Budget(100.0)
     b.record(10.0, _cand(10.0, 10, 0.2))                      # reserve 10 s, mean run 10 s
-    b.t0 = time.perf_counter() - 45.0
-    assert b.allows(1.0) and b.allows(recipe_cost_factor(Recipe(negatives=64)))      # 45 + 12.5 + 10
-    assert not b.allows(recipe_cost_factor(Recipe(loss="softmax", negatives=1024)))   # 45 + 50 + 10 > 100
+    b.t0 = time.perf_counter() - 65.0
+    assert b.allows(1.0) and b.allows(recipe_cost_factor(Recipe(negatives=64)))      # 65 + 11.2 + 10
+    assert not b.allows(recipe_cost_factor(Recipe(loss="softmax", negatives=1024)))   # 65 + 30 + 10 > 100

@@ -8,6 +8,7 @@ from darts_gnn.config import load_config
 from darts_gnn.space.genotype import Genotype
 from darts_gnn.pipeline import run_search
 from darts_gnn.search.finish import select_after_strategy
+from darts_gnn.search.select import default_grid
 from darts_gnn.search.strategy import SearchContext, run_strategy
 from test_strategies import TINY
 
@@ -22,9 +23,14 @@ def test_selection_pool_holds_strategy_candidates_and_baseline():
     winner, sel, diag = select_after_strategy(cfg, found, ctx.dataset, ctx.graph, ctx.evaluator)
     retrained = [c.genotype for c in sel.candidates]
     lightgcn = Genotype.lightgcn(cfg.model.n_layers, cfg.model.dim)
-    bare = {g.with_(recipe=None) for g in retrained}
+    bare = {g.with_(recipe=None, norm=False) for g in retrained}
     assert bare <= {g.with_(recipe=None) for g in found.candidates[:2]} | {lightgcn}
     assert lightgcn in bare or len(bare) < 3
+    # select_recipe_top=0: only the baseline point (an anchor) gets the recipe grid, once per entry
+    recipe_stage = [c.genotype for c in sel.candidates if c.stage == "recipe"]
+    assert {g.with_(recipe=None, norm=False) for g in recipe_stage} == {lightgcn}
+    assert len(recipe_stage) == len(set(recipe_stage)) == len(default_grid(cfg.search.select_lr)) - 1
+    assert any(g.recipe.loss == "softmax" and g.norm for g in recipe_stage)
     best = max(sel.candidates, key=lambda c: c.score(sel.metric))
     assert winner == best.genotype
     assert diag["budget_seconds"] == 600 and diag["selection_seconds"] > 0

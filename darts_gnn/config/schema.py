@@ -140,8 +140,9 @@ class SearchConfig:
     draws from α by one-shot score, plus the baseline point; short protocol ``select_lr`` /
     ``select_patience``; then ``select_recipes`` (list of recipe mappings, each may set ``norm``;
     ``None``: BPR with L2 x1, x10 and sampled softmax with cosine scores) on the
-    ``select_recipe_top`` best), ``budget_factor`` x one baseline training (or
-    ``total_budget_seconds``) for search + selection + final retrain.
+    ``select_recipe_top`` best and, with ``select_recipe_baseline``, on the baseline point too),
+    ``budget_factor`` x one baseline training (or ``total_budget_seconds``) for search + selection
+    (``budget_includes_final: true``: the final retrain of the winner is kept inside it as well).
 
     Defaults suit the small budgets of this project (tens of epochs, a few steps each: every step
     propagates over the whole graph, so the search uses larger batches and learning rates than the
@@ -202,7 +203,9 @@ class SearchConfig:
     select_patience: int = 5
     select_recipes: list[dict[str, Any]] | None = None
     select_recipe_top: int = 1
+    select_recipe_baseline: bool = True
     budget_factor: float = 3.0
+    budget_includes_final: bool = False
     total_budget_seconds: float | None = None
 
     def __post_init__(self) -> None:

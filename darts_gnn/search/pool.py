@@ -128,7 +128,8 @@ def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, ref
     pool.sort(key=lambda g: -signed(evaluator, scores[g]) if g in scores else math.inf)
     left = max(0.0, total - spent_seconds - (time.perf_counter() - t0))
     res = select_genotype(pool, dataset, graph, cfg, evaluator, one_shot=scores,
-                          pool_size=len(pool), budget_seconds=left, log=log, features=features)
+                          pool_size=len(pool), budget_seconds=left, log=log, features=features,
+                          anchors=[base] if base is not None and s.select_recipe_baseline else [])
     diag: dict[str, Any] = {
         "proxy_spearman": None if math.isnan(res.spearman) else res.spearman,
         "baseline_one_shot": scores.get(base) if base is not None else None,

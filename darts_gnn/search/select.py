@@ -228,20 +228,24 @@ def final_retrain_estimate(seconds: float, epochs: int, extra_epochs: int = 0,
 
 
 def recipe_cost_factor(recipe: Recipe | None) -> float:
-    """Predicted cost of one epoch under ``recipe`` relative to a BPR epoch: ``1 + (M - 1) / 256`` for
-    ``M`` batch-shared negatives (measured on ml-100k: 1.08x at M = 64, 5.2x at M = 1024;
-    BENCHMARKS.md, issue 9 session 3), 1 for BPR with one negative."""
+    """Predicted cost of one epoch under ``recipe`` relative to a BPR epoch: ``1 + (M - 1) / 512`` for
+    ``M`` batch-shared negatives (measured on ml-100k, LightGCN, 1 thread: about 3x at M = 1024 once
+    the loss stopped masking and dividing dense ``[B, M]`` tensors; BENCHMARKS.md, issue 9 session 4),
+    1 for BPR with one negative."""
     m = recipe.negatives if recipe is not None else 1
-    return 1.0 + (m - 1) / 256.0
+    return 1.0 + (m - 1) / 512.0
 
 
 class _Budget:
-    """Seconds left for selection. A run starts only if its predicted cost (the mean so far) plus the
-    reserve for the final retrain still fit; the reserve is :func:`final_retrain_estimate` of the best
-    candidate so far (its measured epochs and seconds per epoch). The first run always starts."""
+    """Seconds left for selection. A run starts only if its predicted cost (the mean so far) plus, with
+    ``reserve_final``, the reserve for the final retrain still fit; the reserve is
+    :func:`final_retrain_estimate` of the best candidate so far (its measured epochs and seconds per
+    epoch). The first run always starts."""
 
-    def __init__(self, seconds: float | None, extra_epochs: int = 0, max_epochs: int | None = None):
+    def __init__(self, seconds: float | None, extra_epochs: int = 0, max_epochs: int | None = None,
+                 reserve_final: bool = True):
         self.seconds = seconds
+        self.reserve_final = reserve_final
         self.spent: list[float] = []
         self.extra_epochs, self.max_epochs = extra_epochs, max_epochs
         self.reserve = 0.0
@@ -251,7 +255,8 @@ class _Budget:
     def record(self, seconds: float, best: "Candidate") -> None:
         """Account one finished run; ``best`` is the best candidate after it (the reserve follows it)."""
         self.spent.append(seconds)
-        self.reserve = final_retrain_estimate(best.seconds, best.epochs, self.extra_epochs, self.max_epochs)
+        if self.reserve_final:
+            self.reserve = final_retrain_estimate(best.seconds, best.epochs, self.extra_epochs, self.max_epochs)
 
     def allows(self, factor: float = 1.0) -> bool:
         """Whether a run predicted to cost ``factor`` x the mean run so far still fits."""
@@ -287,10 +292,23 @@ def _recipe_variants(genotype, grid: list, lr: float):
         yield g if norm is None else g.with_(norm=norm)
 
 
+def _recipe_plan(done: Sequence[Candidate], anchors: Sequence, grid: list, s, metric: str, hib: bool):
+    """``(genotype with recipe, base architecture)`` pairs of the recipe stage, recipe-major: each grid
+    entry on the ``s.select_recipe_top`` best retrained architectures, then on the retrained
+    ``anchors`` not among them (cheap BPR recipes for all before the costlier objectives)."""
+    targets = [c.genotype for c in _ranked(done, metric, hib)[:s.select_recipe_top]]
+    retrained = {_with_lr(c.genotype, s.select_lr) for c in done if c.stage == "architecture"}
+    targets += [g for g in (_with_lr(a, s.select_lr) for a in anchors) if g in retrained and g not in targets]
+    for entry in grid:
+        for t in targets:
+            yield next(_recipe_variants(t, [entry], s.select_lr)), t
+
+
 def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
                     one_shot: dict | None = None, recipes: Sequence | None = None,
                     pool_size: int | None = None, budget_seconds: float | None = None,
-                    log: Callable[[str], None] | None = None, features: dict | None = None) -> SelectionResult:
+                    log: Callable[[str], None] | None = None, features: dict | None = None,
+                    anchors: Sequence = ()) -> SelectionResult:
     """Retrain a ranked pool of genotypes and pick one by validation only (module doc).
 
     Args:
@@ -305,8 +323,12 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
             a recipe without ``lr`` gets ``select_lr``); default ``cfg.search.select_recipes`` or
             :func:`default_grid` (BPR with L2 x1 / x10, sampled softmax with cosine scores).
         budget_seconds: wall-clock cap of the whole selection (``None``: no cap); candidates that
-            would not fit, with the final retrain's reserve (:func:`final_retrain_estimate` of the
-            best so far, full-protocol patience), are skipped (counted in ``skipped``), never half-trained.
+            would not fit (with ``search.budget_includes_final``, together with the final retrain's
+            reserve: :func:`final_retrain_estimate` of the best so far, full-protocol patience) are
+            skipped (counted in ``skipped``), never half-trained.
+        anchors: architectures of the pool that get the recipe grid too, whatever their rank (the
+            baseline point, so that a search never ends behind the baseline trained with a better
+            recipe); the grid runs recipe by recipe over the ranked architectures, then the anchors.
         features: the content features the candidates take (``item_features=`` ...), if any.
     """
     s = cfg.search
@@ -317,7 +339,8 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
         raise ValueError("select_genotype: the candidate pool is empty")
     grid = _grid(cfg, recipes)
     extra = max(0, cfg.train.patience - s.select_patience) * cfg.train.eval_every
-    budget = _Budget(budget_seconds, extra_epochs=extra, max_epochs=cfg.train.epochs)
+    budget = _Budget(budget_seconds, extra_epochs=extra, max_epochs=cfg.train.epochs,
+                     reserve_final=s.budget_includes_final)
     done: list[Candidate] = []
     say = log or (lambda m: None)
 
@@ -336,11 +359,10 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     for g in pool:
         run(_with_lr(g, s.select_lr), "architecture", one_shot.get(g))
     tried = {c.genotype for c in done}
-    for c in _ranked(done, metric, hib)[:s.select_recipe_top]:
-        for g in _recipe_variants(c.genotype, grid, s.select_lr):
-            if g not in tried:
-                tried.add(g)
-                run(g, "recipe", None)
+    for arch, _ in _recipe_plan(done, anchors, grid, s, metric, hib):
+        if arch not in tried:
+            tried.add(arch)
+            run(arch, "recipe", None)
     winner = _best(done, metric, hib).genotype
     result = SelectionResult(winner, done, time.perf_counter() - budget.t0, metric, skipped=budget.skipped,
                              higher_is_better=hib, reserve_seconds=budget.reserve)

@@ -80,7 +80,7 @@ def _reduced(grads: list[Tensor], reduce) -> list[Tensor]:
 
 def _virtual_step(weights: list[Tensor], train_loss: Callable[[], Tensor], lr: float, rng: "_RngReplay",
                   reduce) -> None:
-    """The virtual SGD step :math:`w' = w - \eta \nabla_w L_{train}(w, \alpha)`, in place."""
+    r"""The virtual SGD step :math:`w' = w - \eta \nabla_w L_{train}(w, \alpha)`, in place."""
     rng.restore()
     gw = _reduced(_grads(train_loss(), weights), reduce)
     with torch.no_grad():

@@ -183,3 +183,48 @@ def test_budget_predicts_a_many_negatives_run_as_costlier():
     b.t0 = time.perf_counter() - 65.0
     assert b.allows(1.0) and b.allows(recipe_cost_factor(Recipe(negatives=64)))      # 65 + 11.2 + 10
     assert not b.allows(recipe_cost_factor(Recipe(loss="softmax", negatives=1024)))   # 65 + 30 + 10 > 100
+
+
+def _trainer(recipe, n_items_dim=8):
+    import torch
+
+    from darts_gnn.search.recipe import RecipeTrainer, recipe_train_config
+    from tests.helpers import tiny
+    ds, graph = tiny()
+    cfg = load_config(None, ["train.batch_size=64"])
+    torch.manual_seed(0)
+    model = Genotype.lightgcn(2, n_items_dim).with_(norm=True).build_model(ds, graph)
+    return RecipeTrainer(model, ds, recipe_train_config(cfg.train, recipe), recipe=recipe), model, cfg
+
+
+def test_shared_negatives_are_distinct_and_cover_a_small_catalog():
+    import torch
+    t, model, _ = _trainer(Recipe(loss="softmax", negatives=16, temperature=0.5))
+    n = model.n_items
+    for m in (1, 5, n // 2):
+        ids = t._extra_negatives(m)
+        assert ids.numel() == m and ids.unique().numel() == m and int(ids.min()) >= 0 and int(ids.max()) < n
+    assert torch.equal(t._extra_negatives(n + 10).sort().values, torch.arange(n))   # all items when M - 1 >= n
+    shared = torch.tensor([3, 7, 1])
+    rows, cols = t._hits(shared, torch.tensor([7, 2, 1, 7]), n)
+    assert rows.tolist() == [0, 2, 3] and cols.tolist() == [1, 2, 1]
+
+
+def test_shared_negatives_bpr_averages_over_unmasked_pairs():
+    import torch
+    import torch.nn.functional as F
+    recipe = Recipe(loss="bpr", negatives=3)
+    t, model, cfg = _trainer(recipe)
+    users, pos, neg = next(iter(t.sampler))
+    shared = torch.tensor([int(pos[0]), int((pos[0] + 1) % model.n_items)])
+    t._extra_negatives = lambda m: shared
+    loss = t.loss(users, pos, neg)
+    u, i = model.embeddings()
+    s_pos = (u[users] * i[pos]).sum(-1)
+    cols = torch.stack([(u[users] * i[neg]).sum(-1), u[users] @ i[shared[0]], u[users] @ i[shared[1]]], 1)
+    keep = torch.stack([torch.ones_like(pos, dtype=torch.bool), pos != shared[0], pos != shared[1]], 1)
+    ref = (F.softplus(cols - s_pos[:, None]) * keep).sum() / keep.sum()
+    ego_u, ego_i = model.ego_embeddings()
+    ref = ref + cfg.train.l2 * 0.5 * (ego_u[users].pow(2).sum() + ego_i[pos].pow(2).sum()
+                                      + ego_i[neg].pow(2).sum()) / len(users)
+    assert torch.allclose(loss, ref, atol=1e-6)

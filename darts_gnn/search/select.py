@@ -267,6 +267,14 @@ class _Budget:
         return distributed.agree(time.perf_counter() - self.t0 + factor * mean + self.reserve <= self.seconds)
 
 
+def _budget_for(cfg, seconds: float | None) -> _Budget:
+    """The selection's :class:`_Budget` under ``cfg``: the full protocol's extra patience over the short
+    one sizes the final-retrain reserve, which only ``search.budget_includes_final`` keeps."""
+    s = cfg.search
+    extra = max(0, cfg.train.patience - s.select_patience) * cfg.train.eval_every
+    return _Budget(seconds, extra_epochs=extra, max_epochs=cfg.train.epochs, reserve_final=s.budget_includes_final)
+
+
 def _monitor(evaluator) -> tuple[str, bool]:
     """``(metric, higher_is_better)`` the selection ranks by: the task's monitor, or Recall@20 (Recall@K
     for the first K) for plain ranking."""
@@ -322,13 +330,11 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
             entries as :func:`recipe_entry` reads them (a recipe with ``norm`` switches cosine scores;
             a recipe without ``lr`` gets ``select_lr``); default ``cfg.search.select_recipes`` or
             :func:`default_grid` (BPR with L2 x1 / x10, sampled softmax with cosine scores).
-        budget_seconds: wall-clock cap of the whole selection (``None``: no cap); candidates that
-            would not fit (with ``search.budget_includes_final``, together with the final retrain's
-            reserve: :func:`final_retrain_estimate` of the best so far, full-protocol patience) are
-            skipped (counted in ``skipped``), never half-trained.
-        anchors: architectures of the pool that get the recipe grid too, whatever their rank (the
-            baseline point, so that a search never ends behind the baseline trained with a better
-            recipe); the grid runs recipe by recipe over the ranked architectures, then the anchors.
+        budget_seconds: wall-clock cap of the selection (``None``: none); candidates that would not
+            fit (:class:`_Budget`; with ``search.budget_includes_final`` also the final retrain's
+            reserve) are skipped (counted in ``skipped``), never half-trained.
+        anchors: architectures that get the recipe grid too, whatever their rank (the baseline
+            point); order of the recipe stage: :func:`_recipe_plan`.
         features: the content features the candidates take (``item_features=`` ...), if any.
     """
     s = cfg.search
@@ -338,9 +344,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     if not pool:
         raise ValueError("select_genotype: the candidate pool is empty")
     grid = _grid(cfg, recipes)
-    extra = max(0, cfg.train.patience - s.select_patience) * cfg.train.eval_every
-    budget = _Budget(budget_seconds, extra_epochs=extra, max_epochs=cfg.train.epochs,
-                     reserve_final=s.budget_includes_final)
+    budget = _budget_for(cfg, budget_seconds)
     done: list[Candidate] = []
     say = log or (lambda m: None)
 
@@ -359,7 +363,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     for g in pool:
         run(_with_lr(g, s.select_lr), "architecture", one_shot.get(g))
     tried = {c.genotype for c in done}
-    for arch, _ in _recipe_plan(done, anchors, grid, s, metric, hib):
+    for arch, _ in _recipe_plan(done, anchors, grid, s, metric, hib):   # recipe-major, anchors after
         if arch not in tried:
             tried.add(arch)
             run(arch, "recipe", None)

@@ -142,7 +142,10 @@ class SearchConfig:
     ``None``: BPR with L2 x1, x10 and sampled softmax with cosine scores) on the
     ``select_recipe_top`` best and, with ``select_recipe_baseline``, on the baseline point too),
     ``budget_factor`` x one baseline training (or ``total_budget_seconds``) for search + selection
-    (``budget_includes_final: true``: the final retrain of the winner is kept inside it as well).
+    (``budget_includes_final: true``: the final retrain of the winner is kept inside it as well);
+    ``select_prune`` (an architecture whose one-shot score is below this fraction of the pool's best
+    is not retrained; 0: off) and ``select_cut`` (a candidate still below this fraction of the best
+    validation score so far after as many epochs as that best one ran is stopped; 0: off).
 
     Defaults suit the small budgets of this project (tens of epochs, a few steps each: every step
     propagates over the whole graph, so the search uses larger batches and learning rates than the
@@ -206,6 +209,8 @@ class SearchConfig:
     select_recipe_baseline: bool = True
     budget_factor: float = 3.0
     budget_includes_final: bool = False
+    select_prune: float = 0.5
+    select_cut: float = 0.95
     total_budget_seconds: float | None = None
 
     def __post_init__(self) -> None:
@@ -243,6 +248,8 @@ class SearchConfig:
             ("search.select_lr", 0 < self.select_lr < 1, "a number in (0, 1)"),
             ("search.select_patience", self.select_patience >= 1, "a positive integer"),
             ("search.select_recipe_top", self.select_recipe_top >= 0, "a non-negative integer"),
+            ("search.select_prune", 0 <= self.select_prune < 1, "a number in [0, 1)"),
+            ("search.select_cut", 0 <= self.select_cut <= 1, "a number in [0, 1]"),
             ("search.budget_factor", self.budget_factor > 0, "a positive number"),
             ("search.total_budget_seconds", self.total_budget_seconds is None or self.total_budget_seconds > 0,
              "a positive number or null"),

@@ -34,7 +34,8 @@ from ..space.recipe import LOSSES, Recipe, recipe_train_config
 from ..engine.train import Trainer
 from ..tasks.losses import l2_penalty
 
-__all__ = ["Recipe", "RecipeTrainer", "LOSSES", "recipe_train_config"]
+__all__ = ["Recipe", "RecipeTrainer", "LOSSES", "recipe_train_config", "default_recipes", "default_grid",
+           "SOFTMAX_RECIPES", "recipe_cost_factor"]
 
 
 class RecipeTrainer(Trainer):
@@ -105,3 +106,37 @@ class RecipeTrainer(Trainer):
             loss = loss + self.cfg.l2 * l2_penalty(ego_u.index_select(0, users), ego_i.index_select(0, pos),
                                                    ego_i.index_select(0, neg))
         return loss
+
+
+def default_recipes(lr: float, l2: float = 1e-4) -> list[Recipe]:
+    """The BPR part of the recipe grid: ``lr`` with the ``train`` section's L2 and with 10x that L2
+    (at least ``1e-4``); the L2 strength is the per-architecture hyperparameter that mattered most
+    in this project's measurements (docs/search.md)."""
+    base = max(float(l2), 1e-4)
+    return [Recipe(lr=lr), Recipe(lr=lr, l2=10 * base)]
+
+
+#: The objective part of the default grid (docs/search.md): sampled softmax over ``M`` uniform
+#: negatives with cosine scores (``norm``) and temperature ``tau`` (SimpleX, Mao et al. CIKM 2021;
+#: Wu et al. TOIS 2023), as ``(recipe fields, norm)``; ``lr`` is the selection's.
+SOFTMAX_RECIPES: tuple[tuple[dict, bool], ...] = (
+    ({"loss": "softmax", "negatives": 1024, "temperature": 0.2}, True),
+)
+
+
+def default_grid(lr: float, l2: float = 1e-4) -> list[tuple[Recipe, bool | None]]:
+    """The recipe grid tried on the best architectures when ``search.select_recipes`` is unset:
+    :func:`default_recipes` (BPR, scores as the architecture has them) and :data:`SOFTMAX_RECIPES`
+    (cosine scores), each as ``(Recipe, norm)`` (``norm=None``: keep the architecture's)."""
+    grid: list[tuple[Recipe, bool | None]] = [(r, None) for r in default_recipes(lr, l2)]
+    grid += [(Recipe(lr=lr, **fields), norm) for fields, norm in SOFTMAX_RECIPES]
+    return grid
+
+
+def recipe_cost_factor(recipe: Recipe | None) -> float:
+    """Predicted cost of one epoch under ``recipe`` relative to a BPR epoch: ``1 + (M - 1) / 512`` for
+    ``M`` batch-shared negatives (measured on ml-100k, LightGCN, 1 thread: about 3x at M = 1024 once
+    the loss stopped masking and dividing dense ``[B, M]`` tensors; BENCHMARKS.md, issue 9 session 4),
+    1 for BPR with one negative."""
+    m = recipe.negatives if recipe is not None else 1
+    return 1.0 + (m - 1) / 512.0

@@ -32,7 +32,9 @@ from .. import distributed
 from ..errors import UserError
 from ..tasks.base import better, task_of
 from ..space.recipe import recipe_entry
-from .recipe import Recipe, RecipeTrainer, recipe_train_config
+from .early_cut import cut_rule, prune_by_one_shot
+from .recipe import (SOFTMAX_RECIPES, Recipe, RecipeTrainer, default_grid, default_recipes, recipe_cost_factor,
+                     recipe_train_config)
 from ..engine.trial import fit_and_evaluate
 
 __all__ = ["Candidate", "SelectionResult", "select_genotype", "train_candidate", "spearman",
@@ -74,31 +76,6 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     return cov / math.sqrt(va * vb) if va > 0 and vb > 0 else math.nan
 
 
-def default_recipes(lr: float, l2: float = 1e-4) -> list[Recipe]:
-    """The BPR part of the recipe grid: ``lr`` with the ``train`` section's L2 and with 10x that L2
-    (at least ``1e-4``); the L2 strength is the per-architecture hyperparameter that mattered most
-    in this project's measurements (docs/search.md)."""
-    base = max(float(l2), 1e-4)
-    return [Recipe(lr=lr), Recipe(lr=lr, l2=10 * base)]
-
-
-#: The objective part of the default grid (docs/search.md): sampled softmax over ``M`` uniform
-#: negatives with cosine scores (``norm``) and temperature ``tau`` (SimpleX, Mao et al. CIKM 2021;
-#: Wu et al. TOIS 2023), as ``(recipe fields, norm)``; ``lr`` is the selection's.
-SOFTMAX_RECIPES: tuple[tuple[dict, bool], ...] = (
-    ({"loss": "softmax", "negatives": 1024, "temperature": 0.2}, True),
-)
-
-
-def default_grid(lr: float, l2: float = 1e-4) -> list[tuple[Recipe, bool | None]]:
-    """The recipe grid tried on the best architectures when ``search.select_recipes`` is unset:
-    :func:`default_recipes` (BPR, scores as the architecture has them) and :data:`SOFTMAX_RECIPES`
-    (cosine scores), each as ``(Recipe, norm)`` (``norm=None``: keep the architecture's)."""
-    grid: list[tuple[Recipe, bool | None]] = [(r, None) for r in default_recipes(lr, l2)]
-    grid += [(Recipe(lr=lr, **fields), norm) for fields, norm in SOFTMAX_RECIPES]
-    return grid
-
-
 @dataclass
 class Candidate:
     """One retrained candidate: its genotype (recipe included), best validation metrics,
@@ -109,13 +86,14 @@ class Candidate:
     epochs: int
     one_shot: float | None = None
     stage: str = "architecture"
+    cut: bool = False
 
     def score(self, metric: str) -> float:
         return float(self.valid.get(metric, math.nan))
 
     def to_dict(self) -> dict[str, Any]:
         return {"genotype": self.genotype.summary(), "valid": self.valid, "seconds": self.seconds,
-                "epochs": self.epochs, "one_shot": self.one_shot, "stage": self.stage}
+                "epochs": self.epochs, "one_shot": self.one_shot, "stage": self.stage, "cut": self.cut}
 
 
 @dataclass
@@ -124,7 +102,9 @@ class SelectionResult:
     retrained ``candidates`` entry, ``seconds`` spent, the proxy diagnostics (``spearman`` over the
     one-shot-scored architectures, ``nan`` when fewer than :data:`MIN_POOL_FOR_PROXY`) and
     ``warnings`` (text for the user), ``skipped`` (genotypes not retrained for lack of budget),
-    ``reserve_seconds`` (the predicted final retrain of the winner the budget kept free)."""
+    ``reserve_seconds`` (the predicted final retrain of the winner the budget kept free), ``pruned``
+    (architectures not retrained: one-shot score far below the pool's best,
+    :func:`~darts_gnn.search.early_cut.prune_by_one_shot`)."""
     winner: Any
     candidates: list[Candidate]
     seconds: float
@@ -134,16 +114,18 @@ class SelectionResult:
     skipped: int = 0
     higher_is_better: bool = True
     reserve_seconds: float = 0.0
+    pruned: list = field(default_factory=list)
 
     @property
     def best(self) -> Candidate:
         return _best(self.candidates, self.metric, self.higher_is_better)
 
     def table(self) -> str:
-        """One line per retrained candidate, the winner marked with ``*``."""
+        """One line per retrained candidate, the winner marked with ``*``, a candidate stopped by the
+        incumbent cut (:func:`~darts_gnn.search.early_cut.cut_rule`) with ``~``."""
         lines = []
         for c in self.candidates:
-            mark = "*" if c.genotype == self.winner else " "
+            mark = "*" if c.genotype == self.winner else ("~" if c.cut else " ")
             shot = f"{c.one_shot:.4f}" if c.one_shot is not None else "   -  "
             lines.append(f"{mark} valid {self.metric}={c.score(self.metric):.4f}  one-shot={shot}  "
                          f"{c.seconds:6.1f} s  {c.genotype.summary()}")
@@ -153,15 +135,16 @@ class SelectionResult:
         return {"winner": self.winner.to_dict(), "metric": self.metric, "seconds": self.seconds,
                 "spearman": None if math.isnan(self.spearman) else self.spearman,
                 "warnings": list(self.warnings), "skipped": self.skipped,
-                "reserve_seconds": self.reserve_seconds,
+                "reserve_seconds": self.reserve_seconds, "pruned": [g.summary() for g in self.pruned],
                 "candidates": [c.to_dict() for c in self.candidates]}
 
 
 def train_candidate(genotype, dataset, graph, train_cfg, evaluator, *, patience: int | None = None,
-                    writer=None, seed: int | None = None, features: dict | None = None):
+                    writer=None, seed: int | None = None, features: dict | None = None, stop=None):
     """Train ``genotype`` from scratch with its recipe (``lr`` / ``l2`` / objective) on top of
     ``train_cfg``; early stop on validation with ``patience`` (default ``train_cfg.patience``).
-    ``features``: keyword arguments for the model's content features (``item_features=`` ...).
+    ``features``: keyword arguments for the model's content features (``item_features=`` ...);
+    ``stop``: an extra ``on_epoch_end(epoch, record) -> bool`` (e.g. :func:`~darts_gnn.search.early_cut.cut_rule`).
     Returns ``(model, TrainResult, seconds)``; the model holds its best-validation weights."""
     recipe = genotype.recipe or Recipe()
     changes: dict[str, Any] = {"progress": False} if patience is not None else {}
@@ -176,6 +159,9 @@ def train_candidate(genotype, dataset, graph, train_cfg, evaluator, *, patience:
                         f"set lr and l2 only (loss: bpr, negatives: 1)")
 
     def trainer(model, data, cfg, **kw):
+        if stop is not None:
+            first = kw.get("on_epoch_end")
+            kw["on_epoch_end"] = lambda e, rec: bool(first is not None and first(e, rec)) or bool(stop(e, rec))
         return RecipeTrainer(model, data, cfg, recipe=recipe, **kw)
     trial = fit_and_evaluate(lambda: genotype.build_model(dataset, graph, **(features or {})), dataset, tcfg,
                              evaluator, graph=graph, splits=(), writer=writer, task=task, trainer=trainer)
@@ -227,15 +213,6 @@ def final_retrain_estimate(seconds: float, epochs: int, extra_epochs: int = 0,
     return seconds / max(1, epochs) * max(1, n)
 
 
-def recipe_cost_factor(recipe: Recipe | None) -> float:
-    """Predicted cost of one epoch under ``recipe`` relative to a BPR epoch: ``1 + (M - 1) / 512`` for
-    ``M`` batch-shared negatives (measured on ml-100k, LightGCN, 1 thread: about 3x at M = 1024 once
-    the loss stopped masking and dividing dense ``[B, M]`` tensors; BENCHMARKS.md, issue 9 session 4),
-    1 for BPR with one negative."""
-    m = recipe.negatives if recipe is not None else 1
-    return 1.0 + (m - 1) / 512.0
-
-
 class _Budget:
     """Seconds left for selection. A run starts only if its predicted cost (the mean so far) plus, with
     ``reserve_final``, the reserve for the final retrain still fit; the reserve is
@@ -265,6 +242,12 @@ class _Budget:
         mean = sum(self.spent) / len(self.spent)
         # data parallel: rank 0's clock decides, so that every rank retrains the same candidates
         return distributed.agree(time.perf_counter() - self.t0 + factor * mean + self.reserve <= self.seconds)
+
+
+def _cut_for(done: Sequence[Candidate], rho: float, metric: str, hib: bool):
+    """The incumbent cut (:func:`~darts_gnn.search.early_cut.cut_rule`) against the best candidate so far."""
+    top = _best(done, metric, hib) if done else None
+    return cut_rule(top.score(metric), top.epochs, rho, metric, hib) if top is not None else None
 
 
 def _budget_for(cfg, seconds: float | None) -> _Budget:
@@ -326,10 +309,8 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
         dataset, graph, evaluator: the data, the training graph and the validation evaluator.
         cfg: the :class:`~darts_gnn.config.Config` (``train`` is the protocol the short one derives from).
         one_shot: ``{genotype: one-shot score}`` for the proxy diagnostics.
-        recipes: the recipe grid tried on the ``cfg.search.select_recipe_top`` best architectures,
-            entries as :func:`recipe_entry` reads them (a recipe with ``norm`` switches cosine scores;
-            a recipe without ``lr`` gets ``select_lr``); default ``cfg.search.select_recipes`` or
-            :func:`default_grid` (BPR with L2 x1 / x10, sampled softmax with cosine scores).
+        recipes: the recipe grid for the ``cfg.search.select_recipe_top`` best architectures, entries
+            as :func:`recipe_entry` reads them; default ``search.select_recipes`` or :func:`default_grid`.
         budget_seconds: wall-clock cap of the selection (``None``: none); candidates that would not
             fit (:class:`_Budget`; with ``search.budget_includes_final`` also the final retrain's
             reserve) are skipped (counted in ``skipped``), never half-trained.
@@ -352,14 +333,16 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
         if not budget.allows(recipe_cost_factor(g.recipe) / max(1.0, _mean_factor(done))):
             budget.skipped += 1
             return
+        cut = _cut_for(done, s.select_cut, metric, hib)
         _, res, sec = train_candidate(g, dataset, graph, cfg.train, evaluator, patience=s.select_patience,
-                                      features=features)
+                                      features=features, stop=cut)
         done.append(Candidate(g, {k: float(v) for k, v in res.best_valid.items()}, sec, res.epochs_run,
-                              shot, stage))
+                              shot, stage, cut=bool(cut is not None and cut.fired)))
         budget.record(sec, _best(done, metric, hib))
         say(f"select [{stage}] valid {metric}={done[-1].score(metric):.4f} ({sec:.1f} s, "
             f"{res.epochs_run} epochs): {g.summary()}")
 
+    pool, pruned = prune_by_one_shot(pool, one_shot, s.select_prune if hib else 0.0, keep=anchors)
     for g in pool:
         run(_with_lr(g, s.select_lr), "architecture", one_shot.get(g))
     tried = {c.genotype for c in done}
@@ -369,7 +352,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
             run(arch, "recipe", None)
     winner = _best(done, metric, hib).genotype
     result = SelectionResult(winner, done, time.perf_counter() - budget.t0, metric, skipped=budget.skipped,
-                             higher_is_better=hib, reserve_seconds=budget.reserve)
+                             higher_is_better=hib, reserve_seconds=budget.reserve, pruned=pruned)
     _diagnose(result)
     return result
 

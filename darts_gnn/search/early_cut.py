@@ -1,0 +1,69 @@
+r"""Two budget savers of the validated selection (:mod:`darts_gnn.search.select`).
+
+**One-shot pruning** (``search.select_prune``, :func:`prune_by_one_shot`): the one-shot score ranks
+close architectures poorly, but an architecture far below the pool's best (one-shot Recall
+:math:`s_g < p \cdot \max_h s_h`, default :math:`p = 0.5`) is not worth a retrain. The anchors (the
+baseline point) are never pruned.
+
+**The incumbent cut** (``search.select_cut``, :func:`cut_rule`), in the spirit of the median stopping
+rule (Golovin et al., "Google Vizier", KDD 2017): a candidate that, after as many epochs as the best
+candidate so far ran in all (:math:`E^*`, its patience included), still has a best validation score
+below :math:`\rho \cdot S^*` (default :math:`\rho = 0.95`; :math:`S^* / \rho` for a lower-is-better
+metric) is stopped there. It keeps its best-so-far weights and score, so it can still be chosen; it
+only loses the epochs that would have had to gain more than :math:`1 - \rho` to matter.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+from ..tasks.base import better
+
+__all__ = ["prune_by_one_shot", "cut_rule", "reached"]
+
+
+def reached(score: float, target: float, rho: float, higher_is_better: bool = True) -> bool:
+    """Whether ``score`` is within the factor ``rho`` of ``target`` (``>= rho * target``, or
+    ``<= target / rho`` when lower is better)."""
+    if higher_is_better:
+        return score >= rho * target
+    return rho > 0 and score <= target / rho
+
+
+def prune_by_one_shot(pool: Sequence, one_shot: dict, fraction: float, keep: Sequence = ()) -> tuple[list, list]:
+    """``(kept, pruned)``: the pool without the genotypes whose one-shot score is below ``fraction`` x
+    the best one-shot score in the pool. Genotypes in ``keep`` or without a score stay; nothing is
+    pruned when ``fraction`` is 0 or the scores are not all positive (a higher-is-better proxy)."""
+    scores = [one_shot[g] for g in pool if g in one_shot]
+    if fraction <= 0 or len(scores) < 2 or not all(math.isfinite(v) and v > 0 for v in scores):
+        return list(pool), []
+    floor = fraction * max(scores)
+    kept, pruned = [], []
+    for g in pool:
+        (pruned if g in one_shot and g not in keep and one_shot[g] < floor else kept).append(g)
+    return kept, pruned
+
+
+def cut_rule(best_score: float | None, best_epochs: int, rho: float, metric: str,
+             higher_is_better: bool = True) -> Callable[[int, dict[str, Any]], bool] | None:
+    """A Trainer ``on_epoch_end(epoch, record)`` callback (module doc) that returns ``True`` (stop)
+    once ``epoch >= best_epochs`` and the run's best ``valid/<metric>`` so far is not within ``rho`` of
+    ``best_score``; ``None`` when there is no incumbent or ``rho`` is 0. Its ``.fired`` attribute says
+    whether it stopped the run."""
+    if best_score is None or rho <= 0 or not math.isfinite(best_score):
+        return None
+    seen: list[float] = []
+
+    def stop(epoch: int, record: dict[str, Any]) -> bool:
+        value = record.get(f"valid/{metric}")
+        if value is None:
+            return False
+        if not seen or better(float(value), seen[0], higher_is_better):
+            seen[:] = [float(value)]
+        if epoch < best_epochs or reached(seen[0], best_score, rho, higher_is_better):
+            return False
+        stop.fired = True
+        return True
+
+    stop.fired = False
+    return stop

@@ -1,0 +1,80 @@
+"""The selection's budget savers: one-shot pruning and the incumbent cut (darts_gnn.search.early_cut)."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from darts_gnn.config import ConfigError, load_config
+from darts_gnn.data import Graph, load_dataset
+from darts_gnn.search.early_cut import cut_rule, prune_by_one_shot, reached
+from darts_gnn.search.select import select_genotype
+from darts_gnn.space.genotype import Genotype
+from darts_gnn.tasks.metrics import Evaluator
+
+TINY = ["data.synthetic.n_users=60", "data.synthetic.n_items=80", "data.synthetic.interactions_per_user=12",
+        "data.split=random", "train.epochs=12", "train.eval_every=2", "train.batch_size=256", "train.progress=false",
+        "search.select_patience=2", "model.dim=16", "model.n_layers=2"]
+
+
+def test_reached_both_directions():
+    assert reached(0.95, 1.0, 0.95) and not reached(0.94, 1.0, 0.95)
+    assert reached(1.05, 1.0, 0.95, higher_is_better=False) and not reached(1.06, 1.0, 0.95, higher_is_better=False)
+
+
+def test_prune_keeps_anchors_unscored_and_close_ones():
+    a, b, c, d = "a", "b", "c", "d"
+    kept, pruned = prune_by_one_shot([a, b, c, d], {a: 0.20, b: 0.15, c: 0.04}, 0.5, keep=[])
+    assert kept == [a, b, d] and pruned == [c]
+    kept, pruned = prune_by_one_shot([a, b, c], {a: 0.20, b: 0.15, c: 0.04}, 0.5, keep=[c])
+    assert kept == [a, b, c] and pruned == []
+    assert prune_by_one_shot([a, c], {a: 0.2, c: 0.04}, 0.0) == ([a, c], [])          # off
+    assert prune_by_one_shot([a, c], {a: -0.2, c: -0.9}, 0.5) == ([a, c], [])        # not a positive proxy
+
+
+def test_cut_rule_stops_only_after_the_incumbents_epochs_and_below_rho():
+    assert cut_rule(None, 10, 0.95, "recall@20") is None and cut_rule(0.3, 10, 0.0, "recall@20") is None
+    stop = cut_rule(0.30, 10, 0.95, "recall@20")
+    assert not stop(4, {"valid/recall@20": 0.10})        # too early to judge
+    assert not stop(9, {"loss": 1.0})                     # no evaluation this epoch
+    assert not stop(10, {"valid/recall@20": 0.29})       # within 5%: keeps going
+    assert not stop.fired
+    late = cut_rule(0.30, 10, 0.95, "recall@20")
+    assert not late(6, {"valid/recall@20": 0.20}) and late(10, {"valid/recall@20": 0.25}) and late.fired
+    rmse = cut_rule(0.90, 4, 0.95, "rmse", higher_is_better=False)          # within: <= 0.90 / 0.95
+    assert not rmse(4, {"valid/rmse": 0.94}) and not rmse(6, {"valid/rmse": 0.96})   # its best (0.94) counts
+    worse = cut_rule(0.90, 4, 0.95, "rmse", higher_is_better=False)
+    assert worse(4, {"valid/rmse": 0.96}) and worse.fired
+
+
+@pytest.fixture(scope="module")
+def data():
+    cfg = load_config(None, TINY)
+    ds = load_dataset(cfg.data)
+    return cfg, ds, Graph.from_dataset(ds, "train"), Evaluator(ds, ks=(20,))
+
+
+def test_train_candidate_honours_the_cut_and_selection_prunes_by_one_shot(data):
+    from darts_gnn.search.select import train_candidate
+    cfg, ds, graph, ev = data
+    good, bad, worse = Genotype.lightgcn(2, 16), Genotype.mf(16), Genotype.lightgcn(1, 16)
+    _, free, _ = train_candidate(good, ds, graph, cfg.train, ev, patience=50)
+    assert free.epochs_run == cfg.train.epochs
+    rule = cut_rule(1.0, 4, 0.95, "recall@20")            # an unreachable incumbent: stop at epoch 4
+    _, cut, _ = train_candidate(good, ds, graph, cfg.train, ev, patience=50, stop=rule)
+    assert rule.fired and cut.epochs_run == 4 and cut.best_valid
+    res = select_genotype([good, bad, worse], ds, graph, cfg, ev, recipes=[], one_shot={good: 0.3, bad: 0.1, worse: 0.2},
+                          anchors=[])
+    assert res.pruned == [bad] and [c.genotype.with_(recipe=None) for c in res.candidates] == [good, worse]
+    assert res.to_dict()["pruned"] == [bad.summary()]
+    kept = select_genotype([good, bad], ds, graph, cfg, ev, recipes=[], one_shot={good: 0.3, bad: 0.1}, anchors=[bad])
+    assert kept.pruned == [] and len(kept.candidates) == 2
+    off = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, select_prune=0.0))
+    assert select_genotype([good, bad], ds, graph, off, ev, recipes=[], one_shot={good: 0.3, bad: 0.1}).pruned == []
+
+
+@pytest.mark.parametrize("key,value", [("search.select_cut", "1.5"), ("search.select_prune", "-0.1"),
+                                       ("search.select_prune", "1")])
+def test_config_rejects_out_of_range(key, value):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(None, [f"{key}={value}"])

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import pytest
 
 from darts_gnn.config import ConfigError, load_config
 from darts_gnn.data import Graph, load_dataset
-from darts_gnn.search.early_cut import cut_rule, prune_by_one_shot, reached
+from darts_gnn.search.early_cut import any_rule, cut_rule, deadline_rule, prune_by_one_shot, reached
 from darts_gnn.search.select import select_genotype
 from darts_gnn.space.genotype import Genotype
 from darts_gnn.tasks.metrics import Evaluator
@@ -78,3 +79,32 @@ def test_train_candidate_honours_the_cut_and_selection_prunes_by_one_shot(data):
 def test_config_rejects_out_of_range(key, value):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(None, [f"{key}={value}"])
+
+
+def test_deadline_and_any_rule():
+    import time
+    assert deadline_rule(None) is None and any_rule(None, None) is None
+    now = deadline_rule(0.0)
+    assert now(1, {}) and now.fired
+    later = deadline_rule(60.0)
+    assert not later(1, {}) and not later.fired
+    cut = cut_rule(0.3, 2, 0.95, "recall@20")
+    both = any_rule(later, cut)
+    assert not both(1, {"valid/recall@20": 0.1}) and both(2, {"valid/recall@20": 0.1}) and cut.fired
+    t0 = time.perf_counter()
+    short = deadline_rule(0.05)
+    while not short(0, {}):
+        time.sleep(0.01)
+    assert time.perf_counter() - t0 >= 0.05
+
+
+def test_selection_budget_is_a_cap(data):
+    cfg, ds, graph, ev = data
+    slow = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=10_000),
+                               search=dataclasses.replace(cfg.search, select_patience=10_000, select_cut=0.0))
+    t0 = time.perf_counter()
+    res = select_genotype([Genotype.lightgcn(2, 16)], ds, graph, slow, ev, recipes=[], budget_seconds=1.0)
+    assert time.perf_counter() - t0 < 10.0
+    (only,) = res.candidates
+    assert only.deadline and 0 < only.epochs < 10_000 and only.valid
+    assert res.to_dict()["candidates"][0]["deadline"] is True and res.winner == only.genotype

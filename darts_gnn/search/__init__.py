@@ -9,6 +9,7 @@ The end-to-end run (search -> selection -> retrain -> test) is :func:`darts_gnn.
 """
 from .architect import Architect
 from .derive import derive_genotype, greedy_genotype
+from .early_cut import cut_rule, prune_by_one_shot
 from .darts import build_darts_searcher as build_searcher
 from .pool import run_selection
 from .proxy import proxy_spearman, short_train_scores
@@ -29,5 +30,5 @@ __all__ = [
     "strategy_names", "run_strategy", "DartsStrategy", "RandomStrategy", "EvolutionStrategy", "RLStrategy",
     # validated selection (issue 9)
     "select_genotype", "SelectionResult", "run_selection", "Recipe", "RecipeTrainer",
-    "default_grid", "tune_baseline", "short_train_scores", "proxy_spearman",
+    "default_grid", "tune_baseline", "short_train_scores", "proxy_spearman", "cut_rule", "prune_by_one_shot",
 ]

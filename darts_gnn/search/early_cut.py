@@ -11,15 +11,21 @@ candidate so far ran in all (:math:`E^*`, its patience included), still has a be
 below :math:`\rho \cdot S^*` (default :math:`\rho = 0.95`; :math:`S^* / \rho` for a lower-is-better
 metric) is stopped there. It keeps its best-so-far weights and score, so it can still be chosen; it
 only loses the epochs that would have had to gain more than :math:`1 - \rho` to matter.
+
+**The deadline** (:func:`deadline_rule`): a candidate still training when the selection's budget runs
+out is stopped at the end of that epoch with its best-so-far weights (the last ``patience``
+evaluations of a run never improve it, so this usually costs nothing), which makes the budget a cap
+rather than a forecast.
 """
 from __future__ import annotations
 
 import math
+import time
 from typing import Any, Callable, Sequence
 
 from ..tasks.base import better
 
-__all__ = ["prune_by_one_shot", "cut_rule", "reached"]
+__all__ = ["prune_by_one_shot", "cut_rule", "reached", "deadline_rule", "any_rule"]
 
 
 def reached(score: float, target: float, rho: float, higher_is_better: bool = True) -> bool:
@@ -67,3 +73,29 @@ def cut_rule(best_score: float | None, best_epochs: int, rho: float, metric: str
 
     stop.fired = False
     return stop
+
+
+def deadline_rule(seconds: float | None) -> Callable[[int, dict[str, Any]], bool] | None:
+    """A Trainer ``on_epoch_end`` callback that stops the run once ``seconds`` of wall time have passed
+    since it was made (``None``: no deadline); ``.fired`` says whether it did."""
+    if seconds is None:
+        return None
+    end = time.perf_counter() + max(0.0, float(seconds))
+
+    def stop(epoch: int, record: dict[str, Any]) -> bool:
+        if time.perf_counter() < end:
+            return False
+        stop.fired = True
+        return True
+
+    stop.fired = False
+    return stop
+
+
+def any_rule(*rules) -> Callable[[int, dict[str, Any]], bool] | None:
+    """One ``on_epoch_end`` callback that asks every rule (``None`` entries skipped; each is asked, so
+    that each keeps its own state) and stops when any says so; ``None`` when there are none."""
+    rules = [r for r in rules if r is not None]
+    if not rules:
+        return None
+    return lambda epoch, record: any([bool(r(epoch, record)) for r in rules])

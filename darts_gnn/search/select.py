@@ -32,7 +32,7 @@ from .. import distributed
 from ..errors import UserError
 from ..tasks.base import better, task_of
 from ..space.recipe import recipe_entry
-from .early_cut import cut_rule, prune_by_one_shot
+from .early_cut import any_rule, cut_rule, deadline_rule, prune_by_one_shot
 from .recipe import (SOFTMAX_RECIPES, Recipe, RecipeTrainer, default_grid, default_recipes, recipe_cost_factor,
                      recipe_train_config)
 from ..engine.trial import fit_and_evaluate
@@ -87,13 +87,15 @@ class Candidate:
     one_shot: float | None = None
     stage: str = "architecture"
     cut: bool = False
+    deadline: bool = False
 
     def score(self, metric: str) -> float:
         return float(self.valid.get(metric, math.nan))
 
     def to_dict(self) -> dict[str, Any]:
         return {"genotype": self.genotype.summary(), "valid": self.valid, "seconds": self.seconds,
-                "epochs": self.epochs, "one_shot": self.one_shot, "stage": self.stage, "cut": self.cut}
+                "epochs": self.epochs, "one_shot": self.one_shot, "stage": self.stage, "cut": self.cut,
+                "deadline": self.deadline}
 
 
 @dataclass
@@ -122,10 +124,10 @@ class SelectionResult:
 
     def table(self) -> str:
         """One line per retrained candidate, the winner marked with ``*``, a candidate stopped by the
-        incumbent cut (:func:`~darts_gnn.search.early_cut.cut_rule`) with ``~``."""
+        incumbent cut or the deadline (:mod:`~darts_gnn.search.early_cut`) with ``~``."""
         lines = []
         for c in self.candidates:
-            mark = "*" if c.genotype == self.winner else ("~" if c.cut else " ")
+            mark = "*" if c.genotype == self.winner else ("~" if c.cut or c.deadline else " ")
             shot = f"{c.one_shot:.4f}" if c.one_shot is not None else "   -  "
             lines.append(f"{mark} valid {self.metric}={c.score(self.metric):.4f}  one-shot={shot}  "
                          f"{c.seconds:6.1f} s  {c.genotype.summary()}")
@@ -235,6 +237,12 @@ class _Budget:
         if self.reserve_final:
             self.reserve = final_retrain_estimate(best.seconds, best.epochs, self.extra_epochs, self.max_epochs)
 
+    def left(self) -> float | None:
+        """Seconds left before the budget (less the reserve) runs out; ``None`` without a budget."""
+        if self.seconds is None:
+            return None
+        return self.seconds - (time.perf_counter() - self.t0) - self.reserve
+
     def allows(self, factor: float = 1.0) -> bool:
         """Whether a run predicted to cost ``factor`` x the mean run so far still fits."""
         if self.seconds is None or not self.spent:
@@ -313,9 +321,9 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
             as :func:`recipe_entry` reads them; default ``search.select_recipes`` or :func:`default_grid`.
         budget_seconds: wall-clock cap of the selection (``None``: none); candidates that would not
             fit (:class:`_Budget`; with ``search.budget_includes_final`` also the final retrain's
-            reserve) are skipped (counted in ``skipped``), never half-trained.
-        anchors: architectures that get the recipe grid too, whatever their rank (the baseline
-            point); order of the recipe stage: :func:`_recipe_plan`.
+            reserve) are skipped (counted in ``skipped``); one still training when it runs out is
+            stopped there with its best weights (``deadline``).
+        anchors: architectures that get the recipe grid too (the baseline point); see :func:`_recipe_plan`.
         features: the content features the candidates take (``item_features=`` ...), if any.
     """
     s = cfg.search
@@ -333,11 +341,11 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
         if not budget.allows(recipe_cost_factor(g.recipe) / max(1.0, _mean_factor(done))):
             budget.skipped += 1
             return
-        cut = _cut_for(done, s.select_cut, metric, hib)
+        cut, end = _cut_for(done, s.select_cut, metric, hib), deadline_rule(budget.left())
         _, res, sec = train_candidate(g, dataset, graph, cfg.train, evaluator, patience=s.select_patience,
-                                      features=features, stop=cut)
-        done.append(Candidate(g, {k: float(v) for k, v in res.best_valid.items()}, sec, res.epochs_run,
-                              shot, stage, cut=bool(cut is not None and cut.fired)))
+                                      features=features, stop=any_rule(cut, end))
+        done.append(Candidate(g, {k: float(v) for k, v in res.best_valid.items()}, sec, res.epochs_run, shot,
+                              stage, cut=bool(cut and cut.fired), deadline=bool(end and end.fired)))
         budget.record(sec, _best(done, metric, hib))
         say(f"select [{stage}] valid {metric}={done[-1].score(metric):.4f} ({sec:.1f} s, "
             f"{res.epochs_run} epochs): {g.summary()}")

@@ -67,7 +67,8 @@ def test_train_candidate_honours_the_cut_and_selection_prunes_by_one_shot(data):
     res = select_genotype([good, bad, worse], ds, graph, cfg, ev, recipes=[], one_shot={good: 0.3, bad: 0.1, worse: 0.2},
                           anchors=[])
     assert res.pruned == [bad] and [c.genotype.with_(recipe=None) for c in res.candidates] == [good, worse]
-    assert res.to_dict()["pruned"] == [bad.summary()]
+    assert res.to_dict()["pruned"] == [bad.summary()] and "pruned (one-shot" in res.table()
+    assert bad.summary() in res.table().splitlines()[-1]
     kept = select_genotype([good, bad], ds, graph, cfg, ev, recipes=[], one_shot={good: 0.3, bad: 0.1}, anchors=[bad])
     assert kept.pruned == [] and len(kept.candidates) == 2
     off = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, select_prune=0.0))

@@ -124,13 +124,17 @@ class SelectionResult:
 
     def table(self) -> str:
         """One line per retrained candidate, the winner marked with ``*``, a candidate stopped by the
-        incumbent cut or the deadline (:mod:`~darts_gnn.search.early_cut`) with ``~``."""
+        incumbent cut or the deadline (:mod:`~darts_gnn.search.early_cut`) with ``~`` and the reason;
+        then the architectures pruned by their one-shot score."""
         lines = []
         for c in self.candidates:
             mark = "*" if c.genotype == self.winner else ("~" if c.cut or c.deadline else " ")
             shot = f"{c.one_shot:.4f}" if c.one_shot is not None else "   -  "
+            why = " (cut)" if c.cut else (" (deadline)" if c.deadline else "")
             lines.append(f"{mark} valid {self.metric}={c.score(self.metric):.4f}  one-shot={shot}  "
-                         f"{c.seconds:6.1f} s  {c.genotype.summary()}")
+                         f"{c.seconds:6.1f} s  {c.genotype.summary()}{why}")
+        lines += [f"- pruned (one-shot score below the pool's best x search.select_prune): {g.summary()}"
+                  for g in self.pruned]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

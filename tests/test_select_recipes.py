@@ -228,3 +228,17 @@ def test_shared_negatives_bpr_averages_over_unmasked_pairs():
     ref = ref + cfg.train.l2 * 0.5 * (ego_u[users].pow(2).sum() + ego_i[pos].pow(2).sum()
                                       + ego_i[neg].pow(2).sum()) / len(users)
     assert torch.allclose(loss, ref, atol=1e-6)
+
+
+def test_budget_starts_a_run_when_a_fraction_of_it_fits():
+    b = _Budget(100.0, start_fraction=0.5, reserve_final=False)
+    b.record(40.0, _cand(40.0, 40, 0.2))                      # mean run 40 s, no final-retrain reserve
+    b.t0 = time.perf_counter() - 75.0
+    assert b.allows()                                         # 75 + 0.5 x 40 <= 100
+    whole = _Budget(100.0, start_fraction=1.0)
+    whole.record(40.0, _cand(40.0, 40, 0.2))
+    whole.t0 = b.t0
+    assert not whole.allows() and whole.reserve > 0           # 75 + 40 + reserve > 100
+    b.t0 = time.perf_counter() - 85.0
+    assert not b.allows()                                     # 85 + 20 > 100
+    assert 0 < b.left() < 15.1 and _Budget(None).left() is None

@@ -39,12 +39,16 @@ from ..engine.trial import fit_and_evaluate
 
 __all__ = ["Candidate", "SelectionResult", "select_genotype", "train_candidate", "spearman",
            "default_recipes", "default_grid", "recipe_entry", "better", "SOFTMAX_RECIPES",
-           "final_retrain_estimate", "recipe_cost_factor", "PROXY_WARN", "MIN_POOL_FOR_PROXY"]
+           "final_retrain_estimate", "recipe_cost_factor", "PROXY_WARN", "MIN_POOL_FOR_PROXY", "START_FRACTION"]
 
 #: Below this Spearman correlation the one-shot proxy is called uninformative.
 PROXY_WARN = 0.3
 #: Fewer scored candidates than this: no correlation is reported.
 MIN_POOL_FOR_PROXY = 3
+#: A candidate starts when this fraction of its predicted cost still fits the selection budget; the
+#: deadline (:func:`~darts_gnn.search.early_cut.deadline_rule`) stops it when the budget runs out, with
+#: its best weights (a run's last ``select_patience`` evaluations never improve it).
+START_FRACTION = 0.5
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
@@ -226,8 +230,9 @@ class _Budget:
     epoch). The first run always starts."""
 
     def __init__(self, seconds: float | None, extra_epochs: int = 0, max_epochs: int | None = None,
-                 reserve_final: bool = True):
+                 reserve_final: bool = True, start_fraction: float = 1.0):
         self.seconds = seconds
+        self.start_fraction = float(start_fraction)
         self.reserve_final = reserve_final
         self.spent: list[float] = []
         self.extra_epochs, self.max_epochs = extra_epochs, max_epochs
@@ -248,12 +253,14 @@ class _Budget:
         return self.seconds - (time.perf_counter() - self.t0) - self.reserve
 
     def allows(self, factor: float = 1.0) -> bool:
-        """Whether a run predicted to cost ``factor`` x the mean run so far still fits."""
+        """Whether ``start_fraction`` of a run predicted to cost ``factor`` x the mean run so far still
+        fits (the deadline stops a run that started with less than its whole predicted cost left)."""
         if self.seconds is None or not self.spent:
             return True
         mean = sum(self.spent) / len(self.spent)
+        need = self.start_fraction * factor * mean
         # data parallel: rank 0's clock decides, so that every rank retrains the same candidates
-        return distributed.agree(time.perf_counter() - self.t0 + factor * mean + self.reserve <= self.seconds)
+        return distributed.agree(time.perf_counter() - self.t0 + need + self.reserve <= self.seconds)
 
 
 def _cut_for(done: Sequence[Candidate], rho: float, metric: str, hib: bool):
@@ -267,7 +274,8 @@ def _budget_for(cfg, seconds: float | None) -> _Budget:
     one sizes the final-retrain reserve, which only ``search.budget_includes_final`` keeps."""
     s = cfg.search
     extra = max(0, cfg.train.patience - s.select_patience) * cfg.train.eval_every
-    return _Budget(seconds, extra_epochs=extra, max_epochs=cfg.train.epochs, reserve_final=s.budget_includes_final)
+    return _Budget(seconds, extra_epochs=extra, max_epochs=cfg.train.epochs, reserve_final=s.budget_includes_final,
+                   start_fraction=START_FRACTION)
 
 
 def _monitor(evaluator) -> tuple[str, bool]:

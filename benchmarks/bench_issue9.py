@@ -40,6 +40,8 @@ from darts_gnn.pipeline import build_searcher, retrain, run_search  # noqa: E402
 from darts_gnn.search.pool import baseline_genotype  # noqa: E402
 from darts_gnn.search.select import select_genotype  # noqa: E402
 from darts_gnn.search.tune import tune_baseline  # noqa: E402
+from darts_gnn.engine.trial import fit_and_evaluate  # noqa: E402
+from darts_gnn.nn.models import build_model  # noqa: E402
 
 CONFIGS = {"ml100k": "search_ml100k.yaml", "lastfm": "search_lastfm.yaml"}
 METRICS = ("recall@20", "ndcg@20")
@@ -94,29 +96,54 @@ def run_evolution(path, overrides, dataset, graph, budget: float, search_seconds
             "proxy_spearman": sel.get("proxy_spearman")}
 
 
+def _lightgcn_row(test: dict, ref: float) -> dict:
+    return {**{m: test[m] for m in METRICS}, "total_seconds": ref, "search_select_seconds": 0.0,
+            "retrain_seconds": ref, "genotype": "LightGCN lr=0.001 l2=0.0001"}
+
+
+def _lightgcn(cfg, dataset, graph) -> tuple[float, dict]:
+    """LightGCN with the config's full protocol, timed as :func:`run_search` times its baseline."""
+    ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
+    b = fit_and_evaluate(lambda: build_model(cfg.model, dataset, graph), dataset, cfg.train, ev, graph=graph,
+                         splits=("test",))
+    return b.fit_seconds, b.metrics["test"]
+
+
+def _with_darts(cfg, dataset, graph, seed: int) -> dict:
+    """The LightGCN reference and DARTS + selection, through ``run_search --compare-baseline``."""
+    rep = run_search(cfg, None, compare_baseline=True, progress=False, dataset=dataset, graph=graph)
+    d = rep.diagnostics
+    ref = rep.baseline["train_seconds"]
+    return {"seed": seed, "reference_seconds": ref, "budget_seconds": cfg.search.budget_factor * ref,
+            "lightgcn": _lightgcn_row(rep.baseline["test"], ref),
+            "darts": {**{m: rep.test[m] for m in METRICS}, "genotype": rep.genotype.summary(),
+                      "search_seconds": rep.search.seconds, "select_seconds": d.get("selection_seconds"),
+                      "retrain_seconds": rep.retrain_seconds, "total_seconds": d.get("total_seconds"),
+                      "search_select_seconds": rep.search.seconds + d.get("selection_seconds", 0.0),
+                      "proxy_spearman": d.get("proxy_spearman"),
+                      "skipped": d.get("selection", {}).get("skipped"),
+                      "candidates": d.get("selection", {}).get("candidates")}}
+
+
 def one_seed(name: str, seed: int, args, dataset, graph, save=lambda row: None) -> dict:
     """All methods for one seed; ``save(row)`` after each, so that a stopped run leaves partial tables."""
     path = ROOT / "configs" / CONFIGS[name]
     overrides = list(args.set) + [f"train.num_threads={args.threads}", f"train.seed={seed}", f"search.seed={seed}",
                                   "train.progress=false"]
     cfg = load_config(path, overrides)
-    rep = run_search(cfg, None, compare_baseline=True, progress=False, dataset=dataset, graph=graph)
-    d = rep.diagnostics
-    ref = rep.baseline["train_seconds"]
-    budget = cfg.search.budget_factor * ref
-    row = {"seed": seed, "reference_seconds": ref, "budget_seconds": budget,
-           "lightgcn": {**{m: rep.baseline["test"][m] for m in METRICS}, "total_seconds": ref,
-                        "search_select_seconds": 0.0, "retrain_seconds": ref,
-                        "genotype": "LightGCN lr=0.001 l2=0.0001"},
-           "darts": {**{m: rep.test[m] for m in METRICS}, "genotype": rep.genotype.summary(),
-                     "search_seconds": rep.search.seconds, "select_seconds": d.get("selection_seconds"),
-                     "retrain_seconds": rep.retrain_seconds, "total_seconds": d.get("total_seconds"),
-                     "search_select_seconds": rep.search.seconds + d.get("selection_seconds", 0.0),
-                     "proxy_spearman": d.get("proxy_spearman"), "reserve_seconds": d.get("selection", {}).get("reserve_seconds"),
-                     "candidates": d.get("selection", {}).get("candidates")}}
-    _say(name, seed, "lightgcn", row["lightgcn"], ref)
-    _say(name, seed, "darts", row["darts"], ref)
-    save(row)
+    if seed not in args.darts_seeds:   # the LightGCN reference alone (the budget's unit)
+        ref, test = _lightgcn(cfg, dataset, graph)
+        row = {"seed": seed, "reference_seconds": ref, "budget_seconds": cfg.search.budget_factor * ref,
+               "lightgcn": _lightgcn_row(test, ref)}
+        _say(name, seed, "lightgcn", row["lightgcn"], ref)
+        save(row)
+    else:
+        row = _with_darts(cfg, dataset, graph, seed)
+        ref = row["reference_seconds"]
+        _say(name, seed, "lightgcn", row["lightgcn"], ref)
+        _say(name, seed, "darts", row["darts"], ref)
+        save(row)
+    budget = row["budget_seconds"]
     if seed in args.tuned_seeds:
         row["tuned"] = run_tuned(cfg, dataset, graph, budget)
         _say(name, seed, "tuned", row["tuned"], ref)
@@ -126,7 +153,9 @@ def one_seed(name: str, seed: int, args, dataset, graph, save=lambda row: None) 
         _say(name, seed, "random", row["random"], ref)
         save(row)
     if seed in args.evo_seeds:
-        row["evolution"] = run_evolution(path, overrides, dataset, graph, budget, rep.search.seconds)
+        # evolution's own search is capped at DARTS's search seconds (0.25 x the reference without DARTS)
+        cap = row["darts"]["search_seconds"] if "darts" in row else 0.25 * ref
+        row["evolution"] = run_evolution(path, overrides, dataset, graph, budget, cap)
         _say(name, seed, "evolution", row["evolution"], ref)
     return row
 
@@ -192,6 +221,8 @@ def main(argv=None) -> int:
     p.add_argument("--datasets", nargs="+", default=list(CONFIGS),
                    help="ml100k, lastfm, or LABEL=CONFIG (a configs/ file name; with --set data.path=...)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--darts-seeds", nargs="*", type=int, default=[0, 1, 2],
+                   help="seeds that run DARTS + selection (the others train the LightGCN reference alone)")
     p.add_argument("--tuned-seeds", nargs="*", type=int, default=[0, 1, 2])
     p.add_argument("--random-seeds", nargs="*", type=int, default=[0])
     p.add_argument("--evo-seeds", nargs="*", type=int, default=[0])

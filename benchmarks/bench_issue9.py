@@ -180,6 +180,32 @@ def _gain(rows, key: str, base: str, metric: str) -> str:
     return f"{100 * (a / b - 1):+.1f}%"
 
 
+def _ref(row: dict, key: str) -> float:
+    """The LightGCN seconds ``key`` is measured against: its own process's (after ``--merge``), else the row's."""
+    return row[key].get("reference_seconds", row["reference_seconds"])
+
+
+def merge(paths) -> dict:
+    """One report from several ``bench_issue9.json`` files: rows by (data set, seed), methods by name,
+    a later file's method replacing an earlier one's; each method keeps the LightGCN reference seconds
+    of the process that ran it, so every time ratio stays a same-process ratio."""
+    out: dict = {"command": "merge of " + " ".join(str(p) for p in paths), "threads": None, "datasets": {}}
+    for path in paths:
+        rep = json.loads(Path(path).read_text())
+        out["threads"] = rep.get("threads")
+        for name, rows in rep["datasets"].items():
+            seeds = out["datasets"].setdefault(name, {})
+            for r in rows:
+                if "lightgcn" not in r:
+                    continue
+                row = seeds.setdefault(r["seed"], {"seed": r["seed"], "reference_seconds": r["reference_seconds"]})
+                for key, _ in METHODS:
+                    if key in r and (key != "lightgcn" or key not in row):
+                        row[key] = {**r[key], "reference_seconds": r["reference_seconds"], "source": str(path)}
+    out["datasets"] = {n: [rows[k] for k in sorted(rows)] for n, rows in out["datasets"].items()}
+    return out
+
+
 def table(report: dict) -> str:
     lines = [f"Command: `{report['command']}` (torch threads: {report['threads']})", "",
              "Gains are paired: over the seeds where both methods ran; R = Recall@20, N = NDCG@20.", "",
@@ -194,8 +220,8 @@ def table(report: dict) -> str:
                 continue
             rec = [r[key]["recall@20"] for r in got]
             gains = [" / ".join(_gain(rows, key, b, m) for m in METRICS) for b in ("lightgcn", "tuned")]
-            ratios = ", ".join(f"{r[key]['total_seconds'] / r['reference_seconds']:.2f}" for r in got)
-            ss = ", ".join(f"{r[key].get('search_select_seconds', math.nan) / r['reference_seconds']:.2f}"
+            ratios = ", ".join(f"{r[key]['total_seconds'] / _ref(r, key):.2f}" for r in got)
+            ss = ", ".join(f"{r[key].get('search_select_seconds', math.nan) / _ref(r, key):.2f}"
                            for r in got) if key != "lightgcn" else "-"
             lines.append(f"| {name} | {label} | {_ms(rec)} | {_ms([r[key]['ndcg@20'] for r in got])} | "
                          f"{gains[0]} | {gains[1]} | {len(got)} | {ss} | {ratios} |")
@@ -229,7 +255,11 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "issue9"))
+    p.add_argument("--merge", nargs="+", metavar="JSON", help="only print the table of these reports merged")
     args = p.parse_args(argv)
+    if args.merge:
+        print(table(merge(args.merge)))
+        return 0
     import torch
 
     from darts_gnn.data import Graph, load_dataset

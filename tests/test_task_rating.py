@@ -188,6 +188,8 @@ def test_tiny_darts_search_with_the_rating_task(tmp_path):
     best = min(c["valid"]["rmse"] for c in sel["candidates"])
     winner = [c for c in sel["candidates"] if c["valid"]["rmse"] == best][0]
     assert winner["genotype"] in metrics["model"]
+    # the baseline point gets the default recipe grid, but only its BPR part: the task owns its loss
+    assert not any("softmax" in c["genotype"] for c in sel["candidates"])
     history = json.loads((run / "search.json").read_text())["history"]
     assert all("valid/rmse" in r and "loss/train" in r for r in history)
 

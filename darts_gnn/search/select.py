@@ -287,13 +287,14 @@ def _monitor(evaluator) -> tuple[str, bool]:
     return task.monitor, task.higher_is_better
 
 
-def _grid(cfg, recipes: Sequence | None) -> list:
+def _grid(cfg, recipes: Sequence | None, own_loss: bool = False) -> list:
     """The recipe grid as ``(Recipe, norm)`` pairs: ``recipes``, else ``search.select_recipes``, else
-    :func:`default_grid`."""
+    :func:`default_grid` (its BPR part only when a task trains with its own loss, ``own_loss``)."""
     s = cfg.search
-    if recipes is None:
-        recipes = s.select_recipes if s.select_recipes else default_grid(s.select_lr, cfg.train.l2)
-    return [recipe_entry(r) for r in recipes]
+    if recipes is None and not s.select_recipes:
+        grid = default_grid(s.select_lr, cfg.train.l2)
+        return [(r, n) for r, n in grid if not own_loss or (r.loss == "bpr" and r.negatives == 1 and not n)]
+    return [recipe_entry(r) for r in (recipes if recipes is not None else s.select_recipes)]
 
 
 def _recipe_variants(genotype, grid: list, lr: float):
@@ -344,7 +345,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     pool = _dedupe(candidates)[:pool_size or s.select_pool]
     if not pool:
         raise ValueError("select_genotype: the candidate pool is empty")
-    grid = _grid(cfg, recipes)
+    grid = _grid(cfg, recipes, own_loss=task_of(evaluator) is not None)
     budget = _budget_for(cfg, budget_seconds)
     done: list[Candidate] = []
     say = log or (lambda m: None)

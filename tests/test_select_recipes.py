@@ -242,3 +242,22 @@ def test_budget_starts_a_run_when_a_fraction_of_it_fits():
     b.t0 = time.perf_counter() - 85.0
     assert not b.allows()                                     # 85 + 20 > 100
     assert 0 < b.left() < 15.1 and _Budget(None).left() is None
+
+
+def test_recipe_plan_puts_the_baseline_first_recipe_by_recipe():
+    from types import SimpleNamespace
+
+    from darts_gnn.search.select import _recipe_plan
+    lr = 5e-3
+    base, top = Genotype.lightgcn(2, 8), Genotype.mf(8)
+    done = [Candidate(g.with_(recipe=Recipe(lr=lr)), {"recall@20": v}, 1.0, 5)
+            for g, v in ((top, 0.3), (base, 0.2))]
+    grid = [(Recipe(l2=1e-3), None), (Recipe(loss="softmax", negatives=8, temperature=0.2), True)]
+    s = SimpleNamespace(select_lr=lr, select_recipe_top=1)
+    plan = [(g.recipe.loss, g.with_(recipe=None, norm=False)) for g, _ in _recipe_plan(done, [base], grid, s, "recall@20", True)]
+    assert plan == [("bpr", base), ("bpr", top), ("softmax", base), ("softmax", top)]
+    only_top = [g.with_(recipe=None, norm=False) for g, _ in _recipe_plan(done, [], grid, s, "recall@20", True)]
+    assert only_top == [top, top]
+    not_retrained = [g.with_(recipe=None, norm=False) for g, _ in
+                     _recipe_plan(done[:1], [base], grid, s, "recall@20", True)]
+    assert not_retrained == [top, top]                       # an anchor that was not retrained gets none

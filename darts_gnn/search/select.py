@@ -305,12 +305,15 @@ def _recipe_variants(genotype, grid: list, lr: float):
 
 
 def _recipe_plan(done: Sequence[Candidate], anchors: Sequence, grid: list, s, metric: str, hib: bool):
-    """``(genotype with recipe, base architecture)`` pairs of the recipe stage, recipe-major: each grid
-    entry on the ``s.select_recipe_top`` best retrained architectures, then on the retrained
-    ``anchors`` not among them (cheap BPR recipes for all before the costlier objectives)."""
-    targets = [c.genotype for c in _ranked(done, metric, hib)[:s.select_recipe_top]]
+    """``(genotype with recipe, base architecture)`` pairs of the recipe stage, recipe-major over the
+    targets: the retrained ``anchors`` (the baseline point) first, then the ``s.select_recipe_top`` best
+    retrained architectures not among them. Under a tight budget the baseline thus gets every recipe
+    before the search's own architectures do, so the search does not end behind the baseline trained
+    with the grid's best recipe (what a random or evolutionary pool, whose best architecture is
+    usually the baseline, would find); cheap BPR recipes go before the costlier objectives."""
     retrained = {_with_lr(c.genotype, s.select_lr) for c in done if c.stage == "architecture"}
-    targets += [g for g in (_with_lr(a, s.select_lr) for a in anchors) if g in retrained and g not in targets]
+    targets = [g for g in (_with_lr(a, s.select_lr) for a in anchors) if g in retrained]
+    targets += [c.genotype for c in _ranked(done, metric, hib)[:s.select_recipe_top] if c.genotype not in targets]
     for entry in grid:
         for t in targets:
             yield next(_recipe_variants(t, [entry], s.select_lr)), t
@@ -367,7 +370,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     for g in pool:
         run(_with_lr(g, s.select_lr), "architecture", one_shot.get(g))
     tried = {c.genotype for c in done}
-    for arch, _ in _recipe_plan(done, anchors, grid, s, metric, hib):   # recipe-major, anchors after
+    for arch, _ in _recipe_plan(done, anchors, grid, s, metric, hib):   # recipe-major, anchors first
         if arch not in tried:
             tried.add(arch)
             run(arch, "recipe", None)

@@ -32,12 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_select import random_pool  # noqa: E402
+from bench_select import random_pool_with_baseline  # noqa: E402
 
 from darts_gnn.config import load_config  # noqa: E402
 from darts_gnn.tasks.metrics import Evaluator  # noqa: E402
-from darts_gnn.pipeline import build_searcher, retrain, run_search  # noqa: E402
-from darts_gnn.search.pool import baseline_genotype  # noqa: E402
+from darts_gnn.pipeline import retrain, run_search  # noqa: E402
 from darts_gnn.search.select import select_genotype  # noqa: E402
 from darts_gnn.search.tune import tune_baseline  # noqa: E402
 from darts_gnn.engine.trial import fit_and_evaluate  # noqa: E402
@@ -73,11 +72,7 @@ def run_tuned(cfg, dataset, graph, budget: float) -> dict:
 
 def run_random(cfg, dataset, graph, budget: float, seed: int) -> dict:
     ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
-    space = build_searcher(cfg, dataset, graph, progress=False).model.space  # same space (width rule)
-    pool = random_pool(space, cfg.search.select_pool + 1, seed)
-    base = baseline_genotype(cfg.model)
-    if base is not None and space.contains(base) and base not in pool:
-        pool.append(base)
+    pool, base = random_pool_with_baseline(cfg, dataset, graph, seed)
     t0 = time.perf_counter()
     sel = select_genotype(pool, dataset, graph, cfg, ev, pool_size=len(pool), budget_seconds=budget,
                           anchors=[base] if base is not None and cfg.search.select_recipe_baseline else [])

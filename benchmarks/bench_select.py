@@ -59,17 +59,25 @@ def random_pool(space, n: int, seed: int) -> list:
     return out
 
 
-def run_random(cfg, dataset, graph, budget_seconds: float, seed: int) -> dict:
-    from darts_gnn.tasks.metrics import Evaluator
-    from darts_gnn.pipeline import build_searcher, retrain
+def random_pool_with_baseline(cfg, dataset, graph, seed: int):
+    """``(pool, base)``: ``select_pool + 1`` uniform genotypes of the search's own space (its width
+    rule) plus the config's baseline point when the space holds it; ``base`` is that point or ``None``."""
+    from darts_gnn.pipeline import build_searcher
     from darts_gnn.search.pool import baseline_genotype
-    from darts_gnn.search.select import select_genotype
-    ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
-    space = build_searcher(cfg, dataset, graph, progress=False).model.space  # same space (width rule)
+    space = build_searcher(cfg, dataset, graph, progress=False).model.space
     pool = random_pool(space, cfg.search.select_pool + 1, seed)
     base = baseline_genotype(cfg.model)
     if base is not None and space.contains(base) and base not in pool:
         pool.append(base)
+    return pool, base
+
+
+def run_random(cfg, dataset, graph, budget_seconds: float, seed: int) -> dict:
+    from darts_gnn.tasks.metrics import Evaluator
+    from darts_gnn.pipeline import retrain
+    from darts_gnn.search.select import select_genotype
+    ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
+    pool, _ = random_pool_with_baseline(cfg, dataset, graph, seed)
     t0 = time.perf_counter()
     sel = select_genotype(pool, dataset, graph, cfg, ev, pool_size=len(pool), budget_seconds=budget_seconds)
     seconds = time.perf_counter() - t0

@@ -254,10 +254,10 @@ def test_recipe_plan_puts_the_baseline_first_recipe_by_recipe():
             for g, v in ((top, 0.3), (base, 0.2))]
     grid = [(Recipe(l2=1e-3), None), (Recipe(loss="softmax", negatives=8, temperature=0.2), True)]
     s = SimpleNamespace(select_lr=lr, select_recipe_top=1)
-    plan = [(g.recipe.loss, g.with_(recipe=None, norm=False)) for g, _ in _recipe_plan(done, [base], grid, s, "recall@20", True)]
+    plan = [(g.recipe.loss, g.with_(recipe=None, norm=False)) for g in _recipe_plan(done, [base], grid, s, "recall@20", True)]
     assert plan == [("bpr", base), ("bpr", top), ("softmax", base), ("softmax", top)]
-    only_top = [g.with_(recipe=None, norm=False) for g, _ in _recipe_plan(done, [], grid, s, "recall@20", True)]
+    only_top = [g.with_(recipe=None, norm=False) for g in _recipe_plan(done, [], grid, s, "recall@20", True)]
     assert only_top == [top, top]
-    not_retrained = [g.with_(recipe=None, norm=False) for g, _ in
+    not_retrained = [g.with_(recipe=None, norm=False) for g in
                      _recipe_plan(done[:1], [base], grid, s, "recall@20", True)]
     assert not_retrained == [top, top]                       # an anchor that was not retrained gets none

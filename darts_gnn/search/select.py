@@ -305,7 +305,7 @@ def _recipe_variants(genotype, grid: list, lr: float):
 
 
 def _recipe_plan(done: Sequence[Candidate], anchors: Sequence, grid: list, s, metric: str, hib: bool):
-    """``(genotype with recipe, base architecture)`` pairs of the recipe stage, recipe-major over the
+    """The genotypes (with their recipes) of the recipe stage, recipe-major over the
     targets: the retrained ``anchors`` (the baseline point) first, then the ``s.select_recipe_top`` best
     retrained architectures not among them. Under a tight budget the baseline thus gets every recipe
     before the search's own architectures do, so the search does not end behind the baseline trained
@@ -316,7 +316,7 @@ def _recipe_plan(done: Sequence[Candidate], anchors: Sequence, grid: list, s, me
     targets += [c.genotype for c in _ranked(done, metric, hib)[:s.select_recipe_top] if c.genotype not in targets]
     for entry in grid:
         for t in targets:
-            yield next(_recipe_variants(t, [entry], s.select_lr)), t
+            yield next(_recipe_variants(t, [entry], s.select_lr))
 
 
 def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
@@ -370,7 +370,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     for g in pool:
         run(_with_lr(g, s.select_lr), "architecture", one_shot.get(g))
     tried = {c.genotype for c in done}
-    for arch, _ in _recipe_plan(done, anchors, grid, s, metric, hib):   # recipe-major, anchors first
+    for arch in _recipe_plan(done, anchors, grid, s, metric, hib):   # recipe-major, anchors first
         if arch not in tried:
             tried.add(arch)
             run(arch, "recipe", None)

@@ -38,6 +38,7 @@ from darts_gnn.config import load_config  # noqa: E402
 from darts_gnn.tasks.metrics import Evaluator  # noqa: E402
 from darts_gnn.pipeline import retrain, run_search  # noqa: E402
 from darts_gnn.search.select import select_genotype  # noqa: E402
+from darts_gnn.search.pool import incumbent_candidate  # noqa: E402
 from darts_gnn.search.tune import tune_baseline  # noqa: E402
 from darts_gnn.engine.trial import fit_and_evaluate  # noqa: E402
 from darts_gnn.nn.models import build_model  # noqa: E402
@@ -56,7 +57,7 @@ def _ms(values) -> str:
 
 
 def _finish(sel, cfg, dataset, graph, ev, seconds: float) -> dict:
-    """Retrain ``sel.winner`` with the full protocol and test it."""
+    """Retrain ``sel.winner`` with the full protocol and test it (``seconds``: search + selection)."""
     _, _, test, rt = retrain(sel.winner, dataset, graph, cfg, ev)
     return {**{m: test[m] for m in METRICS}, "genotype": sel.winner.summary(), "select_seconds": seconds,
             "search_select_seconds": seconds, "retrain_seconds": rt, "total_seconds": seconds + rt, "retrained": len(sel.candidates), "skipped": sel.skipped,
@@ -70,13 +71,18 @@ def run_tuned(cfg, dataset, graph, budget: float) -> dict:
     return _finish(sel, cfg, dataset, graph, ev, time.perf_counter() - t0)
 
 
-def run_random(cfg, dataset, graph, budget: float, seed: int) -> dict:
+def run_random(cfg, dataset, graph, budget: float, seed: int, reference: dict) -> dict:
+    """Uniform genotypes + the LightGCN point through the same selection, against the same incumbent
+    as DARTS's: the ``reference`` LightGCN run of this seed (its time counts, as in DARTS's budget)."""
     ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
     pool, base = random_pool_with_baseline(cfg, dataset, graph, seed)
+    inc = incumbent_candidate(cfg, dataset, graph, ev, reference)
+    before = inc.seconds if inc is not None else 0.0
     t0 = time.perf_counter()
-    sel = select_genotype(pool, dataset, graph, cfg, ev, pool_size=len(pool), budget_seconds=budget,
-                          anchors=[base] if base is not None and cfg.search.select_recipe_baseline else [])
-    return _finish(sel, cfg, dataset, graph, ev, time.perf_counter() - t0)
+    sel = select_genotype(pool, dataset, graph, cfg, ev, pool_size=len(pool), budget_seconds=budget - before,
+                          anchors=[base] if base is not None and cfg.search.select_recipe_baseline else [],
+                          incumbent=inc)
+    return _finish(sel, cfg, dataset, graph, ev, time.perf_counter() - t0 + before)
 
 
 def run_evolution(path, overrides, dataset, graph, budget: float, search_seconds: float) -> dict:
@@ -91,17 +97,27 @@ def run_evolution(path, overrides, dataset, graph, budget: float, search_seconds
             "proxy_spearman": sel.get("proxy_spearman")}
 
 
-def _lightgcn_row(test: dict, ref: float) -> dict:
-    return {**{m: test[m] for m in METRICS}, "total_seconds": ref, "search_select_seconds": 0.0,
-            "retrain_seconds": ref, "genotype": "LightGCN lr=0.001 l2=0.0001"}
+def _lightgcn_row(base: dict) -> dict:
+    """The LightGCN reference as a method row; ``base`` as :func:`run_search` reports its baseline."""
+    return {**{m: base["test"][m] for m in METRICS}, "total_seconds": base["train_seconds"],
+            "search_select_seconds": 0.0, "retrain_seconds": base["train_seconds"],
+            "genotype": "LightGCN lr=0.001 l2=0.0001", "best_valid": base.get("best_valid"),
+            "epochs": base.get("epochs")}
 
 
-def _lightgcn(cfg, dataset, graph) -> tuple[float, dict]:
+def _incumbent_source(row: dict) -> dict:
+    """The LightGCN reference of ``row`` as :func:`~darts_gnn.search.pool.incumbent_candidate` reads it."""
+    lg = row["lightgcn"]
+    return {"best_valid": lg["best_valid"], "train_seconds": row["reference_seconds"], "epochs": lg["epochs"]}
+
+
+def _lightgcn(cfg, dataset, graph) -> dict:
     """LightGCN with the config's full protocol, timed as :func:`run_search` times its baseline."""
     ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
     b = fit_and_evaluate(lambda: build_model(cfg.model, dataset, graph), dataset, cfg.train, ev, graph=graph,
                          splits=("test",))
-    return b.fit_seconds, b.metrics["test"]
+    return {"test": b.metrics["test"], "train_seconds": b.fit_seconds, "epochs": b.train.epochs_run,
+            "best_valid": {k: float(v) for k, v in b.train.best_valid.items()}}
 
 
 def _with_darts(cfg, dataset, graph, seed: int) -> dict:
@@ -110,7 +126,7 @@ def _with_darts(cfg, dataset, graph, seed: int) -> dict:
     d = rep.diagnostics
     ref = rep.baseline["train_seconds"]
     return {"seed": seed, "reference_seconds": ref, "budget_seconds": cfg.search.budget_factor * ref,
-            "lightgcn": _lightgcn_row(rep.baseline["test"], ref),
+            "lightgcn": _lightgcn_row(rep.baseline),
             "darts": {**{m: rep.test[m] for m in METRICS}, "genotype": rep.genotype.summary(),
                       "search_seconds": rep.search.seconds, "select_seconds": d.get("selection_seconds"),
                       "retrain_seconds": rep.retrain_seconds, "total_seconds": d.get("total_seconds"),
@@ -127,9 +143,10 @@ def one_seed(name: str, seed: int, args, dataset, graph, save=lambda row: None) 
                                   "train.progress=false"]
     cfg = load_config(path, overrides)
     if seed not in args.darts_seeds:   # the LightGCN reference alone (the budget's unit)
-        ref, test = _lightgcn(cfg, dataset, graph)
+        lg = _lightgcn(cfg, dataset, graph)
+        ref = lg["train_seconds"]
         row = {"seed": seed, "reference_seconds": ref, "budget_seconds": cfg.search.budget_factor * ref,
-               "lightgcn": _lightgcn_row(test, ref)}
+               "lightgcn": _lightgcn_row(lg)}
         _say(name, seed, "lightgcn", row["lightgcn"], ref)
         save(row)
     else:
@@ -144,7 +161,7 @@ def one_seed(name: str, seed: int, args, dataset, graph, save=lambda row: None) 
         _say(name, seed, "tuned", row["tuned"], ref)
         save(row)
     if seed in args.random_seeds:
-        row["random"] = run_random(cfg, dataset, graph, budget, seed)
+        row["random"] = run_random(cfg, dataset, graph, budget, seed, _incumbent_source(row))
         _say(name, seed, "random", row["random"], ref)
         save(row)
     if seed in args.evo_seeds:

@@ -25,7 +25,7 @@ from .search.select import train_candidate
 from .nn.models import build_model
 from .engine.train import resolve_device
 from .engine.trial import fit_and_evaluate
-from .search.pool import estimate_baseline_seconds, run_selection
+from .search.pool import reference_and_incumbent, run_selection
 from .data import Graph, load_dataset
 from .search.monitor import AlphaLogger, heatmap_figure, write_alphas_csv
 from .features import model_features
@@ -89,22 +89,23 @@ def _baseline(dataset, graph, cfg: Config, evaluator, writer):
     result = trial.train
     return {"name": cfg.model.name, "test": trial.metrics["test"], "train_seconds": trial.fit_seconds,
             "epochs": result.epochs_run, "best_epoch": result.best_epoch,
-            "seconds_per_epoch": result.seconds_per_epoch}
+            "seconds_per_epoch": result.seconds_per_epoch,
+            "best_valid": {k: float(v) for k, v in result.best_valid.items()}}
 
 
 def _select_stage(model, result, dataset, graph, cfg: Config, evaluator, base, writer, features=None):
     """Validated selection after the search (:func:`darts_gnn.search.pool.run_selection`): budget
-    reference = the baseline's measured training time, else an estimate; logs the proxy diagnostics."""
-    if base is not None:
-        reference = float(base["train_seconds"])
-    elif cfg.search.total_budget_seconds is not None:
-        reference = cfg.search.total_budget_seconds / cfg.search.budget_factor
-    else:
-        reference = estimate_baseline_seconds(cfg.model, dataset, graph, cfg.train)
+    reference = the baseline's measured training time (or the incumbent's, or an estimate), the
+    incumbent from the ``--compare-baseline`` run or trained here; logs the proxy diagnostics."""
+    reference, incumbent = reference_and_incumbent(cfg, dataset, graph, evaluator, base, features)
+    if incumbent is not None:
+        log.info("selection incumbent (the train section's protocol): valid %s, %.1f s: %s",
+                 ", ".join(f"{k}={v:.4f}" for k, v in incumbent.valid.items() if k.endswith("@20")),
+                 incumbent.seconds, incumbent.genotype.summary())
     picks = [model.genotype(), result.genotype]
     sel, diag = run_selection(model, picks, dataset, graph, cfg, evaluator, reference_seconds=reference,
                               spent_seconds=result.seconds, writer=PrefixedWriter(writer, "") if writer else None,
-                              log=log.info, features=features)
+                              log=log.info, features=features, incumbent=incumbent)
     log.info("selection (%d retrained, %.1f s), winner by validation %s:\n%s", len(sel.candidates),
              sel.seconds, sel.metric, sel.table())
     shot = diag["baseline_one_shot"]

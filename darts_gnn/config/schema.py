@@ -145,7 +145,10 @@ class SearchConfig:
     (``budget_includes_final: true``: the final retrain of the winner is kept inside it as well);
     ``select_prune`` (an architecture whose one-shot score is below this fraction of the pool's best
     is not retrained; 0: off) and ``select_cut`` (a candidate still below this fraction of the best
-    validation score so far after as many epochs as that best one ran is stopped; 0: off).
+    validation score so far after as many epochs as that best one ran is stopped; 0: off);
+    ``select_incumbent`` (the baseline model under the ``train`` section's own lr, L2 and full
+    protocol joins the selection as the incumbent every candidate must beat on validation: the
+    ``--compare-baseline`` run reused, else trained then; its time counts in the budget).
 
     Defaults suit the small budgets of this project (tens of epochs, a few steps each: every step
     propagates over the whole graph, so the search uses larger batches and learning rates than the
@@ -207,6 +210,7 @@ class SearchConfig:
     select_recipes: list[dict[str, Any]] | None = None
     select_recipe_top: int = 1
     select_recipe_baseline: bool = True
+    select_incumbent: bool = True
     budget_factor: float = 3.0
     budget_includes_final: bool = False
     select_prune: float = 0.5

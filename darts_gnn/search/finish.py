@@ -17,7 +17,7 @@ from ..engine.trial import fit_and_evaluate
 from ..tasks.base import task_of
 from .strategy import StrategyResult
 from ..space.genotype import Genotype
-from .pool import baseline_genotype, estimate_baseline_seconds
+from .pool import baseline_genotype, reference_and_incumbent
 from .select import select_genotype, train_candidate
 
 __all__ = ["strategy_report", "retrain_genotype", "select_after_strategy"]
@@ -36,35 +36,39 @@ def _strategy_scores(found: StrategyResult) -> dict:
 
 
 def select_after_strategy(cfg: Config, found: StrategyResult, dataset, graph, evaluator,
-                          reference_seconds: float | None = None, log=None):
+                          baseline: dict | None = None, log=None):
     """The validated selection stage (:func:`darts_gnn.search.select.select_genotype`) after a
     strategy other than DARTS: the pool is the strategy's ``search.select_pool`` best candidates plus
     the config's baseline point of the space (LightGCN), each retrained with the short complete
-    protocol, the winner by validation only. The budget is ``search.total_budget_seconds`` (or
-    ``budget_factor`` x ``reference_seconds``, one baseline training, estimated when not given)
-    minus the strategy's seconds. Returns ``(winner, SelectionResult, diagnostics)``; the diagnostics'
-    ``proxy_spearman`` compares the strategy's short-training scores with the retrained ones."""
+    protocol, the winner by validation only, against the incumbent (the baseline under the ``train``
+    section: ``baseline``, the ``--compare-baseline`` run, reused, or trained here;
+    :func:`~darts_gnn.search.pool.reference_and_incumbent`). The budget is
+    ``search.total_budget_seconds`` (or ``budget_factor`` x one baseline training) minus the
+    strategy's and the incumbent's seconds. Returns ``(winner, SelectionResult, diagnostics)``; the
+    diagnostics' ``proxy_spearman`` compares the strategy's short-training scores with the retrained ones."""
     import math
     import time
 
-    t0 = time.perf_counter()
     s = cfg.search
-    if reference_seconds is None and s.total_budget_seconds is None:
-        reference_seconds = estimate_baseline_seconds(cfg.model, dataset, graph, cfg.train)
+    reference_seconds, incumbent = reference_and_incumbent(cfg, dataset, graph, evaluator, baseline)
+    t0 = time.perf_counter()
+    before = incumbent.seconds if incumbent is not None else 0.0
     total = s.total_budget_seconds if s.total_budget_seconds is not None else s.budget_factor * reference_seconds
     pool = list(found.candidates[:s.select_pool])
     base = baseline_genotype(cfg.model)
     if base is not None and base not in pool:
         pool.append(base)
     scores = _strategy_scores(found)
-    left = max(0.0, total - found.seconds - (time.perf_counter() - t0))
+    left = max(0.0, total - found.seconds - before - (time.perf_counter() - t0))
     res = select_genotype(pool, dataset, graph, cfg, evaluator, one_shot={g: v for g, v in scores.items() if g in pool},
                           pool_size=len(pool), budget_seconds=left, log=log,
-                          anchors=[base] if base is not None and s.select_recipe_baseline else [])
+                          anchors=[base] if base is not None and s.select_recipe_baseline else [],
+                          incumbent=incumbent)
     diag = {"proxy_spearman": None if math.isnan(res.spearman) else res.spearman,
             "baseline_genotype": base.summary() if base is not None else None,
             "budget_seconds": total, "reference_seconds": reference_seconds,
-            "selection_seconds": time.perf_counter() - t0, "warnings": list(res.warnings),
+            "selection_seconds": time.perf_counter() - t0 + before, "incumbent_seconds": before,
+            "warnings": list(res.warnings),
             "selection": res.to_dict()}
     return res.winner, res, diag
 
@@ -85,11 +89,12 @@ def strategy_report(cfg: Config, found: StrategyResult, dataset, graph, evaluato
         b = fit_and_evaluate(lambda: build_model(cfg.model, dataset, graph), dataset, cfg.train, evaluator,
                              graph=graph, splits=("test",), task=task_of(evaluator))
         base = {"name": cfg.model.name, "test": b.metrics["test"], "train_seconds": b.seconds,
-                "epochs": b.epochs, "best_epoch": b.train.best_epoch}
+                "epochs": b.epochs, "best_epoch": b.train.best_epoch,
+                "best_valid": {k: float(v) for k, v in b.train.best_valid.items()}}
     selection, diag = None, {}
     if cfg.search.select and cfg.search.retrain:
         genotype, selection, diag = select_after_strategy(
-            cfg, found, dataset, graph, evaluator, base["train_seconds"] if base is not None else None)
+            cfg, found, dataset, graph, evaluator, base)
     metrics: dict[str, Any] = {"model": f"genotype:{genotype.summary()}", "genotype": genotype.to_dict(),
                                "strategy": cfg.search.strategy, "search_seconds": found.seconds,
                                "search_epochs": found.epochs}

@@ -16,14 +16,15 @@ import torch
 
 from ..engine.seed import seed_everything
 from ..tasks.base import signed, task_of
-from .select import _dedupe, select_genotype
+from .select import INCUMBENT, Candidate, _dedupe, select_genotype, train_candidate
+from ..space.recipe import Recipe
 from ..space.genotype import Genotype, LayerGene
 from ..tasks.metrics import Evaluator
 from ..nn.models import build_model
 from ..engine.train import Trainer
 
 __all__ = ["one_shot_scores", "sample_genotypes", "baseline_genotype", "build_pool", "run_selection",
-           "estimate_baseline_seconds", "ESTIMATED_BASELINE_EPOCHS"]
+           "estimate_baseline_seconds", "ESTIMATED_BASELINE_EPOCHS", "incumbent_candidate", "reference_and_incumbent"]
 
 #: Epochs assumed for one full baseline training when its time was not measured (a LightGCN run
 #: under the shipped protocol early-stops after roughly this many on the benchmark data sets).
@@ -108,14 +109,50 @@ def estimate_baseline_seconds(model_cfg, dataset, graph, train_cfg, epochs: int 
     return per_epoch * ESTIMATED_BASELINE_EPOCHS
 
 
+def incumbent_candidate(cfg, dataset, graph, evaluator, baseline: dict | None = None,
+                        features: dict | None = None):
+    """The incumbent of the selection (``search.select_incumbent``): the config's baseline model with
+    the ``train`` section's own recipe (its ``lr`` and ``l2``) and full protocol, as a
+    :class:`~darts_gnn.search.select.Candidate` of stage ``incumbent``; ``None`` when switched off or
+    when the baseline is not a point of the space. ``baseline``: the ``--compare-baseline`` run (its
+    ``best_valid``, ``train_seconds``, ``epochs``), reused instead of training it again (not with content
+    ``features``, which that run does not take)."""
+    base = baseline_genotype(cfg.model)
+    if base is None or not cfg.search.select_incumbent:
+        return None
+    g = base.with_(recipe=Recipe(lr=float(cfg.train.lr)))
+    if baseline is not None and baseline.get("best_valid") and not features:
+        return Candidate(g, {k: float(v) for k, v in baseline["best_valid"].items()},
+                         float(baseline["train_seconds"]), int(baseline["epochs"]), stage=INCUMBENT)
+    _, res, sec = train_candidate(g, dataset, graph, cfg.train, evaluator, features=features)
+    return Candidate(g, {k: float(v) for k, v in res.best_valid.items()}, sec, res.epochs_run, stage=INCUMBENT)
+
+
+def reference_and_incumbent(cfg, dataset, graph, evaluator, baseline: dict | None = None,
+                            features: dict | None = None):
+    """``(reference_seconds, incumbent)``: the budget's unit, one baseline training (the measured
+    ``baseline`` run; else ``search.total_budget_seconds / budget_factor``; else the incumbent's own
+    training, which is one; else :func:`estimate_baseline_seconds`), and :func:`incumbent_candidate`."""
+    inc = incumbent_candidate(cfg, dataset, graph, evaluator, baseline, features)
+    s = cfg.search
+    if baseline is not None:
+        return float(baseline["train_seconds"]), inc
+    if s.total_budget_seconds is not None:
+        return s.total_budget_seconds / s.budget_factor, inc
+    if inc is not None:
+        return inc.seconds, inc
+    return estimate_baseline_seconds(cfg.model, dataset, graph, cfg.train), inc
+
+
 def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, reference_seconds: float,
                   spent_seconds: float, writer=None, log: Callable[[str], None] | None = None,
-                  features: dict | None = None):
+                  features: dict | None = None, incumbent=None):
     """The validated selection stage after a search (module doc). Returns
     ``(SelectionResult, diagnostics dict)``; the diagnostics go to ``metrics.json`` and TensorBoard.
 
     The selection's budget is ``budget_factor * reference_seconds - spent_seconds`` (or
-    ``cfg.search.total_budget_seconds - spent_seconds`` when that is set)."""
+    ``cfg.search.total_budget_seconds - spent_seconds`` when that is set), less the seconds of the
+    ``incumbent`` (:func:`incumbent_candidate`), which count as selection time."""
     import time
     t0 = time.perf_counter()
     s = cfg.search
@@ -126,17 +163,20 @@ def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, ref
     pool = pool[:s.select_pool] + [g for g in extra if g not in pool[:s.select_pool]]
     # retrained best one-shot first, so that a tight budget drops the least promising
     pool.sort(key=lambda g: -signed(evaluator, scores[g]) if g in scores else math.inf)
-    left = max(0.0, total - spent_seconds - (time.perf_counter() - t0))
+    before = incumbent.seconds if incumbent is not None else 0.0
+    left = max(0.0, total - spent_seconds - before - (time.perf_counter() - t0))
     res = select_genotype(pool, dataset, graph, cfg, evaluator, one_shot=scores,
                           pool_size=len(pool), budget_seconds=left, log=log, features=features,
-                          anchors=[base] if base is not None and s.select_recipe_baseline else [])
+                          anchors=[base] if base is not None and s.select_recipe_baseline else [],
+                          incumbent=incumbent)
     diag: dict[str, Any] = {
         "proxy_spearman": None if math.isnan(res.spearman) else res.spearman,
         "baseline_one_shot": scores.get(base) if base is not None else None,
         "baseline_genotype": base.summary() if base is not None else None,
         "pool_one_shot": {g.summary(): v for g, v in scores.items() if g in pool},
         "budget_seconds": total, "reference_seconds": reference_seconds,
-        "selection_seconds": time.perf_counter() - t0, "warnings": list(res.warnings),
+        "selection_seconds": time.perf_counter() - t0 + before, "incumbent_seconds": before,
+        "warnings": list(res.warnings),
         "selection": res.to_dict(),
     }
     if writer is not None:

@@ -125,12 +125,13 @@ SOFTMAX_RECIPES: tuple[tuple[dict, bool], ...] = (
 
 
 def default_grid(lr: float, l2: float = 1e-4) -> list[tuple[Recipe, bool | None]]:
-    """The recipe grid tried on the best architectures when ``search.select_recipes`` is unset:
-    :func:`default_recipes` (BPR, scores as the architecture has them) and :data:`SOFTMAX_RECIPES`
-    (cosine scores), each as ``(Recipe, norm)`` (``norm=None``: keep the architecture's)."""
-    grid: list[tuple[Recipe, bool | None]] = [(r, None) for r in default_recipes(lr, l2)]
-    grid += [(Recipe(lr=lr, **fields), norm) for fields, norm in SOFTMAX_RECIPES]
-    return grid
+    """The recipe grid tried on the best architectures when ``search.select_recipes`` is unset, in the
+    order a tight budget serves it: the first of :func:`default_recipes` (BPR as the architecture
+    stage trained it), :data:`SOFTMAX_RECIPES` (cosine scores; the recipe that won on every named data
+    set and seed, BENCHMARKS.md issue 9), then the rest of :func:`default_recipes` (L2 x10, which never
+    won there); each as ``(Recipe, norm)`` (``norm=None``: keep the architecture's)."""
+    bpr = [(r, None) for r in default_recipes(lr, l2)]
+    return bpr[:1] + [(Recipe(lr=lr, **fields), norm) for fields, norm in SOFTMAX_RECIPES] + bpr[1:]
 
 
 def recipe_cost_factor(recipe: Recipe | None) -> float:

@@ -39,8 +39,11 @@ from ..engine.trial import fit_and_evaluate
 
 __all__ = ["Candidate", "SelectionResult", "select_genotype", "train_candidate", "spearman",
            "default_recipes", "default_grid", "recipe_entry", "better", "SOFTMAX_RECIPES",
-           "final_retrain_estimate", "recipe_cost_factor", "PROXY_WARN", "MIN_POOL_FOR_PROXY", "START_FRACTION"]
+           "final_retrain_estimate", "recipe_cost_factor", "INCUMBENT", "PROXY_WARN", "MIN_POOL_FOR_PROXY", "START_FRACTION"]
 
+#: The stage of the incumbent: the config's baseline model trained with the ``train`` section's own
+#: recipe and full protocol (``search.select_incumbent``), which every other candidate must beat.
+INCUMBENT = "incumbent"
 #: Below this Spearman correlation the one-shot proxy is called uninformative.
 PROXY_WARN = 0.3
 #: Fewer scored candidates than this: no correlation is reported.
@@ -135,6 +138,7 @@ class SelectionResult:
             mark = "*" if c.genotype == self.winner else ("~" if c.cut or c.deadline else " ")
             shot = f"{c.one_shot:.4f}" if c.one_shot is not None else "   -  "
             why = " (cut)" if c.cut else (" (deadline)" if c.deadline else "")
+            why += " (incumbent: the train section's protocol)" if c.stage == INCUMBENT else ""
             lines.append(f"{mark} valid {self.metric}={c.score(self.metric):.4f}  one-shot={shot}  "
                          f"{c.seconds:6.1f} s  {c.genotype.summary()}{why}")
         lines += [f"- pruned (one-shot score below the pool's best x search.select_prune): {g.summary()}"
@@ -185,7 +189,9 @@ def _with_lr(genotype, lr: float):
 
 
 def _mean_factor(done: Sequence[Candidate]) -> float:
-    """Mean :func:`recipe_cost_factor` of the runs so far (what the mean run cost stands for)."""
+    """Mean :func:`recipe_cost_factor` of the runs so far (what the mean run cost stands for; the
+    incumbent, trained before the selection under another protocol, is not one of them)."""
+    done = [c for c in done if c.stage != INCUMBENT]
     return sum(recipe_cost_factor(c.genotype.recipe) for c in done) / len(done) if done else 1.0
 
 
@@ -313,7 +319,8 @@ def _recipe_plan(done: Sequence[Candidate], anchors: Sequence, grid: list, s, me
     usually the baseline, would find); cheap BPR recipes go before the costlier objectives."""
     retrained = {_with_lr(c.genotype, s.select_lr) for c in done if c.stage == "architecture"}
     targets = [g for g in (_with_lr(a, s.select_lr) for a in anchors) if g in retrained]
-    targets += [c.genotype for c in _ranked(done, metric, hib)[:s.select_recipe_top] if c.genotype not in targets]
+    own = [c for c in done if c.stage != INCUMBENT]
+    targets += [c.genotype for c in _ranked(own, metric, hib)[:s.select_recipe_top] if c.genotype not in targets]
     for entry in grid:
         for t in targets:
             yield next(_recipe_variants(t, [entry], s.select_lr))
@@ -323,7 +330,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
                     one_shot: dict | None = None, recipes: Sequence | None = None,
                     pool_size: int | None = None, budget_seconds: float | None = None,
                     log: Callable[[str], None] | None = None, features: dict | None = None,
-                    anchors: Sequence = ()) -> SelectionResult:
+                    anchors: Sequence = (), incumbent: Candidate | None = None) -> SelectionResult:
     """Retrain a ranked pool of genotypes and pick one by validation only (module doc).
 
     Args:
@@ -341,6 +348,9 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
             stopped there with its best weights (``deadline``).
         anchors: architectures that get the recipe grid too (the baseline point); see :func:`_recipe_plan`.
         features: the content features the candidates take (``item_features=`` ...), if any.
+        incumbent: a candidate already trained (the baseline under the ``train`` section, stage
+            :data:`INCUMBENT`; :func:`~darts_gnn.search.pool.incumbent_candidate`); it is ranked with the
+            others, so the winner is never behind it on validation, and is not retrained.
     """
     s = cfg.search
     metric, hib = _monitor(evaluator)
@@ -350,7 +360,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
         raise ValueError("select_genotype: the candidate pool is empty")
     grid = _grid(cfg, recipes, own_loss=task_of(evaluator) is not None)
     budget = _budget_for(cfg, budget_seconds)
-    done: list[Candidate] = []
+    done: list[Candidate] = [incumbent] if incumbent is not None else []
     say = log or (lambda m: None)
 
     def run(g, stage: str, shot) -> None:

@@ -33,6 +33,8 @@ def test_default_grid_searches_the_objective_with_cosine_scores():
     assert [r.l2 for r, _ in bpr] == [None, pytest.approx(1e-3)] and all(n is None for _, n in bpr)
     assert soft and all(n is True and r.negatives > 1 and r.temperature < 1 for r, n in soft)
     assert all(r.lr == 5e-3 for r, _ in grid)
+    # the order a tight budget serves: BPR as trained, softmax (the named data sets' winner), L2 x10
+    assert [r.loss for r, _ in grid] == ["bpr", "softmax", "bpr"] and grid[2][0].l2 == pytest.approx(1e-3)
 
 
 def test_recipe_entry_reads_norm_and_rejects_bad_entries():

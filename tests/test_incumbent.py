@@ -1,0 +1,93 @@
+"""Issue 9 (session 5): the incumbent of the selection — the baseline model under the ``train``
+section's own recipe and full protocol. Every candidate must beat it on validation; the
+``--compare-baseline`` run is reused for it, and its time counts in the search's budget."""
+import dataclasses
+
+import pytest
+
+import darts_gnn.search.pool as pool_mod
+from darts_gnn.config import load_config
+from darts_gnn.data import Graph, load_dataset
+from darts_gnn.pipeline import run_search
+from darts_gnn.space.genotype import Genotype
+from darts_gnn.search.finish import select_after_strategy
+from darts_gnn.search.pool import incumbent_candidate, reference_and_incumbent
+from darts_gnn.search.recipe import Recipe
+from darts_gnn.search.select import INCUMBENT, Candidate, select_genotype
+from darts_gnn.search.strategy import SearchContext, run_strategy
+from darts_gnn.tasks.metrics import Evaluator
+from test_strategies import TINY as STRATEGY_TINY
+
+TINY = ["data.synthetic.n_users=60", "data.synthetic.n_items=80", "data.synthetic.interactions_per_user=12",
+        "data.split=random", "train.epochs=3", "train.batch_size=256", "train.progress=false",
+        "train.eval_every=1", "search.select_patience=1", "model.dim=16", "model.n_layers=2"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    cfg = load_config(None, TINY)
+    ds = load_dataset(cfg.data)
+    return cfg, ds, Graph.from_dataset(ds, "train"), Evaluator(ds, ks=(20,))
+
+
+def _no_training(*a, **k):
+    raise AssertionError("the incumbent was trained although the baseline run was given")
+
+
+def test_incumbent_reuses_the_baseline_run_without_training(data, monkeypatch):
+    cfg, ds, graph, ev = data
+    monkeypatch.setattr(pool_mod, "train_candidate", _no_training)
+    run = {"best_valid": {"recall@20": 0.4, "ndcg@20": 0.3}, "train_seconds": 7.5, "epochs": 3}
+    inc = incumbent_candidate(cfg, ds, graph, ev, run)
+    assert inc.stage == INCUMBENT and inc.seconds == 7.5 and inc.epochs == 3
+    assert inc.score("recall@20") == 0.4
+    # the baseline point with the train section's lr; L2 left to the train section
+    assert inc.genotype == Genotype.lightgcn(2, 16).with_(recipe=Recipe(lr=cfg.train.lr))
+    assert reference_and_incumbent(cfg, ds, graph, ev, run) == (7.5, inc)
+
+
+def test_incumbent_is_trained_when_no_run_is_given_and_is_the_reference(data):
+    cfg, ds, graph, ev = data
+    ref, inc = reference_and_incumbent(cfg, ds, graph, ev)
+    assert inc is not None and inc.stage == INCUMBENT and 0 < inc.epochs <= cfg.train.epochs
+    assert ref == inc.seconds > 0 and 0 <= inc.score("recall@20") <= 1
+    off = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, select_incumbent=False))
+    assert incumbent_candidate(off, ds, graph, ev) is None
+    ngcf = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name="ngcf"))
+    assert incumbent_candidate(ngcf, ds, graph, ev) is None      # not a point of the space
+
+
+@pytest.mark.parametrize("score,kept", [(1.5, True), (-1.0, False)])
+def test_selection_ranks_the_incumbent_with_the_candidates(data, score, kept):
+    cfg, ds, graph, ev = data
+    g = Genotype.lightgcn(2, 16).with_(recipe=Recipe(lr=cfg.train.lr))
+    inc = Candidate(g, {"recall@20": score}, 3.0, 5, stage=INCUMBENT)
+    res = select_genotype([Genotype.mf(16)], ds, graph, cfg, ev, recipes=[{"l2": 1e-3}], incumbent=inc)
+    assert (res.winner == g) is kept
+    assert res.candidates[0] is inc and sum(c.stage == INCUMBENT for c in res.candidates) == 1
+    # the recipe grid goes to the search's own best architecture, not to the incumbent
+    recipe_stage = [c.genotype for c in res.candidates if c.stage == "recipe"]
+    assert [r.with_(recipe=None) for r in recipe_stage] == [Genotype.mf(16)]
+    assert "incumbent" in res.table() and res.to_dict()["candidates"][0]["stage"] == INCUMBENT
+
+
+def test_the_incumbent_time_counts_in_the_budget():
+    cfg = load_config(None, STRATEGY_TINY + ["search.strategy=random", "search.select_pool=2",
+                                             "search.select_patience=1", "search.total_budget_seconds=30"])
+    ctx = SearchContext.from_config(cfg)
+    found = run_strategy(ctx)
+    run = {"best_valid": {"recall@20": 0.0}, "train_seconds": 29.999, "epochs": 2}
+    _, sel, diag = select_after_strategy(cfg, found, ctx.dataset, ctx.graph, ctx.evaluator, baseline=run)
+    assert diag["incumbent_seconds"] == 29.999 and diag["selection_seconds"] >= 29.999
+    assert sel.skipped > 0          # nothing but the first run fits what the incumbent left
+
+
+def test_run_search_compare_baseline_reuses_its_run_as_the_incumbent():
+    cfg = load_config(None, STRATEGY_TINY + ["search.select_pool=1", "search.select_patience=1",
+                                             "search.select_recipe_top=0", "search.select_recipe_baseline=false"])
+    rep = run_search(cfg, compare_baseline=True)
+    sel = rep.metrics["selection"]
+    base = rep.metrics["baseline"]
+    inc = [c for c in sel["selection"]["candidates"] if c["stage"] == INCUMBENT]
+    assert len(inc) == 1 and inc[0]["valid"] == base["best_valid"]
+    assert sel["incumbent_seconds"] == base["train_seconds"] == sel["reference_seconds"]

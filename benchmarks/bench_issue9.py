@@ -39,6 +39,7 @@ from darts_gnn.tasks.metrics import Evaluator  # noqa: E402
 from darts_gnn.pipeline import retrain, run_search  # noqa: E402
 from darts_gnn.search.select import select_genotype  # noqa: E402
 from darts_gnn.search.pool import incumbent_candidate  # noqa: E402
+from darts_gnn.search.select import INCUMBENT, valid_per_user  # noqa: E402
 from darts_gnn.search.tune import tune_baseline  # noqa: E402
 from darts_gnn.engine.trial import fit_and_evaluate  # noqa: E402
 from darts_gnn.nn.models import build_model  # noqa: E402
@@ -60,6 +61,7 @@ def _finish(sel, cfg, dataset, graph, ev, seconds: float) -> dict:
     """Retrain ``sel.winner`` with the full protocol and test it (``seconds``: search + selection)."""
     _, _, test, rt = retrain(sel.winner, dataset, graph, cfg, ev)
     return {**{m: test[m] for m in METRICS}, "genotype": sel.winner.summary(), "select_seconds": seconds,
+            "paired": dict(sel.paired),
             "search_select_seconds": seconds, "retrain_seconds": rt, "total_seconds": seconds + rt, "retrained": len(sel.candidates), "skipped": sel.skipped,
             "candidates": [c.to_dict() for c in sel.candidates]}
 
@@ -94,7 +96,7 @@ def run_evolution(path, overrides, dataset, graph, budget: float, search_seconds
     return {**{m: rep.test[m] for m in METRICS}, "genotype": rep.genotype.summary(),
             "search_select_seconds": ss, "retrain_seconds": rep.retrain_seconds,
             "total_seconds": ss + rep.retrain_seconds,
-            "proxy_spearman": sel.get("proxy_spearman")}
+            "proxy_spearman": sel.get("proxy_spearman"), "paired": sel.get("selection", {}).get("paired")}
 
 
 def _lightgcn_row(base: dict) -> dict:
@@ -105,24 +107,28 @@ def _lightgcn_row(base: dict) -> dict:
             "epochs": base.get("epochs")}
 
 
-def _incumbent_source(row: dict) -> dict:
-    """The LightGCN reference of ``row`` as :func:`~darts_gnn.search.pool.incumbent_candidate` reads it."""
+def _incumbent_source(row: dict, per_user) -> dict:
+    """The LightGCN reference of ``row`` as :func:`~darts_gnn.search.pool.incumbent_candidate` reads it
+    (``per_user``: its ``[U]`` validation scores, kept in memory, not in the report)."""
     lg = row["lightgcn"]
-    return {"best_valid": lg["best_valid"], "train_seconds": row["reference_seconds"], "epochs": lg["epochs"]}
+    return {"best_valid": lg["best_valid"], "train_seconds": row["reference_seconds"], "epochs": lg["epochs"],
+            "valid_per_user": per_user}
 
 
-def _lightgcn(cfg, dataset, graph) -> dict:
-    """LightGCN with the config's full protocol, timed as :func:`run_search` times its baseline."""
+def _lightgcn(cfg, dataset, graph):
+    """``(row fields, [U] validation scores)``: LightGCN with the config's full protocol, timed as
+    :func:`run_search` times its baseline."""
     ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
     b = fit_and_evaluate(lambda: build_model(cfg.model, dataset, graph), dataset, cfg.train, ev, graph=graph,
                          splits=("test",))
     return {"test": b.metrics["test"], "train_seconds": b.fit_seconds, "epochs": b.train.epochs_run,
-            "best_valid": {k: float(v) for k, v in b.train.best_valid.items()}}
+            "best_valid": {k: float(v) for k, v in b.train.best_valid.items()}}, valid_per_user(ev, b.model)
 
 
 def _with_darts(cfg, dataset, graph, seed: int) -> dict:
     """The LightGCN reference and DARTS + selection, through ``run_search --compare-baseline``."""
     rep = run_search(cfg, None, compare_baseline=True, progress=False, dataset=dataset, graph=graph)
+    inc = next((c for c in rep.selection.candidates if c.stage == INCUMBENT), None)
     d = rep.diagnostics
     ref = rep.baseline["train_seconds"]
     return {"seed": seed, "reference_seconds": ref, "budget_seconds": cfg.search.budget_factor * ref,
@@ -133,7 +139,8 @@ def _with_darts(cfg, dataset, graph, seed: int) -> dict:
                       "search_select_seconds": rep.search.seconds + d.get("selection_seconds", 0.0),
                       "proxy_spearman": d.get("proxy_spearman"),
                       "skipped": d.get("selection", {}).get("skipped"),
-                      "candidates": d.get("selection", {}).get("candidates")}}
+                      "candidates": d.get("selection", {}).get("candidates"),
+                      "paired": d.get("selection", {}).get("paired")}}, inc.per_user if inc is not None else None
 
 
 def one_seed(name: str, seed: int, args, dataset, graph, save=lambda row: None) -> dict:
@@ -143,14 +150,14 @@ def one_seed(name: str, seed: int, args, dataset, graph, save=lambda row: None) 
                                   "train.progress=false"]
     cfg = load_config(path, overrides)
     if seed not in args.darts_seeds:   # the LightGCN reference alone (the budget's unit)
-        lg = _lightgcn(cfg, dataset, graph)
+        lg, per_user = _lightgcn(cfg, dataset, graph)
         ref = lg["train_seconds"]
         row = {"seed": seed, "reference_seconds": ref, "budget_seconds": cfg.search.budget_factor * ref,
                "lightgcn": _lightgcn_row(lg)}
         _say(name, seed, "lightgcn", row["lightgcn"], ref)
         save(row)
     else:
-        row = _with_darts(cfg, dataset, graph, seed)
+        row, per_user = _with_darts(cfg, dataset, graph, seed)
         ref = row["reference_seconds"]
         _say(name, seed, "lightgcn", row["lightgcn"], ref)
         _say(name, seed, "darts", row["darts"], ref)
@@ -161,7 +168,7 @@ def one_seed(name: str, seed: int, args, dataset, graph, save=lambda row: None) 
         _say(name, seed, "tuned", row["tuned"], ref)
         save(row)
     if seed in args.random_seeds:
-        row["random"] = run_random(cfg, dataset, graph, budget, seed, _incumbent_source(row))
+        row["random"] = run_random(cfg, dataset, graph, budget, seed, _incumbent_source(row, per_user))
         _say(name, seed, "random", row["random"], ref)
         save(row)
     if seed in args.evo_seeds:

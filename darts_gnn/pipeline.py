@@ -21,7 +21,7 @@ from .config import Config, config_to_dict
 from .search.darts import build_darts_searcher as build_searcher
 from .search.finish import strategy_report
 from .search.strategy import SearchContext, run_strategy
-from .search.select import train_candidate
+from .search.select import train_candidate, valid_per_user
 from .nn.models import build_model
 from .engine.train import resolve_device
 from .engine.trial import fit_and_evaluate
@@ -90,7 +90,8 @@ def _baseline(dataset, graph, cfg: Config, evaluator, writer):
     return {"name": cfg.model.name, "test": trial.metrics["test"], "train_seconds": trial.fit_seconds,
             "epochs": result.epochs_run, "best_epoch": result.best_epoch,
             "seconds_per_epoch": result.seconds_per_epoch,
-            "best_valid": {k: float(v) for k, v in result.best_valid.items()}}
+            "best_valid": {k: float(v) for k, v in result.best_valid.items()},
+            "valid_per_user": valid_per_user(evaluator, trial.model)}   # for the paired test; not written
 
 
 def _select_stage(model, result, dataset, graph, cfg: Config, evaluator, base, writer, features=None):
@@ -237,12 +238,14 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
     if compare_baseline:   # first, so that its wall time is the selection's budget reference
         base = _baseline(dataset, graph, cfg, evaluator,
                          PrefixedWriter(writer, f"baseline_{cfg.model.name}/") if writer is not None else None)
+        base_per_user = base.pop("valid_per_user")
     with ckpt.guard_errors() if ckpt is not None else contextlib.nullcontext():
         result = searcher.run()
     derive_trace = _derive(searcher, result, cfg, evaluator, writer)
     selection, diag = None, {}
     if cfg.search.select and cfg.search.retrain:
-        selection, diag = _select_stage(searcher.model, result, dataset, graph, cfg, evaluator, base, writer,
+        selection, diag = _select_stage(searcher.model, result, dataset, graph, cfg, evaluator,
+                                        {**base, "valid_per_user": base_per_user} if base else None, writer,
                                         features)
         result.genotype = selection.winner
     genotype = result.genotype

@@ -2,16 +2,20 @@
 section's own recipe and full protocol. Every candidate must beat it on validation; the
 ``--compare-baseline`` run is reused for it, and its time counts in the search's budget."""
 import dataclasses
+import math
 
 import pytest
+import torch
 
 import darts_gnn.search.pool as pool_mod
+import darts_gnn.search.select as select_mod
 from darts_gnn.config import load_config
 from darts_gnn.data import Graph, load_dataset
 from darts_gnn.pipeline import run_search
 from darts_gnn.space.genotype import Genotype
 from darts_gnn.search.finish import select_after_strategy
 from darts_gnn.search.pool import incumbent_candidate, reference_and_incumbent
+from darts_gnn.search.paired import incumbent_holds, paired_gain
 from darts_gnn.search.recipe import Recipe
 from darts_gnn.search.select import INCUMBENT, Candidate, select_genotype
 from darts_gnn.search.strategy import SearchContext, run_strategy
@@ -91,3 +95,60 @@ def test_run_search_compare_baseline_reuses_its_run_as_the_incumbent():
     inc = [c for c in sel["selection"]["candidates"] if c["stage"] == INCUMBENT]
     assert len(inc) == 1 and inc[0]["valid"] == base["best_valid"]
     assert sel["incumbent_seconds"] == base["train_seconds"] == sel["reference_seconds"]
+
+
+def test_paired_gain_is_the_mean_difference_and_its_standard_error():
+    a = torch.tensor([0.5, 0.2, 0.9, 0.4])
+    b = torch.tensor([0.4, 0.2, 0.6, 0.5])
+    gain, se = paired_gain(a, b)
+    d = (a - b).double()
+    assert gain == pytest.approx(float(d.mean())) and se == pytest.approx(float(d.std()) / 2)
+    assert math.isnan(paired_gain(a[:1], b[:1])[1])
+    with pytest.raises(ValueError, match="same users"):
+        paired_gain(a, b[:3])
+
+
+def _cand(scores, stage="architecture", lr=5e-3):
+    pu = torch.tensor(scores, dtype=torch.float64)
+    g = Genotype.lightgcn(2, 16).with_(recipe=Recipe(lr=lr))
+    return Candidate(g, {"recall@20": float(pu.mean())}, 1.0, 1, stage=stage, per_user=pu)
+
+
+def test_the_incumbent_holds_unless_the_gain_clears_z_paired_standard_errors():
+    inc = _cand([0.3, 0.5, 0.2, 0.6] * 25, INCUMBENT, lr=1e-3)
+    noisy = _cand([0.4, 0.4, 0.3, 0.5] * 25)                 # +0.0 mean, large spread: holds
+    clear = _cand([0.35, 0.55, 0.25, 0.65] * 25)             # +0.05 for every user: replaces it
+    assert incumbent_holds(noisy, inc, 1.645)[0] and not incumbent_holds(clear, inc, 1.645)[0]
+    assert not incumbent_holds(noisy, inc, 0.0)[0]           # z = 0: the plain best mean
+    no_scores = dataclasses.replace(clear, per_user=None)
+    assert incumbent_holds(no_scores, inc, 1.645)[:1] == (False,)
+    assert incumbent_holds(inc, inc, 1.645)[0]
+
+
+def test_selection_keeps_the_incumbent_against_a_lead_within_the_noise(data, monkeypatch):
+    cfg, ds, graph, ev = data
+    users = ev.users("valid").numel()
+    g = Genotype.lightgcn(2, 16).with_(recipe=Recipe(lr=cfg.train.lr))
+    inc = Candidate(g, {"recall@20": 0.0}, 3.0, 5, stage=INCUMBENT, per_user=torch.full((users,), 0.5))
+    one = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, select_recipe_top=0))
+    noisy = torch.full((users,), 0.5)
+    noisy[::2] += 0.2                                        # +0.2 on half the users, -0.199 on the others
+    noisy[1::2] -= 0.199
+    clear = torch.full((users,), 0.55)                       # +0.05 on every user
+    for per_user, kept in ((noisy, True), (clear, False)):
+        monkeypatch.setattr(select_mod, "valid_per_user", lambda evaluator, model, v=per_user: v)
+        res = select_genotype([Genotype.mf(16)], ds, graph, one, ev, recipes=[], incumbent=inc)
+        assert res.paired["kept_incumbent"] is kept and (res.winner == g) is kept
+        assert (res.best is inc) is kept
+        assert any("is kept" in w for w in res.warnings) is kept
+
+
+def test_per_user_scores_are_what_the_evaluation_averages(data):
+    cfg, ds, graph, ev = data
+    model = Genotype.lightgcn(2, 16).build_model(ds, graph)
+    per_user = ev.per_user(model, "valid")
+    mean = ev.evaluate(model, "valid")
+    assert set(per_user) == set(mean)
+    for name, v in per_user.items():
+        assert v.shape == (ev.users("valid").numel(),)
+        assert float(v.mean()) == pytest.approx(mean[name], abs=1e-12)

@@ -9,7 +9,8 @@ from darts_gnn.data import Graph, load_dataset
 from darts_gnn.space.genotype import Genotype
 from darts_gnn.tasks.metrics import Evaluator
 from darts_gnn.search.recipe import Recipe
-from darts_gnn.search.select import (Candidate, _Budget, default_grid, final_retrain_estimate, recipe_entry,
+from darts_gnn.search.selection_budget import _Budget
+from darts_gnn.search.select import (Candidate, default_grid, final_retrain_estimate, recipe_entry,
                                      select_genotype)
 from darts_gnn.search.tune import BASELINE_GRID, baseline_grid, tune_baseline
 from darts_gnn.space.registry import SpaceError

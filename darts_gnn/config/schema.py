@@ -148,7 +148,9 @@ class SearchConfig:
     validation score so far after as many epochs as that best one ran is stopped; 0: off);
     ``select_incumbent`` (the baseline model under the ``train`` section's own lr, L2 and full
     protocol joins the selection as the incumbent every candidate must beat on validation: the
-    ``--compare-baseline`` run reused, else trained then; its time counts in the budget).
+    ``--compare-baseline`` run reused, else trained then; its time counts in the budget) and
+    ``select_incumbent_z`` (the best candidate replaces it only when its mean gain over the same
+    validation users exceeds this many paired standard errors; 0: the plain best mean).
 
     Defaults suit the small budgets of this project (tens of epochs, a few steps each: every step
     propagates over the whole graph, so the search uses larger batches and learning rates than the
@@ -211,6 +213,7 @@ class SearchConfig:
     select_recipe_top: int = 1
     select_recipe_baseline: bool = True
     select_incumbent: bool = True
+    select_incumbent_z: float = 1.645
     budget_factor: float = 3.0
     budget_includes_final: bool = False
     select_prune: float = 0.5
@@ -254,6 +257,7 @@ class SearchConfig:
             ("search.select_recipe_top", self.select_recipe_top >= 0, "a non-negative integer"),
             ("search.select_prune", 0 <= self.select_prune < 1, "a number in [0, 1)"),
             ("search.select_cut", 0 <= self.select_cut <= 1, "a number in [0, 1]"),
+            ("search.select_incumbent_z", 0 <= self.select_incumbent_z < 10, "a number in [0, 10)"),
             ("search.budget_factor", self.budget_factor > 0, "a positive number"),
             ("search.total_budget_seconds", self.total_budget_seconds is None or self.total_budget_seconds > 0,
              "a positive number or null"),

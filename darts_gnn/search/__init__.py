@@ -11,7 +11,8 @@ from .architect import Architect
 from .derive import derive_genotype, greedy_genotype
 from .early_cut import cut_rule, prune_by_one_shot
 from .darts import build_darts_searcher as build_searcher
-from .pool import run_selection
+from .paired import incumbent_holds, paired_gain
+from .pool import incumbent_candidate, run_selection
 from .proxy import proxy_spearman, short_train_scores
 from .recipe import Recipe, RecipeTrainer
 from .select import SelectionResult, default_grid, select_genotype
@@ -31,4 +32,5 @@ __all__ = [
     # validated selection (issue 9)
     "select_genotype", "SelectionResult", "run_selection", "Recipe", "RecipeTrainer",
     "default_grid", "tune_baseline", "short_train_scores", "proxy_spearman", "cut_rule", "prune_by_one_shot",
+    "incumbent_candidate", "paired_gain", "incumbent_holds",
 ]

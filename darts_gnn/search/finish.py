@@ -18,7 +18,7 @@ from ..tasks.base import task_of
 from .strategy import StrategyResult
 from ..space.genotype import Genotype
 from .pool import baseline_genotype, reference_and_incumbent
-from .select import select_genotype, train_candidate
+from .select import select_genotype, train_candidate, valid_per_user
 
 __all__ = ["strategy_report", "retrain_genotype", "select_after_strategy"]
 
@@ -91,10 +91,11 @@ def strategy_report(cfg: Config, found: StrategyResult, dataset, graph, evaluato
         base = {"name": cfg.model.name, "test": b.metrics["test"], "train_seconds": b.seconds,
                 "epochs": b.epochs, "best_epoch": b.train.best_epoch,
                 "best_valid": {k: float(v) for k, v in b.train.best_valid.items()}}
+        per_user = valid_per_user(evaluator, b.model)
     selection, diag = None, {}
     if cfg.search.select and cfg.search.retrain:
         genotype, selection, diag = select_after_strategy(
-            cfg, found, dataset, graph, evaluator, base)
+            cfg, found, dataset, graph, evaluator, {**base, "valid_per_user": per_user} if base else None)
     metrics: dict[str, Any] = {"model": f"genotype:{genotype.summary()}", "genotype": genotype.to_dict(),
                                "strategy": cfg.search.strategy, "search_seconds": found.seconds,
                                "search_epochs": found.epochs}

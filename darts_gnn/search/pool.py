@@ -16,7 +16,7 @@ import torch
 
 from ..engine.seed import seed_everything
 from ..tasks.base import signed, task_of
-from .select import INCUMBENT, Candidate, _dedupe, select_genotype, train_candidate
+from .select import INCUMBENT, Candidate, _dedupe, select_genotype, train_candidate, valid_per_user
 from ..space.recipe import Recipe
 from ..space.genotype import Genotype, LayerGene
 from ..tasks.metrics import Evaluator
@@ -115,17 +115,20 @@ def incumbent_candidate(cfg, dataset, graph, evaluator, baseline: dict | None = 
     the ``train`` section's own recipe (its ``lr`` and ``l2``) and full protocol, as a
     :class:`~darts_gnn.search.select.Candidate` of stage ``incumbent``; ``None`` when switched off or
     when the baseline is not a point of the space. ``baseline``: the ``--compare-baseline`` run (its
-    ``best_valid``, ``train_seconds``, ``epochs``), reused instead of training it again (not with content
-    ``features``, which that run does not take)."""
+    ``best_valid``, ``train_seconds``, ``epochs`` and, for the paired test, ``valid_per_user``, the
+    ``[U]`` validation scores of :func:`~darts_gnn.search.select.valid_per_user`), reused instead of
+    training it again (not with content ``features``, which that run does not take)."""
     base = baseline_genotype(cfg.model)
     if base is None or not cfg.search.select_incumbent:
         return None
     g = base.with_(recipe=Recipe(lr=float(cfg.train.lr)))
     if baseline is not None and baseline.get("best_valid") and not features:
         return Candidate(g, {k: float(v) for k, v in baseline["best_valid"].items()},
-                         float(baseline["train_seconds"]), int(baseline["epochs"]), stage=INCUMBENT)
-    _, res, sec = train_candidate(g, dataset, graph, cfg.train, evaluator, features=features)
-    return Candidate(g, {k: float(v) for k, v in res.best_valid.items()}, sec, res.epochs_run, stage=INCUMBENT)
+                         float(baseline["train_seconds"]), int(baseline["epochs"]), stage=INCUMBENT,
+                         per_user=baseline.get("valid_per_user"))
+    model, res, sec = train_candidate(g, dataset, graph, cfg.train, evaluator, features=features)
+    return Candidate(g, {k: float(v) for k, v in res.best_valid.items()}, sec, res.epochs_run, stage=INCUMBENT,
+                     per_user=valid_per_user(evaluator, model))
 
 
 def reference_and_incumbent(cfg, dataset, graph, evaluator, baseline: dict | None = None,

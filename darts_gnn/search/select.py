@@ -28,18 +28,19 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 
-from .. import distributed
 from ..errors import UserError
 from ..tasks.base import better, task_of
 from ..space.recipe import recipe_entry
 from .early_cut import any_rule, cut_rule, deadline_rule, prune_by_one_shot
+from .selection_budget import START_FRACTION, budget_for, final_retrain_estimate
+from .paired import incumbent_holds
 from .recipe import (SOFTMAX_RECIPES, Recipe, RecipeTrainer, default_grid, default_recipes, recipe_cost_factor,
                      recipe_train_config)
 from ..engine.trial import fit_and_evaluate
 
 __all__ = ["Candidate", "SelectionResult", "select_genotype", "train_candidate", "spearman",
            "default_recipes", "default_grid", "recipe_entry", "better", "SOFTMAX_RECIPES",
-           "final_retrain_estimate", "recipe_cost_factor", "INCUMBENT", "PROXY_WARN", "MIN_POOL_FOR_PROXY", "START_FRACTION"]
+           "final_retrain_estimate", "recipe_cost_factor", "INCUMBENT", "selection_metric", "valid_per_user", "PROXY_WARN", "MIN_POOL_FOR_PROXY", "START_FRACTION"]
 
 #: The stage of the incumbent: the config's baseline model trained with the ``train`` section's own
 #: recipe and full protocol (``search.select_incumbent``), which every other candidate must beat.
@@ -48,10 +49,6 @@ INCUMBENT = "incumbent"
 PROXY_WARN = 0.3
 #: Fewer scored candidates than this: no correlation is reported.
 MIN_POOL_FOR_PROXY = 3
-#: A candidate starts when this fraction of its predicted cost still fits the selection budget; the
-#: deadline (:func:`~darts_gnn.search.early_cut.deadline_rule`) stops it when the budget runs out, with
-#: its best weights (a run's last ``select_patience`` evaluations never improve it).
-START_FRACTION = 0.5
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
@@ -95,6 +92,7 @@ class Candidate:
     stage: str = "architecture"
     cut: bool = False
     deadline: bool = False
+    per_user: Any = field(default=None, repr=False, compare=False)   # [U] validation scores (paired test)
 
     def score(self, metric: str) -> float:
         return float(self.valid.get(metric, math.nan))
@@ -113,7 +111,9 @@ class SelectionResult:
     ``warnings`` (text for the user), ``skipped`` (genotypes not retrained for lack of budget),
     ``reserve_seconds`` (the predicted final retrain of the winner the budget kept free), ``pruned``
     (architectures not retrained: one-shot score far below the pool's best,
-    :func:`~darts_gnn.search.early_cut.prune_by_one_shot`)."""
+    :func:`~darts_gnn.search.early_cut.prune_by_one_shot`), ``paired`` (the best candidate against the
+    incumbent on the same validation users: ``gain``, ``se``, ``z``, ``kept_incumbent``;
+    :mod:`~darts_gnn.search.paired`)."""
     winner: Any
     candidates: list[Candidate]
     seconds: float
@@ -124,10 +124,12 @@ class SelectionResult:
     higher_is_better: bool = True
     reserve_seconds: float = 0.0
     pruned: list = field(default_factory=list)
+    paired: dict = field(default_factory=dict)
 
     @property
     def best(self) -> Candidate:
-        return _best(self.candidates, self.metric, self.higher_is_better)
+        """The winner's candidate entry."""
+        return next(c for c in self.candidates if c.genotype == self.winner)
 
     def table(self) -> str:
         """One line per retrained candidate, the winner marked with ``*``, a candidate stopped by the
@@ -150,6 +152,7 @@ class SelectionResult:
                 "spearman": None if math.isnan(self.spearman) else self.spearman,
                 "warnings": list(self.warnings), "skipped": self.skipped,
                 "reserve_seconds": self.reserve_seconds, "pruned": [g.summary() for g in self.pruned],
+                "paired": dict(self.paired),
                 "candidates": [c.to_dict() for c in self.candidates]}
 
 
@@ -218,73 +221,13 @@ def _dedupe(genotypes) -> list:
     return out
 
 
-def final_retrain_estimate(seconds: float, epochs: int, extra_epochs: int = 0,
-                           max_epochs: int | None = None) -> float:
-    """Predicted seconds of the final retrain of a candidate that took ``seconds`` over ``epochs``
-    epochs under the short protocol: its measured seconds per epoch times ``epochs + extra_epochs``
-    (the longer patience of the full protocol), capped at ``max_epochs``."""
-    n = epochs + max(0, int(extra_epochs))
-    if max_epochs is not None:
-        n = min(n, int(max_epochs))
-    return seconds / max(1, epochs) * max(1, n)
-
-
-class _Budget:
-    """Seconds left for selection. A run starts only if its predicted cost (the mean so far) plus, with
-    ``reserve_final``, the reserve for the final retrain still fit; the reserve is
-    :func:`final_retrain_estimate` of the best candidate so far (its measured epochs and seconds per
-    epoch). The first run always starts."""
-
-    def __init__(self, seconds: float | None, extra_epochs: int = 0, max_epochs: int | None = None,
-                 reserve_final: bool = True, start_fraction: float = 1.0):
-        self.seconds = seconds
-        self.start_fraction = float(start_fraction)
-        self.reserve_final = reserve_final
-        self.spent: list[float] = []
-        self.extra_epochs, self.max_epochs = extra_epochs, max_epochs
-        self.reserve = 0.0
-        self.skipped = 0  # candidates that did not fit
-        self.t0 = time.perf_counter()
-
-    def record(self, seconds: float, best: "Candidate") -> None:
-        """Account one finished run; ``best`` is the best candidate after it (the reserve follows it)."""
-        self.spent.append(seconds)
-        if self.reserve_final:
-            self.reserve = final_retrain_estimate(best.seconds, best.epochs, self.extra_epochs, self.max_epochs)
-
-    def left(self) -> float | None:
-        """Seconds left before the budget (less the reserve) runs out; ``None`` without a budget."""
-        if self.seconds is None:
-            return None
-        return self.seconds - (time.perf_counter() - self.t0) - self.reserve
-
-    def allows(self, factor: float = 1.0) -> bool:
-        """Whether ``start_fraction`` of a run predicted to cost ``factor`` x the mean run so far still
-        fits (the deadline stops a run that started with less than its whole predicted cost left)."""
-        if self.seconds is None or not self.spent:
-            return True
-        mean = sum(self.spent) / len(self.spent)
-        need = self.start_fraction * factor * mean
-        # data parallel: rank 0's clock decides, so that every rank retrains the same candidates
-        return distributed.agree(time.perf_counter() - self.t0 + need + self.reserve <= self.seconds)
-
-
 def _cut_for(done: Sequence[Candidate], rho: float, metric: str, hib: bool):
     """The incumbent cut (:func:`~darts_gnn.search.early_cut.cut_rule`) against the best candidate so far."""
     top = _best(done, metric, hib) if done else None
     return cut_rule(top.score(metric), top.epochs, rho, metric, hib) if top is not None else None
 
 
-def _budget_for(cfg, seconds: float | None) -> _Budget:
-    """The selection's :class:`_Budget` under ``cfg``: the full protocol's extra patience over the short
-    one sizes the final-retrain reserve, which only ``search.budget_includes_final`` keeps."""
-    s = cfg.search
-    extra = max(0, cfg.train.patience - s.select_patience) * cfg.train.eval_every
-    return _Budget(seconds, extra_epochs=extra, max_epochs=cfg.train.epochs, reserve_final=s.budget_includes_final,
-                   start_fraction=START_FRACTION)
-
-
-def _monitor(evaluator) -> tuple[str, bool]:
+def selection_metric(evaluator) -> tuple[str, bool]:
     """``(metric, higher_is_better)`` the selection ranks by: the task's monitor, or Recall@20 (Recall@K
     for the first K) for plain ranking."""
     task = task_of(evaluator)
@@ -334,32 +277,27 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     """Retrain a ranked pool of genotypes and pick one by validation only (module doc).
 
     Args:
-        candidates: ranked genotypes (best first; duplicates dropped); the first ``pool_size``
-            (default ``cfg.search.select_pool``) are retrained with the short protocol
-            (``cfg.search.select_lr``, ``cfg.search.select_patience``) unless they carry a recipe.
+        candidates: ranked genotypes (duplicates dropped); the first ``pool_size`` (``search.select_pool``)
+            are retrained with the short protocol (``select_lr``, ``select_patience``).
         dataset, graph, evaluator: the data, the training graph and the validation evaluator.
         cfg: the :class:`~darts_gnn.config.Config` (``train`` is the protocol the short one derives from).
         one_shot: ``{genotype: one-shot score}`` for the proxy diagnostics.
-        recipes: the recipe grid for the ``cfg.search.select_recipe_top`` best architectures, entries
-            as :func:`recipe_entry` reads them; default ``search.select_recipes`` or :func:`default_grid`.
-        budget_seconds: wall-clock cap of the selection (``None``: none); candidates that would not
-            fit (:class:`_Budget`; with ``search.budget_includes_final`` also the final retrain's
-            reserve) are skipped (counted in ``skipped``); one still training when it runs out is
-            stopped there with its best weights (``deadline``).
+        recipes: the grid for the ``select_recipe_top`` best (:func:`recipe_entry`; default :func:`_grid`).
+        budget_seconds: wall-clock cap (``None``: none); a candidate that does not fit is skipped
+            (``skipped``), one still training when it runs out is stopped with its best weights.
         anchors: architectures that get the recipe grid too (the baseline point); see :func:`_recipe_plan`.
         features: the content features the candidates take (``item_features=`` ...), if any.
-        incumbent: a candidate already trained (the baseline under the ``train`` section, stage
-            :data:`INCUMBENT`; :func:`~darts_gnn.search.pool.incumbent_candidate`); it is ranked with the
-            others, so the winner is never behind it on validation, and is not retrained.
+        incumbent: a trained :class:`Candidate` (:func:`~darts_gnn.search.pool.incumbent_candidate`),
+            not retrained; the best candidate replaces it only past the paired test (``paired``).
     """
     s = cfg.search
-    metric, hib = _monitor(evaluator)
+    metric, hib = selection_metric(evaluator)
     one_shot = dict(one_shot or {})
     pool = _dedupe(candidates)[:pool_size or s.select_pool]
     if not pool:
         raise ValueError("select_genotype: the candidate pool is empty")
     grid = _grid(cfg, recipes, own_loss=task_of(evaluator) is not None)
-    budget = _budget_for(cfg, budget_seconds)
+    budget = budget_for(cfg, budget_seconds)
     done: list[Candidate] = [incumbent] if incumbent is not None else []
     say = log or (lambda m: None)
 
@@ -367,11 +305,13 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
         if not budget.allows(recipe_cost_factor(g.recipe) / max(1.0, _mean_factor(done))):
             budget.skipped += 1
             return
-        cut, end = _cut_for(done, s.select_cut, metric, hib), deadline_rule(budget.left())
-        _, res, sec = train_candidate(g, dataset, graph, cfg.train, evaluator, patience=s.select_patience,
-                                      features=features, stop=any_rule(cut, end))
+        own = [c for c in done if c.stage != INCUMBENT]    # the cut compares runs of the same protocol
+        cut, end = _cut_for(own, s.select_cut, metric, hib), deadline_rule(budget.left())
+        model, res, sec = train_candidate(g, dataset, graph, cfg.train, evaluator, patience=s.select_patience,
+                                          features=features, stop=any_rule(cut, end))
         done.append(Candidate(g, {k: float(v) for k, v in res.best_valid.items()}, sec, res.epochs_run, shot,
-                              stage, cut=bool(cut and cut.fired), deadline=bool(end and end.fired)))
+                              stage, cut=bool(cut and cut.fired), deadline=bool(end and end.fired),
+                              per_user=valid_per_user(evaluator, model)))
         budget.record(sec, _best(done, metric, hib))
         say(f"select [{stage}] valid {metric}={done[-1].score(metric):.4f} ({sec:.1f} s, "
             f"{res.epochs_run} epochs): {g.summary()}")
@@ -384,11 +324,31 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
         if arch not in tried:
             tried.add(arch)
             run(arch, "recipe", None)
-    winner = _best(done, metric, hib).genotype
+    winner, paired = _decide(done, incumbent, metric, hib, s.select_incumbent_z)
     result = SelectionResult(winner, done, time.perf_counter() - budget.t0, metric, skipped=budget.skipped,
-                             higher_is_better=hib, reserve_seconds=budget.reserve, pruned=pruned)
+                             higher_is_better=hib, reserve_seconds=budget.reserve, pruned=pruned, paired=paired)
     _diagnose(result)
     return result
+
+
+def valid_per_user(evaluator, model):
+    """``[U]`` validation scores of the selection's metric per user (:meth:`Evaluator.per_user`), or
+    ``None`` for a task that ranks by another kind of metric (rating RMSE, ...)."""
+    if task_of(evaluator) is not None or not hasattr(evaluator, "per_user"):
+        return None
+    return evaluator.per_user(model, "valid")[selection_metric(evaluator)[0]]
+
+
+def _decide(done: Sequence[Candidate], incumbent, metric: str, hib: bool, z: float):
+    """``(winner genotype, paired dict)``: the best by validation ``metric``, unless the incumbent
+    holds against it on the paired test (:func:`~darts_gnn.search.paired.incumbent_holds`)."""
+    best = _best(done, metric, hib)
+    if incumbent is None or not hib:
+        return best.genotype, {}
+    keep, gain, se = incumbent_holds(best, incumbent, z)
+    paired = {"gain": None if math.isnan(gain) else gain, "se": None if math.isnan(se) else se, "z": z,
+              "kept_incumbent": bool(keep and best is not incumbent)}
+    return (incumbent if keep else best).genotype, paired
 
 
 def _diagnose(result: SelectionResult) -> None:
@@ -404,6 +364,12 @@ def _diagnose(result: SelectionResult) -> None:
         result.warnings.append(f"one-shot proxy is uninformative: Spearman {result.spearman:+.2f} between "
                                f"one-shot and retrained validation {result.metric} over {len(scored)} "
                                f"candidates (< {PROXY_WARN}); the supernet's ranking should not be trusted")
+    if result.paired.get("kept_incumbent"):
+        top, p = _best(result.candidates, result.metric), result.paired
+        result.warnings.append(f"the best candidate ({top.genotype.summary()}) leads the incumbent by "
+                               f"{p['gain']:+.4f} valid {result.metric}, within {p['z']} x its paired standard "
+                               f"error ({p['se']:.4f}) over the same users: the incumbent (the train section's "
+                               f"protocol) is kept (search.select_incumbent_z)")
     if result.skipped:
         result.warnings.append(f"selection budget: {result.skipped} candidate(s) skipped; raise "
                                f"search.budget_factor or lower search.select_pool")

@@ -143,6 +143,15 @@ class Evaluator:
     @torch.no_grad()
     def evaluate(self, model, split: str = "test") -> dict[str, float]:
         """``{"recall@K", "ndcg@K", "precision@K", "hitrate@K"}`` for each K, averaged over users."""
+        values = self.per_user(model, split)
+        n = self.users(split).numel()
+        # summed block by block as one process always did, so the result does not depend on the ranks
+        return {name: sum(float(b.sum()) for b in v.split(self.batch_users)) / n for name, v in values.items()}
+
+    @torch.no_grad()
+    def per_user(self, model, split: str = "test") -> dict[str, torch.Tensor]:
+        """The same metrics per evaluated user: ``{name: [U] float64}``, in the order of
+        :meth:`users` (paired comparisons of two models on the same users)."""
         if split not in self._MASK:
             raise ValueError(f"Evaluator.evaluate: split must be 'valid' or 'test', got {split!r}")
         users = self.users(split)
@@ -164,11 +173,8 @@ class Evaluator:
             top = topk_items(scores, kmax)
             for name, v in rank_metrics(top, truth_ptr, truth_items, batch, self.ks).items():
                 per_user[name].append(v)
-        values = distributed.gather_rows({k: torch.cat(v) if v else torch.zeros(0, dtype=torch.float64)
-                                          for k, v in per_user.items()})
-        # summed block by block as one process always did, so the result does not depend on the ranks
-        return {name: sum(float(b.sum()) for b in v.split(self.batch_users)) / users.numel()
-                for name, v in values.items()}
+        return distributed.gather_rows({k: torch.cat(v) if v else torch.zeros(0, dtype=torch.float64)
+                                        for k, v in per_user.items()})
 
 
 def monitor_metric(ks: Sequence[int]) -> str:

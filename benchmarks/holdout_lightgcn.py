@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from subsample_lightgcn import read, write  # noqa: E402
+from subsample_lightgcn import read, write_dataset  # noqa: E402
 
 
 def holdout(rows: dict, every: int, test_fraction: float, min_items: int, seed: int) -> tuple[dict, dict]:
@@ -57,12 +57,7 @@ def main(argv=None) -> int:
     if not train:
         print(f"{src}: no user kept (--every {args.every}, --min-items {args.min_items})", file=sys.stderr)
         return 2
-    out.mkdir(parents=True, exist_ok=True)
-    write(out / "train.txt", train)
-    write(out / "test.txt", test)
-    n_items = 1 + max(i for rows in train.values() for i in rows)
-    print(f"{len(train)} users, {n_items} items, {sum(map(len, train.values()))} train and "
-          f"{sum(map(len, test.values()))} test interactions -> {out}")
+    print(write_dataset(out, train, test))
     return 0
 
 

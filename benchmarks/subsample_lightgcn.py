@@ -43,6 +43,16 @@ def write(path: Path, rows: dict) -> None:
     os.replace(tmp, path)
 
 
+def write_dataset(out: Path, train: dict, test: dict) -> str:
+    """Write ``train.txt`` / ``test.txt`` to ``out`` (created); returns a one-line summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    write(out / "train.txt", train)
+    write(out / "test.txt", test)
+    n_items = 1 + max(i for rows in train.values() for i in rows)
+    return (f"{len(train)} users, {n_items} items, {sum(map(len, train.values()))} train and "
+            f"{sum(map(len, test.values()))} test interactions -> {out}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("src")
@@ -58,12 +68,7 @@ def main(argv=None) -> int:
             print(f"{src / name}: missing (expected a LightGCN-format data set)", file=sys.stderr)
             return 2
     train, test = subsample(read(src / "train.txt"), read(src / "test.txt"), args.every)
-    out.mkdir(parents=True, exist_ok=True)
-    write(out / "train.txt", train)
-    write(out / "test.txt", test)
-    n_items = 1 + max(i for rows in train.values() for i in rows)
-    print(f"{len(train)} users, {n_items} items, {sum(map(len, train.values()))} train and "
-          f"{sum(map(len, test.values()))} test interactions -> {out}")
+    print(write_dataset(out, train, test))
     return 0
 
 

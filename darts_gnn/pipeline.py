@@ -20,12 +20,13 @@ import torch
 from .config import Config, config_to_dict
 from .search.darts import build_darts_searcher as build_searcher
 from .search.finish import strategy_report
-from .search.strategy import SearchContext, run_strategy
+from .search.strategy import Budget, SearchContext, run_strategy
 from .search.select import train_candidate, valid_per_user
 from .nn.models import build_model
 from .engine.train import resolve_device
 from .engine.trial import fit_and_evaluate
 from .search.pool import reference_and_incumbent, run_selection
+from .search.darts import budget_hook
 from .data import Graph, load_dataset
 from .search.monitor import AlphaLogger, heatmap_figure, write_alphas_csv
 from .features import model_features
@@ -94,15 +95,37 @@ def _baseline(dataset, graph, cfg: Config, evaluator, writer):
             "valid_per_user": valid_per_user(evaluator, trial.model)}   # for the paired test; not written
 
 
-def _select_stage(model, result, dataset, graph, cfg: Config, evaluator, base, writer, features=None):
-    """Validated selection after the search (:func:`darts_gnn.search.pool.run_selection`): budget
-    reference = the baseline's measured training time (or the incumbent's, or an estimate), the
-    incumbent from the ``--compare-baseline`` run or trained here; logs the proxy diagnostics."""
+def _reference(cfg: Config, dataset, graph, evaluator, base, features):
+    """``(reference seconds, incumbent)`` before the search (:func:`reference_and_incumbent`: the
+    ``--compare-baseline`` run reused, else the incumbent trained now), logged."""
     reference, incumbent = reference_and_incumbent(cfg, dataset, graph, evaluator, base, features)
     if incumbent is not None:
         log.info("selection incumbent (the train section's protocol): valid %s, %.1f s: %s",
                  ", ".join(f"{k}={v:.4f}" for k, v in incumbent.valid.items() if k.endswith("@20")),
                  incumbent.seconds, incumbent.genotype.summary())
+    return reference, incumbent
+
+
+def _cap_search(searcher, cfg: Config, reference: float) -> None:
+    """Stop the supernet search once it has run ``search.search_factor`` x one baseline training."""
+    factor = cfg.search.search_factor
+    if factor is None:
+        return
+    hook = budget_hook(Budget(seconds=factor * reference))
+
+    def capped(s, epoch: int, record: dict) -> bool:
+        stop = hook(s, epoch, record)
+        if stop and epoch + 1 < s.cfg.epochs:
+            log.info("search stopped after epoch %d of %d: %.1f s = search.search_factor (%g) x the baseline "
+                     "training (%.1f s)", epoch + 1, s.cfg.epochs, s.seconds, factor, reference)
+        return stop
+    searcher.hooks.append(capped)
+
+
+def _select_stage(model, result, dataset, graph, cfg: Config, evaluator, reference, incumbent, writer,
+                  features=None):
+    """Validated selection after the search (:func:`darts_gnn.search.pool.run_selection`) within
+    ``budget_factor`` x ``reference`` against the ``incumbent``; logs the proxy diagnostics."""
     picks = [model.genotype(), result.genotype]
     sel, diag = run_selection(model, picks, dataset, graph, cfg, evaluator, reference_seconds=reference,
                               spent_seconds=result.seconds, writer=PrefixedWriter(writer, "") if writer else None,
@@ -222,10 +245,9 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
     history), ``metrics.json`` (test metrics of the retrained model, timings, baseline), TensorBoard
     events. ``hooks`` are passed to the :class:`~darts_gnn.search.Searcher`.
 
-    With ``run``, the search state is checkpointed to ``search_state.pt`` every
-    ``search.checkpoint.every`` epochs (atomically) and the eigenvalue guard is attached
-    (:func:`darts_gnn.search.checkpoint.attach_checkpointing`); ``resume=True`` continues from
-    ``run``'s checkpoint.
+    With ``run``, the search state is checkpointed to ``search_state.pt`` every ``search.checkpoint.every``
+    epochs and the eigenvalue guard is attached (:func:`darts_gnn.search.checkpoint.attach_checkpointing`);
+    ``resume=True`` continues from ``run``'s checkpoint.
     """
     dataset, graph, evaluator, writer = prepare(cfg, run, dataset, graph)
     if cfg.search.strategy != "darts":  # issue 8: another registered strategy, then retrain and test
@@ -234,19 +256,22 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
         return SearchReport(**strategy_report(cfg, found, dataset, graph, evaluator, run, writer, compare_baseline))
     features = model_features(cfg, dataset)
     searcher, ckpt = _darts_searcher(cfg, dataset, graph, evaluator, run, writer, hooks, progress, features, resume)
-    base = None
+    base, selecting = None, cfg.search.select and cfg.search.retrain
     if compare_baseline:   # first, so that its wall time is the selection's budget reference
         base = _baseline(dataset, graph, cfg, evaluator,
                          PrefixedWriter(writer, f"baseline_{cfg.model.name}/") if writer is not None else None)
-        base_per_user = base.pop("valid_per_user")
+    if selecting:          # the budget's unit and the incumbent, before the search (which they cap)
+        reference, incumbent = _reference(cfg, dataset, graph, evaluator, base, features)
+        _cap_search(searcher, cfg, reference)
+    if base is not None:
+        base.pop("valid_per_user")
     with ckpt.guard_errors() if ckpt is not None else contextlib.nullcontext():
         result = searcher.run()
     derive_trace = _derive(searcher, result, cfg, evaluator, writer)
     selection, diag = None, {}
-    if cfg.search.select and cfg.search.retrain:
-        selection, diag = _select_stage(searcher.model, result, dataset, graph, cfg, evaluator,
-                                        {**base, "valid_per_user": base_per_user} if base else None, writer,
-                                        features)
+    if selecting:
+        selection, diag = _select_stage(searcher.model, result, dataset, graph, cfg, evaluator, reference,
+                                        incumbent, writer, features)
         result.genotype = selection.winner
     genotype = result.genotype
     log.info("found %s (%.1f s, %d epochs)", genotype.summary(), result.seconds, result.epochs_run)

@@ -9,7 +9,7 @@ import torch
 
 import darts_gnn.search.pool as pool_mod
 import darts_gnn.search.select as select_mod
-from darts_gnn.config import load_config
+from darts_gnn.config import ConfigError, load_config
 from darts_gnn.data import Graph, load_dataset
 from darts_gnn.pipeline import run_search
 from darts_gnn.space.genotype import Genotype
@@ -152,3 +152,14 @@ def test_per_user_scores_are_what_the_evaluation_averages(data):
     for name, v in per_user.items():
         assert v.shape == (ev.users("valid").numel(),)
         assert float(v.mean()) == pytest.approx(mean[name], abs=1e-12)
+
+
+def test_the_supernet_search_stops_at_search_factor_times_the_reference():
+    base = STRATEGY_TINY + ["search.epochs=6", "search.select_pool=1", "search.select_patience=1",
+                            "search.select_recipe_top=0", "search.select_recipe_baseline=false"]
+    capped = run_search(load_config(None, base + ["search.search_factor=1e-6"]), compare_baseline=True)
+    assert capped.search.epochs_run == 1 and capped.search.stopped_early
+    free = run_search(load_config(None, base + ["search.search_factor=null"]), compare_baseline=True)
+    assert free.search.epochs_run == 6 and not free.search.stopped_early
+    with pytest.raises(ConfigError, match="search.search_factor"):
+        load_config(None, ["search.search_factor=4", "search.budget_factor=3"])

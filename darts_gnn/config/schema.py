@@ -150,7 +150,10 @@ class SearchConfig:
     protocol joins the selection as the incumbent every candidate must beat on validation: the
     ``--compare-baseline`` run reused, else trained then; its time counts in the budget) and
     ``select_incumbent_z`` (the best candidate replaces it only when its mean gain over the same
-    validation users exceeds this many paired standard errors; 0: the plain best mean).
+    validation users exceeds this many paired standard errors; 0: the plain best mean);
+    ``search_factor`` (the DARTS supernet search stops after this x one baseline training, so that
+    the selection keeps most of the budget on a large catalog; null, the default: ``epochs`` alone;
+    the shipped search configs set 0.5).
 
     Defaults suit the small budgets of this project (tens of epochs, a few steps each: every step
     propagates over the whole graph, so the search uses larger batches and learning rates than the
@@ -215,6 +218,7 @@ class SearchConfig:
     select_incumbent: bool = True
     select_incumbent_z: float = 1.645
     budget_factor: float = 3.0
+    search_factor: float | None = None
     budget_includes_final: bool = False
     select_prune: float = 0.5
     select_cut: float = 0.95
@@ -259,6 +263,8 @@ class SearchConfig:
             ("search.select_cut", 0 <= self.select_cut <= 1, "a number in [0, 1]"),
             ("search.select_incumbent_z", 0 <= self.select_incumbent_z < 10, "a number in [0, 10)"),
             ("search.budget_factor", self.budget_factor > 0, "a positive number"),
+            ("search.search_factor", self.search_factor is None or 0 < self.search_factor <= self.budget_factor,
+             "a positive number up to search.budget_factor, or null"),
             ("search.total_budget_seconds", self.total_budget_seconds is None or self.total_budget_seconds > 0,
              "a positive number or null"),
         ]

@@ -302,7 +302,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     say = log or (lambda m: None)
 
     def run(g, stage: str, shot) -> None:
-        if not budget.allows(recipe_cost_factor(g.recipe) / max(1.0, _mean_factor(done))):
+        if not budget.allows(recipe_cost_factor(g.recipe) / max(1.0, _mean_factor(done)), fallback=bool(done)):
             budget.skipped += 1
             return
         own = [c for c in done if c.stage != INCUMBENT]    # the cut compares runs of the same protocol

@@ -29,7 +29,8 @@ class _Budget:
     """Seconds left for selection. A run starts only if its predicted cost (the mean so far) plus, with
     ``reserve_final``, the reserve for the final retrain still fit; the reserve is
     :func:`final_retrain_estimate` of the best candidate so far (its measured epochs and seconds per
-    epoch). The first run always starts."""
+    epoch). The first run always starts, unless there is a candidate to fall back on (the incumbent)
+    and no time left."""
 
     def __init__(self, seconds: float | None, extra_epochs: int = 0, max_epochs: int | None = None,
                  reserve_final: bool = True, start_fraction: float = 1.0):
@@ -55,11 +56,14 @@ class _Budget:
             return None
         return self.seconds - (time.perf_counter() - self.t0) - self.reserve
 
-    def allows(self, factor: float = 1.0) -> bool:
+    def allows(self, factor: float = 1.0, fallback: bool = False) -> bool:
         """Whether ``start_fraction`` of a run predicted to cost ``factor`` x the mean run so far still
-        fits (the deadline stops a run that started with less than its whole predicted cost left)."""
-        if self.seconds is None or not self.spent:
+        fits (the deadline stops a run that started with less than its whole predicted cost left);
+        ``fallback``: a candidate already exists (then even the first run needs time left)."""
+        if self.seconds is None or (not self.spent and not fallback):
             return True
+        if not self.spent:     # with a candidate to fall back on, the first run needs time left too
+            return distributed.agree(time.perf_counter() - self.t0 + self.reserve < self.seconds)
         mean = sum(self.spent) / len(self.spent)
         need = self.start_fraction * factor * mean
         # data parallel: rank 0's clock decides, so that every rank retrains the same candidates

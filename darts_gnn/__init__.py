@@ -47,7 +47,7 @@ from .config import (Config, ConfigError, DataConfig, ModelConfig, SearchConfig,
                      SyntheticConfig, TrainConfig, load_config)
 from .data import BPRSampler, DataError, Dataset, Graph, load_dataset, make_synthetic  # noqa: E402
 from .space.genotype import Genotype  # noqa: E402
-from .tasks.metrics import Evaluator  # noqa: E402
+from .tasks.metrics import Evaluator, SampledEvaluator  # noqa: E402
 from .nn.models import build_model  # noqa: E402
 from .nn import MF, NGCF, LightGCN, Recommender  # noqa: E402
 from .ops import backend, mixed_aggregate  # noqa: E402
@@ -68,6 +68,7 @@ __all__ = [
     "Dataset", "DataError", "Graph", "load_dataset", "make_synthetic", "BPRSampler",
     # models, training, evaluation
     "Recommender", "MF", "LightGCN", "NGCF", "build_model", "Trainer", "TrainResult", "Evaluator",
+    "SampledEvaluator",
     # the hot op
     "mixed_aggregate", "backend",
     # search

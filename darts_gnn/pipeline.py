@@ -25,7 +25,7 @@ from .search.select import train_candidate, valid_per_user
 from .nn.models import build_model
 from .engine.train import resolve_device
 from .engine.trial import fit_and_evaluate
-from .search.pool import reference_and_incumbent, run_selection
+from .search.pool import proxy_evaluator, reference_and_incumbent, run_selection
 from .search.darts import budget_hook
 from .data import Graph, load_dataset
 from .search.monitor import AlphaLogger, heatmap_figure, write_alphas_csv
@@ -123,13 +123,13 @@ def _cap_search(searcher, cfg: Config, reference: float) -> None:
 
 
 def _select_stage(model, result, dataset, graph, cfg: Config, evaluator, reference, incumbent, writer,
-                  features=None):
+                  features=None, proxy=None):
     """Validated selection after the search (:func:`darts_gnn.search.pool.run_selection`) within
     ``budget_factor`` x ``reference`` against the ``incumbent``; logs the proxy diagnostics."""
     picks = [model.genotype(), result.genotype]
     sel, diag = run_selection(model, picks, dataset, graph, cfg, evaluator, reference_seconds=reference,
                               spent_seconds=result.seconds, writer=PrefixedWriter(writer, "") if writer else None,
-                              log=log.info, features=features, incumbent=incumbent)
+                              log=log.info, features=features, incumbent=incumbent, proxy=proxy)
     log.info("selection (%d retrained, %.1f s), winner by validation %s:\n%s", len(sel.candidates),
              sel.seconds, sel.metric, sel.table())
     shot = diag["baseline_one_shot"]
@@ -267,11 +267,11 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
         base.pop("valid_per_user")
     with ckpt.guard_errors() if ckpt is not None else contextlib.nullcontext():
         result = searcher.run()
-    derive_trace = _derive(searcher, result, cfg, evaluator, writer)
+    derive_trace = _derive(searcher, result, cfg, proxy := proxy_evaluator(cfg, evaluator, log.info), writer)
     selection, diag = None, {}
     if selecting:
         selection, diag = _select_stage(searcher.model, result, dataset, graph, cfg, evaluator, reference,
-                                        incumbent, writer, features)
+                                        incumbent, writer, features, proxy)
         result.genotype = selection.winner
     genotype = result.genotype
     log.info("found %s (%.1f s, %d epochs)", genotype.summary(), result.seconds, result.epochs_run)

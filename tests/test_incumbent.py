@@ -163,3 +163,31 @@ def test_the_supernet_search_stops_at_search_factor_times_the_reference():
     assert free.search.epochs_run == 6 and not free.search.stopped_early
     with pytest.raises(ConfigError, match="search.search_factor"):
         load_config(None, ["search.search_factor=4", "search.budget_factor=3"])
+
+
+def test_incumbent_stands_in_for_the_baseline_points_short_bpr_run(data, monkeypatch):
+    """With the incumbent (the baseline architecture under the train section's protocol) the baseline
+    point is not retrained with the short BPR recipe; it still gets the grid's other recipes, first."""
+    cfg, ds, graph, ev = data
+    base, other = Genotype.lightgcn(2, 16), Genotype.mf(16)
+    inc = Candidate(base.with_(recipe=Recipe(lr=cfg.train.lr)), {"recall@20": 0.1}, 1.0, 3, stage=INCUMBENT,
+                    per_user=torch.zeros(int(ev.users("valid").numel()), dtype=torch.float64))
+    trained = []
+    real = select_mod.train_candidate
+
+    def spy(g, *a, **k):
+        trained.append(g)
+        return real(g, *a, **k)
+    monkeypatch.setattr(select_mod, "train_candidate", spy)
+    grid = [{"lr": cfg.search.select_lr}, {"loss": "softmax", "negatives": 8, "temperature": 0.2, "norm": True},
+            {"l2": 1e-3}]
+    res = select_genotype([other, base], ds, graph, cfg, ev, recipes=grid, anchors=[base], incumbent=inc)
+    archs = [(g.with_(recipe=None, norm=False), g.recipe.loss, g.recipe.l2) for g in trained]
+    assert archs == [(other, "bpr", None),                  # the architecture stage: the baseline skipped
+                     (base, "softmax", None), (other, "softmax", None),   # recipe-major, the baseline first
+                     (base, "bpr", 1e-3), (other, "bpr", 1e-3)]
+    assert res.candidates[0] is inc and len(res.candidates) == 1 + len(trained)
+    # without the incumbent the baseline point's short run comes back
+    trained.clear()
+    select_genotype([other, base], ds, graph, cfg, ev, recipes=grid[:1], anchors=[base])
+    assert [g.with_(recipe=None, norm=False) for g in trained] == [other, base]

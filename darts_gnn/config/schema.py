@@ -153,7 +153,10 @@ class SearchConfig:
     validation users exceeds this many paired standard errors; 0: the plain best mean);
     ``search_factor`` (the DARTS supernet search stops after this x one baseline training, so that
     the selection keeps most of the budget on a large catalog; null, the default: ``epochs`` alone;
-    the shipped search configs set 0.5).
+    the shipped search configs set 0.5); ``proxy_users`` (the one-shot evaluations of the supernet,
+    greedy derivation and pool scores, use a fixed random subset of at most this many validation users,
+    :class:`~darts_gnn.tasks.metrics.SampledEvaluator`; null: all; candidates are always trained and
+    compared on every validation user).
 
     Defaults suit the small budgets of this project (tens of epochs, a few steps each: every step
     propagates over the whole graph, so the search uses larger batches and learning rates than the
@@ -219,6 +222,7 @@ class SearchConfig:
     select_incumbent_z: float = 1.645
     budget_factor: float = 3.0
     search_factor: float | None = None
+    proxy_users: int | None = 2048
     budget_includes_final: bool = False
     select_prune: float = 0.5
     select_cut: float = 0.95
@@ -265,6 +269,8 @@ class SearchConfig:
             ("search.budget_factor", self.budget_factor > 0, "a positive number"),
             ("search.search_factor", self.search_factor is None or 0 < self.search_factor <= self.budget_factor,
              "a positive number up to search.budget_factor, or null"),
+            ("search.proxy_users", self.proxy_users is None or self.proxy_users >= 1,
+             "a positive integer or null"),
             ("search.total_budget_seconds", self.total_budget_seconds is None or self.total_budget_seconds > 0,
              "a positive number or null"),
         ]

@@ -253,20 +253,36 @@ def _recipe_variants(genotype, grid: list, lr: float):
         yield g if norm is None else g.with_(norm=norm)
 
 
+def _architecture(genotype):
+    """``genotype`` without its training recipe and output normalisation: the architecture alone."""
+    return genotype.with_(recipe=None, norm=False)
+
+
+def _short_bpr(entry, lr: float) -> bool:
+    """Whether a grid entry is the architecture stage's own recipe (BPR, one negative, the selection's
+    ``lr`` and the ``train`` section's L2, the architecture's ``norm``)."""
+    r, norm = entry
+    return norm is None and r.loss == "bpr" and r.negatives == 1 and r.lr in (None, lr) and r.l2 is None
+
+
 def _recipe_plan(done: Sequence[Candidate], anchors: Sequence, grid: list, s, metric: str, hib: bool):
     """The genotypes (with their recipes) of the recipe stage, recipe-major over the
-    targets: the retrained ``anchors`` (the baseline point) first, then the ``s.select_recipe_top`` best
-    retrained architectures not among them. Under a tight budget the baseline thus gets every recipe
-    before the search's own architectures do, so the search does not end behind the baseline trained
-    with the grid's best recipe (what a random or evolutionary pool, whose best architecture is
-    usually the baseline, would find); cheap BPR recipes go before the costlier objectives."""
+    targets: the ``anchors`` (the baseline point) first when retrained or represented by the
+    incumbent, then the ``s.select_recipe_top`` best retrained architectures not among them. Under a
+    tight budget the baseline thus gets every recipe before the search's own architectures do, so the
+    search does not end behind the baseline trained with the grid's best recipe (what a random or
+    evolutionary pool, whose best architecture is usually the baseline, would find); cheap BPR recipes
+    go before the costlier objectives. The incumbent's architecture does not get the short BPR recipe
+    again: the incumbent is that run under the full protocol."""
     retrained = {_with_lr(c.genotype, s.select_lr) for c in done if c.stage == "architecture"}
-    targets = [g for g in (_with_lr(a, s.select_lr) for a in anchors) if g in retrained]
+    standing = {_architecture(c.genotype) for c in done if c.stage == INCUMBENT}
+    targets = [g for g in (_with_lr(a, s.select_lr) for a in anchors) if g in retrained or _architecture(g) in standing]
     own = [c for c in done if c.stage != INCUMBENT]
     targets += [c.genotype for c in _ranked(own, metric, hib)[:s.select_recipe_top] if c.genotype not in targets]
     for entry in grid:
         for t in targets:
-            yield next(_recipe_variants(t, [entry], s.select_lr))
+            if not (_short_bpr(entry, s.select_lr) and _architecture(t) in standing):
+                yield next(_recipe_variants(t, [entry], s.select_lr))
 
 
 def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
@@ -279,8 +295,8 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     Args:
         candidates: ranked genotypes (duplicates dropped); the first ``pool_size`` (``search.select_pool``)
             are retrained with the short protocol (``select_lr``, ``select_patience``).
-        dataset, graph, evaluator: the data, the training graph and the validation evaluator.
-        cfg: the :class:`~darts_gnn.config.Config` (``train`` is the protocol the short one derives from).
+        dataset, graph, evaluator, cfg: the data, the training graph, the validation evaluator, the
+            :class:`~darts_gnn.config.Config` (``train`` is the protocol the short one derives from).
         one_shot: ``{genotype: one-shot score}`` for the proxy diagnostics.
         recipes: the grid for the ``select_recipe_top`` best (:func:`recipe_entry`; default :func:`_grid`).
         budget_seconds: wall-clock cap (``None``: none); a candidate that does not fit is skipped
@@ -293,8 +309,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     s = cfg.search
     metric, hib = selection_metric(evaluator)
     one_shot = dict(one_shot or {})
-    pool = _dedupe(candidates)[:pool_size or s.select_pool]
-    if not pool:
+    if not (pool := _dedupe(candidates)[:pool_size or s.select_pool]):
         raise ValueError("select_genotype: the candidate pool is empty")
     grid = _grid(cfg, recipes, own_loss=task_of(evaluator) is not None)
     budget = budget_for(cfg, budget_seconds)
@@ -317,8 +332,9 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
             f"{res.epochs_run} epochs): {g.summary()}")
 
     pool, pruned = prune_by_one_shot(pool, one_shot, s.select_prune if hib else 0.0, keep=anchors)
-    for g in pool:
-        run(_with_lr(g, s.select_lr), "architecture", one_shot.get(g))
+    for g in pool:   # the incumbent stands in for its architecture's short BPR run
+        if incumbent is None or _architecture(g) != _architecture(incumbent.genotype):
+            run(_with_lr(g, s.select_lr), "architecture", one_shot.get(g))
     tried = {c.genotype for c in done}
     for arch in _recipe_plan(done, anchors, grid, s, metric, hib):   # recipe-major, anchors first
         if arch not in tried:

@@ -17,6 +17,11 @@ before mixing,
 
 (differentiable; in the spirit of the non-affine BatchNorm after every DARTS candidate, Liu et al.,
 ICLR 2019). ``"none"`` mixes the raw outputs. Single-candidate choices are never rescaled.
+
+Without autograd (evaluation under ``torch.no_grad``) a candidate whose weight is exactly 0 is not
+computed: the supernet with α one-hot at a genotype (greedy derivation, one-shot scores) then costs
+about one candidate per choice instead of all of them, with the same result (its term would be
+``0 * o_k``). While autograd records, every candidate runs (α's gradient needs each output).
 """
 from __future__ import annotations
 
@@ -45,15 +50,29 @@ def _check_policy(scale_norm: str) -> str:
     return scale_norm
 
 
-def _mix(outs: list[Tensor], w: Tensor | None, ref: Tensor | None = None) -> Tensor:
-    """``sum_k w_k outs_k``; with ``ref`` (the input's RMS) each output is first rescaled to it."""
+def _live(w: Tensor | None, n: int) -> list[int]:
+    """The candidates (of ``n``) whose outputs the mixture needs: all while autograd records, else
+    those with a non-zero weight (module doc); ``[0]`` for a single-candidate choice (``w`` is ``None``)."""
+    if w is None:
+        return [0]
+    if torch.is_grad_enabled():
+        return list(range(n))
+    live = torch.nonzero(w.detach()).flatten().tolist()
+    return live or list(range(n))
+
+
+def _mix(outs: list[Tensor | None], w: Tensor | None, ref: Tensor | None = None) -> Tensor:
+    """``sum_k w_k outs_k`` over the computed outputs (``None``: a candidate left out by :func:`_live`);
+    with ``ref`` (the input's RMS) each output is first rescaled to it."""
     if w is None:
         return outs[0]
-    if ref is not None:
-        outs = [o * (ref / (rms(o) + _EPS)) for o in outs]
-    total = w[0] * outs[0]
-    for k in range(1, len(outs)):
-        total = total + w[k] * outs[k]
+    total = None
+    for k, o in enumerate(outs):
+        if o is None:
+            continue
+        if ref is not None:
+            o = o * (ref / (rms(o) + _EPS))
+        total = w[k] * o if total is None else total + w[k] * o
     return total
 
 
@@ -81,25 +100,33 @@ class MixedAggregate(nn.Module):
     def forward(self, graph, x: Tensor, w: Tensor | None) -> Tensor:
         if w is not None and self.scale_norm == "rms" and len(self.names) > 1:
             return self._normalised(graph, x, w)
+        live = set(_live(w, len(self.names)))
         if w is None:
             w = x.new_ones(1)
         out = None
-        if self.native_ops:
-            out = mixed_aggregate(graph.rowptr, graph.col, x, w.index_select(0, self._native_index),
-                                  self.native_ops)
+        natives = [(j, k) for j, k in enumerate(self.native_pos) if k in live]
+        if natives:
+            index = self._native_index if len(natives) == len(self.native_pos) else \
+                torch.tensor([k for _, k in natives], dtype=torch.long, device=self._native_index.device)
+            out = mixed_aggregate(graph.rowptr, graph.col, x, w.index_select(0, index),
+                                  tuple(self.native_ops[j] for j, _ in natives))
         for k, module in zip(self.custom_pos, self.custom):
-            y = w[k] * module(graph, x)
-            out = y if out is None else out + y
+            if k in live:
+                y = w[k] * module(graph, x)
+                out = y if out is None else out + y
         return out
 
     def _normalised(self, graph, x: Tensor, w: Tensor) -> Tensor:
+        live = set(_live(w, len(self.names)))
         outs: list[Tensor | None] = [None] * len(self.names)
-        if self.native_ops:
-            stack = aggregate_stack(graph.rowptr, graph.col, x, self.native_ops)   # [K_native, N, d]
-            for j, k in enumerate(self.native_pos):
-                outs[k] = stack[j]
+        natives = [(j, k) for j, k in enumerate(self.native_pos) if k in live]
+        if natives:   # [K_live, N, d] in one pass over the graph
+            stack = aggregate_stack(graph.rowptr, graph.col, x, tuple(self.native_ops[j] for j, _ in natives))
+            for i, (_, k) in enumerate(natives):
+                outs[k] = stack[i]
         for k, module in zip(self.custom_pos, self.custom):
-            outs[k] = module(graph, x)
+            if k in live:
+                outs[k] = module(graph, x)
         return _mix(outs, w, rms(x))
 
     def extra_repr(self) -> str:
@@ -118,7 +145,9 @@ class MixedTransform(nn.Module):
     def forward(self, x: Tensor, w: Tensor | None) -> Tensor:
         if w is None:
             return self.ops[0](x)
-        return _mix([op(x) for op in self.ops], w, rms(x) if self.scale_norm == "rms" else None)
+        live = set(_live(w, len(self.ops)))
+        return _mix([op(x) if k in live else None for k, op in enumerate(self.ops)], w,
+                    rms(x) if self.scale_norm == "rms" else None)
 
 
 class MixedSkip(nn.Module):
@@ -133,7 +162,9 @@ class MixedSkip(nn.Module):
     def forward(self, x_in: Tensor, x_out: Tensor, w: Tensor | None) -> Tensor:
         if w is None:
             return self.ops[0](x_in, x_out)
-        return _mix([op(x_in, x_out) for op in self.ops], w, rms(x_in) if self.scale_norm == "rms" else None)
+        live = set(_live(w, len(self.ops)))
+        return _mix([op(x_in, x_out) if k in live else None for k, op in enumerate(self.ops)], w,
+                    rms(x_in) if self.scale_norm == "rms" else None)
 
 
 class MixedLayer(nn.Module):
@@ -175,7 +206,9 @@ class MixedCombine(nn.Module):
         depths = self.depths if w_depth is not None else self.depths[:1]
         ops = self.ops if w_combine is not None else self.ops[:1]
         ref = rms(hs[0]) if self.scale_norm == "rms" else None
-        per_depth = [_mix([op(hs[:d + 1]) for op in ops], w_combine, ref) for d in depths]
+        live_c, live_d = set(_live(w_combine, len(ops))), set(_live(w_depth, len(depths)))
+        per_depth = [_mix([op(hs[:d + 1]) if c in live_c else None for c, op in enumerate(ops)], w_combine, ref)
+                     if i in live_d else None for i, d in enumerate(depths)]
         return _mix(per_depth, w_depth, ref)
 
 

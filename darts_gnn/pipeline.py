@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from .config import Config, config_to_dict
+from .errors import UserError
 from .search.darts import build_darts_searcher as build_searcher
 from .search.finish import strategy_report
 from .search.strategy import Budget, SearchContext, run_strategy
@@ -25,7 +26,8 @@ from .search.select import train_candidate, valid_per_user
 from .nn.models import build_model
 from .engine.train import resolve_device
 from .engine.trial import fit_and_evaluate
-from .search.pool import proxy_evaluator, reference_and_incumbent, run_selection
+from .search.pool import (INCUMBENT_FILE, incumbent_from_state, incumbent_state, proxy_evaluator,
+                          reference_and_incumbent, run_selection)
 from .search.darts import budget_hook
 from .data import Graph, load_dataset
 from .search.monitor import AlphaLogger, heatmap_figure, write_alphas_csv
@@ -95,10 +97,21 @@ def _baseline(dataset, graph, cfg: Config, evaluator, writer):
             "valid_per_user": valid_per_user(evaluator, trial.model)}   # for the paired test; not written
 
 
-def _reference(cfg: Config, dataset, graph, evaluator, base, features):
+def _reference(cfg: Config, dataset, graph, evaluator, base, features, run=None, resume: bool = False):
     """``(reference seconds, incumbent)`` before the search (:func:`reference_and_incumbent`: the
-    ``--compare-baseline`` run reused, else the incumbent trained now), logged."""
-    reference, incumbent = reference_and_incumbent(cfg, dataset, graph, evaluator, base, features)
+    ``--compare-baseline`` run reused, else the incumbent trained now, or with ``resume`` read back
+    from ``run``'s :data:`INCUMBENT_FILE`), logged; kept in ``run``."""
+    if resume and base is None and run is not None and run.file(INCUMBENT_FILE).exists():
+        try:
+            reference, incumbent = incumbent_from_state(run.load_torch(INCUMBENT_FILE))
+        except Exception as e:   # a truncated or foreign file: say so instead of a pickle traceback
+            raise UserError(f"{run.file(INCUMBENT_FILE)}: the selection's incumbent cannot be read ({e}); "
+                            f"delete it to train the incumbent again") from e
+        log.info("selection incumbent read back from %s (not trained again)", run.file(INCUMBENT_FILE))
+    else:
+        reference, incumbent = reference_and_incumbent(cfg, dataset, graph, evaluator, base, features)
+        if run is not None and incumbent is not None:
+            run.save_torch(INCUMBENT_FILE, incumbent_state(reference, incumbent))
     if incumbent is not None:
         log.info("selection incumbent (the train section's protocol): valid %s, %.1f s: %s",
                  ", ".join(f"{k}={v:.4f}" for k, v in incumbent.valid.items() if k.endswith("@20")),
@@ -239,11 +252,10 @@ def _darts_searcher(cfg: Config, dataset, graph, evaluator, run, writer, hooks, 
 def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: bool | None = None,
                hooks=None, dataset=None, graph=None, resume: bool = False) -> SearchReport:
     """Search, discretise, retrain, test; write the run directory ``run`` (a
-    :class:`~darts_gnn.engine.rundir.RunDir`, optional).
-
-    Files: ``config.yaml``, ``genotype.json``, ``alphas.csv``, ``alphas.png``, ``search.json`` (per-epoch
-    history), ``metrics.json`` (test metrics of the retrained model, timings, baseline), TensorBoard
-    events. ``hooks`` are passed to the :class:`~darts_gnn.search.Searcher`.
+    :class:`~darts_gnn.engine.rundir.RunDir`, optional). Files: ``config.yaml``, ``genotype.json``,
+    ``alphas.csv``, ``alphas.png``, ``search.json`` (per-epoch history), ``metrics.json`` (test metrics
+    of the retrained model, timings, baseline), ``incumbent.pt`` (the selection's incumbent, read back
+    on resume), TensorBoard events; ``hooks`` go to the :class:`~darts_gnn.search.Searcher`.
 
     With ``run``, the search state is checkpointed to ``search_state.pt`` every ``search.checkpoint.every``
     epochs and the eigenvalue guard is attached (:func:`darts_gnn.search.checkpoint.attach_checkpointing`);
@@ -261,7 +273,7 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
         base = _baseline(dataset, graph, cfg, evaluator,
                          PrefixedWriter(writer, f"baseline_{cfg.model.name}/") if writer is not None else None)
     if selecting:          # the budget's unit and the incumbent, before the search (which they cap)
-        reference, incumbent = _reference(cfg, dataset, graph, evaluator, base, features)
+        reference, incumbent = _reference(cfg, dataset, graph, evaluator, base, features, run, resume)
         _cap_search(searcher, cfg, reference)
     if base is not None:
         base.pop("valid_per_user")

@@ -191,3 +191,25 @@ def test_incumbent_stands_in_for_the_baseline_points_short_bpr_run(data, monkeyp
     trained.clear()
     select_genotype([other, base], ds, graph, cfg, ev, recipes=grid[:1], anchors=[base])
     assert [g.with_(recipe=None, norm=False) for g in trained] == [other, base]
+
+
+def test_resume_reads_the_incumbent_back_instead_of_training_it(tmp_path, monkeypatch):
+    from darts_gnn.engine.rundir import RunDir
+    from darts_gnn.errors import UserError
+    cfg = load_config(None, TINY + ["search.epochs=1", "search.select_pool=1", "search.select_samples=2",
+                                    "search.select_recipes=[{lr: 0.005}]"])
+    run = RunDir(tmp_path / "run")
+    first = run_search(cfg, run, progress=False)
+    assert run.file(pool_mod.INCUMBENT_FILE).exists()
+    state = run.load_torch(pool_mod.INCUMBENT_FILE)             # weights_only=True
+    ref, inc = pool_mod.incumbent_from_state(state)
+    kept = first.selection.candidates[0]
+    assert inc.stage == INCUMBENT and inc.genotype == kept.genotype and inc.valid == kept.valid
+    assert ref == first.diagnostics["reference_seconds"] and torch.equal(inc.per_user, kept.per_user)
+    monkeypatch.setattr(pool_mod, "train_candidate", _no_training)
+    again = run_search(cfg, run, progress=False, resume=True)
+    assert again.selection.candidates[0].valid == kept.valid
+    assert again.diagnostics["reference_seconds"] == ref
+    run.file(pool_mod.INCUMBENT_FILE).write_bytes(b"not a torch file")
+    with pytest.raises(UserError, match="incumbent.pt: the selection's incumbent cannot be read"):
+        run_search(cfg, run, progress=False, resume=True)

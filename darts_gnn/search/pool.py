@@ -9,6 +9,7 @@ diagnostics (Spearman of one-shot vs retrained validation score, the baseline's 
 """
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Callable, Sequence
 
@@ -25,7 +26,7 @@ from ..engine.train import Trainer
 
 __all__ = ["one_shot_scores", "sample_genotypes", "baseline_genotype", "build_pool", "run_selection",
            "estimate_baseline_seconds", "ESTIMATED_BASELINE_EPOCHS", "incumbent_candidate", "reference_and_incumbent",
-           "proxy_evaluator"]
+           "proxy_evaluator", "INCUMBENT_FILE", "incumbent_state", "incumbent_from_state"]
 
 #: Epochs assumed for one full baseline training when its time was not measured (a LightGCN run
 #: under the shipped protocol early-stops after roughly this many on the benchmark data sets).
@@ -165,6 +166,29 @@ def reference_and_incumbent(cfg, dataset, graph, evaluator, baseline: dict | Non
     if inc is not None:
         return inc.seconds, inc
     return estimate_baseline_seconds(cfg.model, dataset, graph, cfg.train), inc
+
+
+#: The incumbent of a run directory and the budget's unit, so that ``--resume`` does not train it again.
+INCUMBENT_FILE = "incumbent.pt"
+
+
+def incumbent_state(reference_seconds: float, inc) -> dict:
+    """What :data:`INCUMBENT_FILE` holds (loads with ``weights_only=True``): the budget's unit and the
+    incumbent :class:`~darts_gnn.search.select.Candidate` (genotype as JSON, best validation metrics,
+    seconds, epochs, the ``[U]`` per-user validation scores of the paired test or ``None``)."""
+    return {"version": 1, "reference_seconds": float(reference_seconds),
+            "genotype": json.dumps(inc.genotype.to_dict()), "valid": {k: float(v) for k, v in inc.valid.items()},
+            "seconds": float(inc.seconds), "epochs": int(inc.epochs), "per_user": inc.per_user}
+
+
+def incumbent_from_state(state: dict):
+    """``(reference_seconds, incumbent)`` from :func:`incumbent_state`'s dict."""
+    if not isinstance(state, dict) or state.get("version") != 1:
+        raise ValueError(f"{INCUMBENT_FILE}: not an incumbent record of this version")
+    g = Genotype.from_dict(json.loads(state["genotype"]))
+    return float(state["reference_seconds"]), Candidate(g, dict(state["valid"]), float(state["seconds"]),
+                                                        int(state["epochs"]), stage=INCUMBENT,
+                                                        per_user=state["per_user"])
 
 
 def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, reference_seconds: float,

@@ -20,12 +20,10 @@ import torch
 from .config import Config, config_to_dict
 from .errors import UserError
 from .search.darts import build_darts_searcher as build_searcher
-from .search.finish import strategy_report
+from .search.finish import baseline_run, strategy_report
 from .search.strategy import Budget, SearchContext, run_strategy
-from .search.select import train_candidate, valid_per_user
-from .nn.models import build_model
+from .search.select import train_candidate
 from .engine.train import resolve_device
-from .engine.trial import fit_and_evaluate
 from .search.pool import (INCUMBENT_FILE, incumbent_from_state, incumbent_state, proxy_evaluator,
                           reference_and_incumbent, run_selection)
 from .search.darts import budget_hook
@@ -83,18 +81,6 @@ def retrain(genotype, dataset, graph, cfg: Config, evaluator=None, writer=None, 
                                              features=features)
     test = evaluator.evaluate(model, "test") if evaluator is not None else {}
     return model, result, {k: float(v) for k, v in test.items()}, seconds
-
-
-def _baseline(dataset, graph, cfg: Config, evaluator, writer):
-    """The configured model (``model.name``) trained and tested under the same protocol (and task)."""
-    trial = fit_and_evaluate(lambda: build_model(cfg.model, dataset, graph), dataset, cfg.train, evaluator,
-                             splits=("test",), writer=writer, task=task_of(evaluator))
-    result = trial.train
-    return {"name": cfg.model.name, "test": trial.metrics["test"], "train_seconds": trial.fit_seconds,
-            "epochs": result.epochs_run, "best_epoch": result.best_epoch,
-            "seconds_per_epoch": result.seconds_per_epoch,
-            "best_valid": {k: float(v) for k, v in result.best_valid.items()},
-            "valid_per_user": valid_per_user(evaluator, trial.model)}   # for the paired test; not written
 
 
 def _reference(cfg: Config, dataset, graph, evaluator, base, features, run=None, resume: bool = False):
@@ -270,8 +256,8 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
     searcher, ckpt = _darts_searcher(cfg, dataset, graph, evaluator, run, writer, hooks, progress, features, resume)
     base, selecting = None, cfg.search.select and cfg.search.retrain
     if compare_baseline:   # first, so that its wall time is the selection's budget reference
-        base = _baseline(dataset, graph, cfg, evaluator,
-                         PrefixedWriter(writer, f"baseline_{cfg.model.name}/") if writer is not None else None)
+        base = baseline_run(cfg, dataset, graph, evaluator,
+                            PrefixedWriter(writer, f"baseline_{cfg.model.name}/") if writer is not None else None)
     if selecting:          # the budget's unit and the incumbent, before the search (which they cap)
         reference, incumbent = _reference(cfg, dataset, graph, evaluator, base, features, run, resume)
         _cap_search(searcher, cfg, reference)

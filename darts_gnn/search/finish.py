@@ -20,7 +20,7 @@ from ..space.genotype import Genotype
 from .pool import baseline_genotype, reference_and_incumbent
 from .select import select_genotype, train_candidate, valid_per_user
 
-__all__ = ["strategy_report", "retrain_genotype", "select_after_strategy"]
+__all__ = ["strategy_report", "retrain_genotype", "select_after_strategy", "baseline_run"]
 
 
 def _strategy_scores(found: StrategyResult) -> dict:
@@ -73,6 +73,22 @@ def select_after_strategy(cfg: Config, found: StrategyResult, dataset, graph, ev
     return res.winner, res, diag
 
 
+def baseline_run(cfg: Config, dataset, graph, evaluator, writer=None) -> dict[str, Any]:
+    """The config's model (``model.name``) trained and tested under the ``train`` section (and task),
+    as ``--compare-baseline`` reports it after any strategy: ``name``, ``test``, ``train_seconds`` (the
+    fit's wall time, validation included: the selection budget's unit), ``epochs``, ``best_epoch``,
+    ``seconds_per_epoch``, ``best_valid`` and ``valid_per_user`` (the ``[U]`` validation scores of the
+    paired test; not for ``metrics.json``)."""
+    trial = fit_and_evaluate(lambda: build_model(cfg.model, dataset, graph), dataset, cfg.train, evaluator,
+                             graph=graph, splits=("test",), writer=writer, task=task_of(evaluator))
+    result = trial.train
+    return {"name": cfg.model.name, "test": trial.metrics["test"], "train_seconds": trial.fit_seconds,
+            "epochs": result.epochs_run, "best_epoch": result.best_epoch,
+            "seconds_per_epoch": result.seconds_per_epoch,
+            "best_valid": {k: float(v) for k, v in result.best_valid.items()},
+            "valid_per_user": valid_per_user(evaluator, trial.model)}
+
+
 def retrain_genotype(genotype, dataset, graph, cfg: Config, evaluator, writer=None):
     """Retrain ``genotype`` from scratch under ``cfg.train`` and test it: a
     :class:`~darts_gnn.engine.trial.TrialResult` (``metrics["test"]``, ``seconds``, ``train``)."""
@@ -84,18 +100,13 @@ def strategy_report(cfg: Config, found: StrategyResult, dataset, graph, evaluato
                     compare_baseline: bool = False) -> dict[str, Any]:
     """The fields of a :class:`~darts_gnn.pipeline.SearchReport` for ``found`` (see the module doc)."""
     genotype = found.genotype
-    base = None
-    if compare_baseline:   # first, so that its wall time is the selection's budget reference
-        b = fit_and_evaluate(lambda: build_model(cfg.model, dataset, graph), dataset, cfg.train, evaluator,
-                             graph=graph, splits=("test",), task=task_of(evaluator))
-        base = {"name": cfg.model.name, "test": b.metrics["test"], "train_seconds": b.seconds,
-                "epochs": b.epochs, "best_epoch": b.train.best_epoch,
-                "best_valid": {k: float(v) for k, v in b.train.best_valid.items()}}
-        per_user = valid_per_user(evaluator, b.model)
+    # first, so that its wall time is the selection's budget reference
+    base = baseline_run(cfg, dataset, graph, evaluator) if compare_baseline else None
     selection, diag = None, {}
     if cfg.search.select and cfg.search.retrain:
-        genotype, selection, diag = select_after_strategy(
-            cfg, found, dataset, graph, evaluator, {**base, "valid_per_user": per_user} if base else None)
+        genotype, selection, diag = select_after_strategy(cfg, found, dataset, graph, evaluator, base)
+    if base is not None:
+        base.pop("valid_per_user")
     metrics: dict[str, Any] = {"model": f"genotype:{genotype.summary()}", "genotype": genotype.to_dict(),
                                "strategy": cfg.search.strategy, "search_seconds": found.seconds,
                                "search_epochs": found.epochs}

@@ -10,6 +10,7 @@ r"""Search end to end: data -> supernet search -> genotype -> retrain from scrat
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from .config import Config, config_to_dict
 from .errors import UserError
 from .search.darts import build_darts_searcher as build_searcher
 from .search.finish import baseline_run, strategy_report
-from .search.strategy import Budget, SearchContext, run_strategy
+from .search.strategy import Budget, SearchContext, get_strategy, run_strategy
 from .search.select import train_candidate
 from .engine.train import resolve_device
 from .search.pool import (INCUMBENT_FILE, incumbent_from_state, incumbent_state, proxy_evaluator,
@@ -119,6 +120,27 @@ def _cap_search(searcher, cfg: Config, reference: float) -> None:
                      "training (%.1f s)", epoch + 1, s.cfg.epochs, s.seconds, factor, reference)
         return stop
     searcher.hooks.append(capped)
+
+
+def _strategy_search(ctx: SearchContext, compare_baseline: bool) -> dict:
+    """A registered strategy other than DARTS, then :func:`strategy_report`. With the selection on, the
+    ``--compare-baseline`` run, the incumbent and the budget's unit come first, as for DARTS, and
+    ``search.search_factor`` x that unit caps the strategy's own ``search.budget_seconds``."""
+    cfg = ctx.cfg
+    if ctx.resume:
+        get_strategy(cfg.search.strategy)(ctx)     # refuses --resume before anything is trained
+    base = prepared = None
+    if cfg.search.select and cfg.search.retrain:
+        base = baseline_run(cfg, ctx.dataset, ctx.graph, ctx.evaluator) if compare_baseline else None
+        prepared = _reference(cfg, ctx.dataset, ctx.graph, ctx.evaluator, base, None, ctx.run, ctx.resume)
+        if cfg.search.search_factor is not None:
+            cap = cfg.search.search_factor * prepared[0]
+            own = cfg.search.budget_seconds
+            ctx = dataclasses.replace(ctx, cfg=dataclasses.replace(cfg, search=dataclasses.replace(
+                cfg.search, budget_seconds=cap if own is None else min(own, cap))))
+    found = run_strategy(ctx)
+    return strategy_report(cfg, found, ctx.dataset, ctx.graph, ctx.evaluator, ctx.run, ctx.writer,
+                           compare_baseline, base=base, prepared=prepared)
 
 
 def _select_stage(model, result, dataset, graph, cfg: Config, evaluator, reference, incumbent, writer,
@@ -249,9 +271,8 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
     """
     dataset, graph, evaluator, writer = prepare(cfg, run, dataset, graph)
     if cfg.search.strategy != "darts":  # issue 8: another registered strategy, then retrain and test
-        found = run_strategy(SearchContext(cfg, dataset, graph, evaluator, run, writer, bool(progress),
-                                           list(hooks or []), resume))
-        return SearchReport(**strategy_report(cfg, found, dataset, graph, evaluator, run, writer, compare_baseline))
+        ctx = SearchContext(cfg, dataset, graph, evaluator, run, writer, bool(progress), list(hooks or []), resume)
+        return SearchReport(**_strategy_search(ctx, compare_baseline))
     features = model_features(cfg, dataset)
     searcher, ckpt = _darts_searcher(cfg, dataset, graph, evaluator, run, writer, hooks, progress, features, resume)
     base, selecting = None, cfg.search.select and cfg.search.retrain

@@ -213,3 +213,39 @@ def test_resume_reads_the_incumbent_back_instead_of_training_it(tmp_path, monkey
     run.file(pool_mod.INCUMBENT_FILE).write_bytes(b"not a torch file")
     with pytest.raises(UserError, match="incumbent.pt: the selection's incumbent cannot be read"):
         run_search(cfg, run, progress=False, resume=True)
+
+
+def test_other_strategies_settle_the_incumbent_first_and_search_factor_caps_them(monkeypatch, tmp_path):
+    import darts_gnn.pipeline as pipeline
+    from darts_gnn.engine.rundir import RunDir
+    from darts_gnn.errors import UserError
+    events, budgets = [], []
+    real_train, real_run = pool_mod.train_candidate, pipeline.run_strategy
+
+    def train(g, *a, **k):
+        events.append("incumbent")
+        return real_train(g, *a, **k)
+
+    def strategy(ctx, *a, **k):
+        events.append("strategy")
+        budgets.append(ctx.cfg.search.budget_seconds)
+        return real_run(ctx, *a, **k)
+    monkeypatch.setattr(pool_mod, "train_candidate", train)
+    monkeypatch.setattr(pipeline, "run_strategy", strategy)
+    base = STRATEGY_TINY + ["search.strategy=random", "search.select_pool=1", "search.select_patience=1",
+                            "search.select_recipes=[{lr: 0.005}]"]
+    rep = run_search(load_config(None, base + ["search.search_factor=0.5"]))
+    assert events == ["incumbent", "strategy"]
+    ref = rep.diagnostics["reference_seconds"]
+    assert rep.selection.candidates[0].stage == INCUMBENT and ref == rep.selection.candidates[0].seconds
+    assert budgets == [pytest.approx(0.5 * ref)]                    # the strategy's own budget, capped
+    events.clear(), budgets.clear()
+    run_search(load_config(None, base + ["search.search_factor=0.5", "search.budget_seconds=1e-6"]))
+    assert budgets == [1e-6]                                        # a smaller budget of its own stays
+    events.clear(), budgets.clear()
+    run_search(load_config(None, base))
+    assert budgets == [None]                                        # no cap by default
+    with pytest.raises(UserError, match="cannot resume"):           # refused before anything trains
+        events.clear()
+        run_search(load_config(None, base), RunDir(tmp_path / "r"), resume=True)
+    assert events == []

@@ -152,8 +152,8 @@ class SearchConfig:
     ``select_incumbent_z`` (the best candidate replaces it only when its mean gain over the same
     validation users exceeds this many paired standard errors; 0: the plain best mean);
     ``search_factor`` (the DARTS supernet search stops after this x one baseline training, so that
-    the selection keeps most of the budget on a large catalog; null, the default: ``epochs`` alone;
-    the shipped search configs set 0.5); ``proxy_users`` (the one-shot evaluations of the supernet,
+    the selection keeps most of the budget on a large catalog; another strategy gets it as the cap of
+    its ``budget_seconds``; null, the default: ``epochs`` alone; the shipped search configs set 0.5); ``proxy_users`` (the one-shot evaluations of the supernet,
     greedy derivation and pool scores, use a fixed random subset of at most this many validation users,
     :class:`~darts_gnn.tasks.metrics.SampledEvaluator`; null: all; candidates are always trained and
     compared on every validation user).

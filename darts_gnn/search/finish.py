@@ -36,7 +36,7 @@ def _strategy_scores(found: StrategyResult) -> dict:
 
 
 def select_after_strategy(cfg: Config, found: StrategyResult, dataset, graph, evaluator,
-                          baseline: dict | None = None, log=None):
+                          baseline: dict | None = None, log=None, prepared: tuple | None = None):
     """The validated selection stage (:func:`darts_gnn.search.select.select_genotype`) after a
     strategy other than DARTS: the pool is the strategy's ``search.select_pool`` best candidates plus
     the config's baseline point of the space (LightGCN), each retrained with the short complete
@@ -45,12 +45,13 @@ def select_after_strategy(cfg: Config, found: StrategyResult, dataset, graph, ev
     :func:`~darts_gnn.search.pool.reference_and_incumbent`). The budget is
     ``search.total_budget_seconds`` (or ``budget_factor`` x one baseline training) minus the
     strategy's and the incumbent's seconds. Returns ``(winner, SelectionResult, diagnostics)``; the
-    diagnostics' ``proxy_spearman`` compares the strategy's short-training scores with the retrained ones."""
+    diagnostics' ``proxy_spearman`` compares the strategy's short-training scores with the retrained ones.
+    ``prepared``: ``(reference_seconds, incumbent)`` settled before the strategy ran (not trained here)."""
     import math
     import time
 
     s = cfg.search
-    reference_seconds, incumbent = reference_and_incumbent(cfg, dataset, graph, evaluator, baseline)
+    reference_seconds, incumbent = prepared or reference_and_incumbent(cfg, dataset, graph, evaluator, baseline)
     t0 = time.perf_counter()
     before = incumbent.seconds if incumbent is not None else 0.0
     total = s.total_budget_seconds if s.total_budget_seconds is not None else s.budget_factor * reference_seconds
@@ -97,16 +98,20 @@ def retrain_genotype(genotype, dataset, graph, cfg: Config, evaluator, writer=No
 
 
 def strategy_report(cfg: Config, found: StrategyResult, dataset, graph, evaluator, run=None, writer=None,
-                    compare_baseline: bool = False) -> dict[str, Any]:
-    """The fields of a :class:`~darts_gnn.pipeline.SearchReport` for ``found`` (see the module doc)."""
+                    compare_baseline: bool = False, base: dict | None = None,
+                    prepared: tuple | None = None) -> dict[str, Any]:
+    """The fields of a :class:`~darts_gnn.pipeline.SearchReport` for ``found`` (see the module doc).
+    ``base`` (:func:`baseline_run`) and ``prepared`` (``(reference_seconds, incumbent)``): settled
+    before the strategy ran (:func:`darts_gnn.pipeline.run_search`), else made here."""
     genotype = found.genotype
-    # first, so that its wall time is the selection's budget reference
-    base = baseline_run(cfg, dataset, graph, evaluator) if compare_baseline else None
+    if compare_baseline and base is None:    # its wall time is the selection's budget reference
+        base = baseline_run(cfg, dataset, graph, evaluator)
     selection, diag = None, {}
     if cfg.search.select and cfg.search.retrain:
-        genotype, selection, diag = select_after_strategy(cfg, found, dataset, graph, evaluator, base)
+        genotype, selection, diag = select_after_strategy(cfg, found, dataset, graph, evaluator, base,
+                                                          prepared=prepared)
     if base is not None:
-        base.pop("valid_per_user")
+        base.pop("valid_per_user", None)
     metrics: dict[str, Any] = {"model": f"genotype:{genotype.summary()}", "genotype": genotype.to_dict(),
                                "strategy": cfg.search.strategy, "search_seconds": found.seconds,
                                "search_epochs": found.epochs}

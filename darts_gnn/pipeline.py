@@ -143,6 +143,14 @@ def _strategy_search(ctx: SearchContext, compare_baseline: bool) -> dict:
                            compare_baseline, base=base, prepared=prepared)
 
 
+def _one_shot_evaluator(cfg: Config, evaluator, selecting: bool):
+    """The evaluator of the search's one-shot evaluations (:func:`proxy_evaluator`, its choice logged),
+    or ``evaluator`` itself when the run makes none (argmax derivation, no selection)."""
+    if not selecting and cfg.search.derive == "argmax":
+        return evaluator
+    return proxy_evaluator(cfg, evaluator, log.info)
+
+
 def _select_stage(model, result, dataset, graph, cfg: Config, evaluator, reference, incumbent, writer,
                   features=None, proxy=None):
     """Validated selection after the search (:func:`darts_gnn.search.pool.run_selection`) within
@@ -286,7 +294,7 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
         base.pop("valid_per_user")
     with ckpt.guard_errors() if ckpt is not None else contextlib.nullcontext():
         result = searcher.run()
-    derive_trace = _derive(searcher, result, cfg, proxy := proxy_evaluator(cfg, evaluator, log.info), writer)
+    derive_trace = _derive(searcher, result, cfg, proxy := _one_shot_evaluator(cfg, evaluator, selecting), writer)
     selection, diag = None, {}
     if selecting:
         selection, diag = _select_stage(searcher.model, result, dataset, graph, cfg, evaluator, reference,

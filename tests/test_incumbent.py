@@ -181,6 +181,7 @@ def test_incumbent_stands_in_for_the_baseline_points_short_bpr_run(data, monkeyp
     monkeypatch.setattr(select_mod, "train_candidate", spy)
     grid = [{"lr": cfg.search.select_lr}, {"loss": "softmax", "negatives": 8, "temperature": 0.2, "norm": True},
             {"l2": 1e-3}]
+    cfg = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, select_lead=False))
     res = select_genotype([other, base], ds, graph, cfg, ev, recipes=grid, anchors=[base], incumbent=inc)
     archs = [(g.with_(recipe=None, norm=False), g.recipe.loss, g.recipe.l2) for g in trained]
     assert archs == [(other, "bpr", None),                  # the architecture stage: the baseline skipped
@@ -191,6 +192,37 @@ def test_incumbent_stands_in_for_the_baseline_points_short_bpr_run(data, monkeyp
     trained.clear()
     select_genotype([other, base], ds, graph, cfg, ev, recipes=grid[:1], anchors=[base])
     assert [g.with_(recipe=None, norm=False) for g in trained] == [other, base]
+
+
+@pytest.mark.parametrize("incumbent_score", [-1.0, 2.0])
+def test_the_recipe_that_wins_on_the_baseline_point_screens_the_pool(data, monkeypatch, incumbent_score):
+    """search.select_lead (default on): the baseline point gets the grid's recipes before any other
+    architecture; when one of them beats the incumbent, the architecture stage trains the pool with it
+    (and its norm); when none does, with the short BPR recipe. Nothing is trained twice."""
+    cfg, ds, graph, ev = data
+    base, other = Genotype.lightgcn(2, 16), Genotype.mf(16)
+    inc = Candidate(base.with_(recipe=Recipe(lr=cfg.train.lr)), {"recall@20": incumbent_score}, 1.0, 3,
+                    stage=INCUMBENT, per_user=torch.zeros(int(ev.users("valid").numel()), dtype=torch.float64))
+    trained = []
+    real = select_mod.train_candidate
+
+    def spy(g, *a, **k):
+        trained.append(g)
+        return real(g, *a, **k)
+    monkeypatch.setattr(select_mod, "train_candidate", spy)
+    grid = [{"lr": cfg.search.select_lr}, {"loss": "softmax", "negatives": 8, "temperature": 0.2, "norm": True},
+            {"l2": 1e-3}]
+    res = select_genotype([other, base], ds, graph, cfg, ev, recipes=grid, anchors=[base], incumbent=inc)
+    assert [g.with_(recipe=None, norm=False) for g in trained[:2]] == [base, base]   # the lead stage first
+    assert [(g.recipe.loss, g.recipe.l2) for g in trained[:2]] == [("softmax", None), ("bpr", 1e-3)]
+    assert len(set(trained)) == len(trained) and res.candidates[0] is inc
+    screened = next(c for c in res.candidates if c.stage == "architecture")
+    assert screened.genotype.with_(recipe=None, norm=False) == other
+    if incumbent_score < 0:     # an anchor recipe beat the incumbent: it screens the pool
+        lead = max(res.candidates[1:3], key=lambda c: c.score("recall@20")).genotype
+        assert (screened.genotype.recipe, screened.genotype.norm) == (lead.recipe, lead.norm)
+    else:                       # none did: the short BPR recipe
+        assert screened.genotype.recipe == Recipe(lr=cfg.search.select_lr) and not screened.genotype.norm
 
 
 def test_resume_reads_the_incumbent_back_instead_of_training_it(tmp_path, monkeypatch):

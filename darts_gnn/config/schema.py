@@ -218,6 +218,7 @@ class SearchConfig:
     select_recipes: list[dict[str, Any]] | None = None
     select_recipe_top: int = 1
     select_recipe_baseline: bool = True
+    select_lead: bool = True
     select_incumbent: bool = True
     select_incumbent_z: float = 1.645
     budget_factor: float = 3.0

@@ -277,12 +277,39 @@ def _recipe_plan(done: Sequence[Candidate], anchors: Sequence, grid: list, s, me
     retrained = {_with_lr(c.genotype, s.select_lr) for c in done if c.stage == "architecture"}
     standing = {_architecture(c.genotype) for c in done if c.stage == INCUMBENT}
     targets = [g for g in (_with_lr(a, s.select_lr) for a in anchors) if g in retrained or _architecture(g) in standing]
-    own = [c for c in done if c.stage != INCUMBENT]
+    own = [c for c in done if c.stage == "architecture"]
     targets += [c.genotype for c in _ranked(own, metric, hib)[:s.select_recipe_top] if c.genotype not in targets]
     for entry in grid:
         for t in targets:
             if not (_short_bpr(entry, s.select_lr) and _architecture(t) in standing):
                 yield next(_recipe_variants(t, [entry], s.select_lr))
+
+
+def _anchor_recipes(done: Sequence[Candidate], anchors: Sequence, grid: list, s):
+    """The lead stage's runs: every grid entry on each anchor, recipe-major, except the short BPR
+    recipe on an architecture the incumbent stands in for."""
+    standing = {_architecture(c.genotype) for c in done if c.stage == INCUMBENT}
+    for entry in grid:
+        for a in anchors:
+            if not (_short_bpr(entry, s.select_lr) and _architecture(a) in standing):
+                yield next(_recipe_variants(a, [entry], s.select_lr))
+
+
+def _lead(done: Sequence[Candidate], metric: str, hib: bool):
+    """The ``(Recipe, norm)`` the architecture stage trains with: the recipe of the best run so far
+    when that is one of the anchors' recipe runs (it beat the incumbent), else ``None`` (the short BPR
+    recipe, ``select_lr``)."""
+    if not done or (best := _best(done, metric, hib)).stage != "recipe":
+        return None
+    return best.genotype.recipe, best.genotype.norm
+
+
+def _screened(genotype, lead, lr: float):
+    """``genotype`` as the architecture stage trains it: with the ``lead`` recipe and norm (a genotype
+    that names no recipe of its own), else with the short BPR recipe at ``lr``."""
+    if lead is None or genotype.recipe is not None:
+        return _with_lr(genotype, lr)
+    return genotype.with_(recipe=lead[0], norm=lead[1])
 
 
 def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
@@ -316,7 +343,12 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     done: list[Candidate] = [incumbent] if incumbent is not None else []
     say = log or (lambda m: None)
 
+    tried: set = set()
+
     def run(g, stage: str, shot) -> None:
+        if g in tried:
+            return
+        tried.add(g)
         if not budget.allows(recipe_cost_factor(g.recipe) / max(1.0, _mean_factor(done)), fallback=bool(done)):
             budget.skipped += 1
             return
@@ -332,14 +364,19 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
             f"{res.epochs_run} epochs): {g.summary()}")
 
     pool, pruned = prune_by_one_shot(pool, one_shot, s.select_prune if hib else 0.0, keep=anchors)
+    lead = None
+    if s.select_lead:    # the anchors' recipes first; the one that wins there screens the pool
+        for g in _anchor_recipes(done, anchors, grid, s):
+            run(g, "recipe", None)
+        lead = _lead(done, metric, hib)
+        if lead is not None:
+            say(f"select: the architecture stage trains with the recipe that won on the baseline point: "
+                f"{_best(done, metric, hib).genotype.summary()}")
     for g in pool:   # the incumbent stands in for its architecture's short BPR run
-        if incumbent is None or _architecture(g) != _architecture(incumbent.genotype):
-            run(_with_lr(g, s.select_lr), "architecture", one_shot.get(g))
-    tried = {c.genotype for c in done}
+        if lead is not None or incumbent is None or _architecture(g) != _architecture(incumbent.genotype):
+            run(_screened(g, lead, s.select_lr), "architecture", one_shot.get(g))
     for arch in _recipe_plan(done, anchors, grid, s, metric, hib):   # recipe-major, anchors first
-        if arch not in tried:
-            tried.add(arch)
-            run(arch, "recipe", None)
+        run(arch, "recipe", None)
     winner, paired = _decide(done, incumbent, metric, hib, s.select_incumbent_z)
     result = SelectionResult(winner, done, time.perf_counter() - budget.t0, metric, skipped=budget.skipped,
                              higher_is_better=hib, reserve_seconds=budget.reserve, pruned=pruned, paired=paired)

@@ -23,10 +23,10 @@ from .errors import UserError
 from .search.darts import build_darts_searcher as build_searcher
 from .search.finish import baseline_run, strategy_report
 from .search.strategy import Budget, SearchContext, get_strategy, run_strategy
-from .search.select import train_candidate
+from .search.select import lead_stage, train_candidate
 from .engine.train import resolve_device
-from .search.pool import (INCUMBENT_FILE, incumbent_from_state, incumbent_state, proxy_evaluator,
-                          reference_and_incumbent, run_selection)
+from .search.pool import (INCUMBENT_FILE, baseline_genotype, incumbent_from_state, incumbent_state,
+                          proxy_evaluator, reference_and_incumbent, run_selection)
 from .search.darts import budget_hook
 from .data import Graph, load_dataset
 from .search.monitor import AlphaLogger, heatmap_figure, write_alphas_csv
@@ -151,14 +151,34 @@ def _one_shot_evaluator(cfg: Config, evaluator, selecting: bool):
     return proxy_evaluator(cfg, evaluator, log.info)
 
 
+def _lead_first(searcher, cfg: Config, dataset, graph, evaluator, reference, incumbent, features) -> list:
+    """``search.supernet_objective: lead``: the selection's lead stage (:func:`lead_stage`, the baseline
+    point under the recipe grid) before the search, and the supernet trained with the objective of the
+    recipe that won there (:meth:`Searcher.set_objective`). Returns the stage's runs (not trained again
+    by the selection; their time counts in its budget)."""
+    s, base = cfg.search, baseline_genotype(cfg.model)
+    if s.supernet_objective != "lead" or not s.select_lead or not s.select_recipe_baseline or base is None:
+        return []
+    total = s.total_budget_seconds if s.total_budget_seconds is not None else s.budget_factor * reference
+    runs, lead = lead_stage([base], dataset, graph, cfg, evaluator, incumbent=incumbent, log=log.info,
+                            budget_seconds=total - (incumbent.seconds if incumbent is not None else 0.0),
+                            features=features)
+    if lead is not None:
+        searcher.set_objective(*lead)
+    log.info("search.supernet_objective=lead: the supernet trains with %s%s", "BPR" if searcher.objective is None
+             else f"{lead[0].loss} (M={lead[0].negatives}, t={lead[0].temperature})",
+             " on cosine scores" if searcher.model.out_norm else "")
+    return runs
+
+
 def _select_stage(model, result, dataset, graph, cfg: Config, evaluator, reference, incumbent, writer,
-                  features=None, proxy=None):
+                  features=None, proxy=None, prior=()):
     """Validated selection after the search (:func:`darts_gnn.search.pool.run_selection`) within
     ``budget_factor`` x ``reference`` against the ``incumbent``; logs the proxy diagnostics."""
     picks = [model.genotype(), result.genotype]
     sel, diag = run_selection(model, picks, dataset, graph, cfg, evaluator, reference_seconds=reference,
                               spent_seconds=result.seconds, writer=PrefixedWriter(writer, "") if writer else None,
-                              log=log.info, features=features, incumbent=incumbent, proxy=proxy)
+                              log=log.info, features=features, incumbent=incumbent, proxy=proxy, prior=prior)
     log.info("selection (%d retrained, %.1f s), winner by validation %s:\n%s", len(sel.candidates),
              sel.seconds, sel.metric, sel.table())
     shot = diag["baseline_one_shot"]
@@ -289,6 +309,7 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
                             PrefixedWriter(writer, f"baseline_{cfg.model.name}/") if writer is not None else None)
     if selecting:          # the budget's unit and the incumbent, before the search (which they cap)
         reference, incumbent = _reference(cfg, dataset, graph, evaluator, base, features, run, resume)
+        prior = _lead_first(searcher, cfg, dataset, graph, evaluator, reference, incumbent, features)
         _cap_search(searcher, cfg, reference)
     if base is not None:
         base.pop("valid_per_user")
@@ -298,7 +319,7 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
     selection, diag = None, {}
     if selecting:
         selection, diag = _select_stage(searcher.model, result, dataset, graph, cfg, evaluator, reference,
-                                        incumbent, writer, features, proxy)
+                                        incumbent, writer, features, proxy, prior)
         result.genotype = selection.winner
     genotype = result.genotype
     log.info("found %s (%.1f s, %d epochs)", genotype.summary(), result.seconds, result.epochs_run)

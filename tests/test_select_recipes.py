@@ -10,8 +10,8 @@ from darts_gnn.space.genotype import Genotype
 from darts_gnn.tasks.metrics import Evaluator
 from darts_gnn.search.recipe import Recipe
 from darts_gnn.search.selection_budget import _Budget
-from darts_gnn.search.select import (Candidate, default_grid, final_retrain_estimate, recipe_entry,
-                                     select_genotype)
+from darts_gnn.search.select import (Candidate, default_grid, default_recipes, final_retrain_estimate,
+                                     recipe_entry, select_genotype)
 from darts_gnn.search.tune import BASELINE_GRID, baseline_grid, tune_baseline
 from darts_gnn.space.registry import SpaceError
 
@@ -31,11 +31,13 @@ def test_default_grid_searches_the_objective_with_cosine_scores():
     grid = default_grid(5e-3, 1e-4)
     bpr = [(r, n) for r, n in grid if r.loss == "bpr"]
     soft = [(r, n) for r, n in grid if r.loss == "softmax"]
-    assert [r.l2 for r, _ in bpr] == [None, pytest.approx(1e-3)] and all(n is None for _, n in bpr)
+    assert [r.l2 for r, _ in bpr] == [None] and all(n is None for _, n in bpr)
     assert soft and all(n is True and r.negatives > 1 and r.temperature < 1 for r, n in soft)
     assert all(r.lr == 5e-3 for r, _ in grid)
-    # the order a tight budget serves: BPR as trained, softmax (the named data sets' winner), L2 x10
-    assert [r.loss for r, _ in grid] == ["bpr", "softmax", "bpr"] and grid[2][0].l2 == pytest.approx(1e-3)
+    # the order a tight budget serves: BPR as trained, softmax (the named data sets' winner)
+    assert [r.loss for r, _ in grid] == ["bpr", "softmax"]
+    # L2 x10 (never a winner) is left to search.select_recipes
+    assert [r.l2 for r in default_recipes(5e-3, 1e-4)] == [None, pytest.approx(1e-3)]
 
 
 def test_recipe_entry_reads_norm_and_rejects_bad_entries():
@@ -159,7 +161,7 @@ def test_shared_negatives_mask_accidental_positives():
     t = RecipeTrainer(model, ds, recipe_train_config(cfg.train, recipe), recipe=recipe)
     users, pos, neg = next(iter(t.sampler))
     other = int((pos.max() + 1) % model.n_items) if bool((pos != pos[0]).any()) else int((pos[0] + 1) % model.n_items)
-    t._extra_negatives = lambda m: torch.tensor([int(pos[0]), other])       # the first user's positive
+    t.negatives.draw = lambda m: torch.tensor([int(pos[0]), other])       # the first user's positive
     loss = t.loss(users, pos, neg)
     u, i = model.embeddings()
     s_pos = (u[users] * i[pos]).sum(-1)
@@ -205,11 +207,11 @@ def test_shared_negatives_are_distinct_and_cover_a_small_catalog():
     t, model, _ = _trainer(Recipe(loss="softmax", negatives=16, temperature=0.5))
     n = model.n_items
     for m in (1, 5, n // 2):
-        ids = t._extra_negatives(m)
+        ids = t.negatives.draw(m)
         assert ids.numel() == m and ids.unique().numel() == m and int(ids.min()) >= 0 and int(ids.max()) < n
-    assert torch.equal(t._extra_negatives(n + 10).sort().values, torch.arange(n))   # all items when M - 1 >= n
+    assert torch.equal(t.negatives.draw(n + 10).sort().values, torch.arange(n))   # all items when M - 1 >= n
     shared = torch.tensor([3, 7, 1])
-    rows, cols = t._hits(shared, torch.tensor([7, 2, 1, 7]), n)
+    rows, cols = t.negatives.hits(shared, torch.tensor([7, 2, 1, 7]))
     assert rows.tolist() == [0, 2, 3] and cols.tolist() == [1, 2, 1]
 
 
@@ -220,7 +222,7 @@ def test_shared_negatives_bpr_averages_over_unmasked_pairs():
     t, model, cfg = _trainer(recipe)
     users, pos, neg = next(iter(t.sampler))
     shared = torch.tensor([int(pos[0]), int((pos[0] + 1) % model.n_items)])
-    t._extra_negatives = lambda m: shared
+    t.negatives.draw = lambda m: shared
     loss = t.loss(users, pos, neg)
     u, i = model.embeddings()
     s_pos = (u[users] * i[pos]).sum(-1)

@@ -139,7 +139,7 @@ class SearchConfig:
     ``select_pool`` architectures from argmax, the derived genotype and the best of ``select_samples``
     draws from α by one-shot score, plus the baseline point; short protocol ``select_lr`` /
     ``select_patience``; then ``select_recipes`` (list of recipe mappings, each may set ``norm``;
-    ``None``: BPR with L2 x1, x10 and sampled softmax with cosine scores) on the
+    ``None``: BPR and sampled softmax with cosine scores) on the
     ``select_recipe_top`` best and, with ``select_recipe_baseline``, on the baseline point too),
     ``budget_factor`` x one baseline training (or ``total_budget_seconds``) for search + selection
     (``budget_includes_final: true``: the final retrain of the winner is kept inside it as well);
@@ -156,7 +156,11 @@ class SearchConfig:
     its ``budget_seconds``; null, the default: ``epochs`` alone; the shipped search configs set 0.5); ``proxy_users`` (the one-shot evaluations of the supernet,
     greedy derivation and pool scores, use a fixed random subset of at most this many validation users,
     :class:`~darts_gnn.tasks.metrics.SampledEvaluator`; null: all; candidates are always trained and
-    compared on every validation user).
+    compared on every validation user); ``select_lead`` (the baseline point gets the recipe grid
+    before any other architecture, and the recipe that beats the incumbent there trains the
+    architecture stage instead of the short BPR recipe) and ``supernet_objective`` (``bpr``;
+    ``lead``: that stage runs before the DARTS search and the supernet trains with the winning
+    recipe's objective and output normalisation).
 
     Defaults suit the small budgets of this project (tens of epochs, a few steps each: every step
     propagates over the whole graph, so the search uses larger batches and learning rates than the
@@ -219,6 +223,7 @@ class SearchConfig:
     select_recipe_top: int = 1
     select_recipe_baseline: bool = True
     select_lead: bool = True
+    supernet_objective: str = "bpr"
     select_incumbent: bool = True
     select_incumbent_z: float = 1.645
     budget_factor: float = 3.0
@@ -259,6 +264,7 @@ class SearchConfig:
             ("search.unrolled_eps", self.unrolled_eps > 0, "a positive number"),
             ("search.scale_norm", self.scale_norm in ("rms", "none"), "rms or none"),
             ("search.width_search", self.width_search in ("fixed", "masked"), "fixed or masked"),
+            ("search.supernet_objective", self.supernet_objective in ("bpr", "lead"), "bpr or lead"),
             ("search.select_pool", self.select_pool >= 1, "a positive integer"),
             ("search.select_samples", self.select_samples >= 0, "a non-negative integer"),
             ("search.select_lr", 0 < self.select_lr < 1, "a number in (0, 1)"),

@@ -193,14 +193,16 @@ def incumbent_from_state(state: dict):
 
 def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, reference_seconds: float,
                   spent_seconds: float, writer=None, log: Callable[[str], None] | None = None,
-                  features: dict | None = None, incumbent=None, proxy=None):
+                  features: dict | None = None, incumbent=None, proxy=None, prior: Sequence = ()):
     """The validated selection stage after a search (module doc). Returns
     ``(SelectionResult, diagnostics dict)``; the diagnostics go to ``metrics.json`` and TensorBoard.
 
     The selection's budget is ``budget_factor * reference_seconds - spent_seconds`` (or
     ``cfg.search.total_budget_seconds - spent_seconds`` when that is set), less the seconds of the
     ``incumbent`` (:func:`incumbent_candidate`), which count as selection time. ``proxy``: the evaluator
-    of the one-shot scores (:func:`proxy_evaluator`; default ``evaluator``)."""
+    of the one-shot scores (:func:`proxy_evaluator`; default ``evaluator``). ``prior``: the
+    :func:`~darts_gnn.search.select.lead_stage` runs made before the search; their seconds count as
+    selection time too."""
     import time
     t0 = time.perf_counter()
     s = cfg.search
@@ -211,12 +213,12 @@ def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, ref
     pool = pool[:s.select_pool] + [g for g in extra if g not in pool[:s.select_pool]]
     # retrained best one-shot first, so that a tight budget drops the least promising
     pool.sort(key=lambda g: -signed(evaluator, scores[g]) if g in scores else math.inf)
-    before = incumbent.seconds if incumbent is not None else 0.0
+    before = (incumbent.seconds if incumbent is not None else 0.0) + sum(c.seconds for c in prior)
     left = max(0.0, total - spent_seconds - before - (time.perf_counter() - t0))
     res = select_genotype(pool, dataset, graph, cfg, evaluator, one_shot=scores,
                           pool_size=len(pool), budget_seconds=left, log=log, features=features,
                           anchors=[base] if base is not None and s.select_recipe_baseline else [],
-                          incumbent=incumbent)
+                          incumbent=incumbent, prior=prior)
     diag: dict[str, Any] = {
         "proxy_spearman": None if math.isnan(res.spearman) else res.spearman,
         "baseline_one_shot": scores.get(base) if base is not None else None,

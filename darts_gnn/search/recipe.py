@@ -34,8 +34,92 @@ from ..space.recipe import LOSSES, Recipe, recipe_train_config
 from ..engine.train import Trainer
 from ..tasks.losses import l2_penalty
 
-__all__ = ["Recipe", "RecipeTrainer", "LOSSES", "recipe_train_config", "default_recipes", "default_grid",
+__all__ = ["Recipe", "RecipeTrainer", "SharedNegatives", "objective_loss", "recipe_batch_loss", "step_negatives", "plain_bpr", "LOSSES", "recipe_train_config", "default_recipes", "default_grid",
            "SOFTMAX_RECIPES", "recipe_cost_factor"]
+
+
+class SharedNegatives:
+    """The batch-shared uniform negatives of a recipe's objective over a catalog of ``n_items`` items
+    (module doc), drawn from ``generator``."""
+
+    def __init__(self, n_items: int, generator: torch.Generator):
+        self.n_items, self.generator = int(n_items), generator
+
+    def draw(self, m: int) -> torch.Tensor:
+        """Up to ``m`` distinct uniform item ids (``[<= m]``): every item when the catalog is not larger
+        than ``m``; without replacement on a catalog up to ``32 m``; above that ``m`` draws with
+        replacement, duplicates dropped (sorted)."""
+        n = self.n_items
+        if m >= n:
+            return torch.arange(n)
+        if n <= 32 * m:
+            return torch.randperm(n, generator=self.generator)[:m]
+        return torch.unique(torch.randint(0, n, (m,), generator=self.generator))
+
+    def hits(self, shared: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(rows, cols)``: the batch rows whose positive is one of the distinct ``shared`` ids, and its column."""
+        col = torch.full((self.n_items,), -1, dtype=torch.long)
+        col[shared] = torch.arange(shared.numel())
+        at = col.to(pos.device)[pos]
+        rows = torch.nonzero(at >= 0).flatten()
+        return rows, at[rows]
+
+
+def objective_loss(user_emb: torch.Tensor, item_emb: torch.Tensor, batch, recipe: Recipe,
+                   negatives: SharedNegatives) -> torch.Tensor:
+    """The recipe's objective (module doc, without the L2 term) on a batch ``(users, pos, neg)``
+    (int64 ``[B]`` each) of final embeddings ``[U, d]`` / ``[I, d]``; ``negatives`` draws the
+    ``recipe.negatives - 1`` shared ones."""
+    users, pos, neg = batch
+    u = user_emb.index_select(0, users)                                             # [B, d]
+    if recipe.loss == "softmax":
+        u = u * (1.0 / float(recipe.temperature))                                   # scores / tau
+    s_pos = (u * item_emb.index_select(0, pos)).sum(-1)                             # [B]
+    s_neg = (u * item_emb.index_select(0, neg)).sum(-1)                             # [B]
+    s_shared, rows = None, None
+    if recipe.negatives > 1:
+        shared = negatives.draw(recipe.negatives - 1).to(neg.device)                # [S]
+        s_shared = u @ item_emb.index_select(0, shared).t()                         # [B, S]
+        rows, cols = negatives.hits(shared, pos)
+        if rows.numel():                                                            # accidental positives
+            low = torch.tensor(torch.finfo(s_shared.dtype).min, dtype=s_shared.dtype, device=s_shared.device)
+            s_shared = s_shared.index_put((rows, cols), low)
+    if recipe.loss == "bpr":
+        total = F.softplus(s_neg - s_pos).sum()
+        count = float(s_pos.numel())
+        if s_shared is not None:
+            total = total + F.softplus(s_shared - s_pos.unsqueeze(1)).sum()
+            count += s_shared.numel() - rows.numel()
+        return total / count
+    parts = [s_pos.unsqueeze(1), s_neg.unsqueeze(1)] + ([s_shared] if s_shared is not None else [])
+    logits = torch.cat(parts, dim=1)                                                 # [B, 2 + S]
+    return F.cross_entropy(logits, logits.new_zeros(logits.size(0), dtype=torch.long))
+
+
+def recipe_batch_loss(user_emb: torch.Tensor, item_emb: torch.Tensor, batch, recipe: Recipe,
+                      negatives: SharedNegatives, l2: float = 0.0, ego=None) -> torch.Tensor:
+    """:func:`objective_loss` plus ``l2`` times LightGCN's L2 term on the batch's rows of the ego tables
+    ``ego`` (``([U, d], [I, d])``, needed when ``l2 > 0``): users, positives, the sampler's negatives."""
+    loss = objective_loss(user_emb, item_emb, batch, recipe, negatives)
+    if l2 > 0:
+        users, pos, neg = batch
+        ego_u, ego_i = ego
+        loss = loss + l2 * l2_penalty(ego_u.index_select(0, users), ego_i.index_select(0, pos),
+                                      ego_i.index_select(0, neg))
+    return loss
+
+
+def step_negatives(n_items: int, seed: int, epoch: int, step: int, part: int = 0) -> SharedNegatives:
+    """:class:`SharedNegatives` drawn from a generator seeded by ``(seed, epoch, step, part)`` alone, so
+    that a search step's negatives, like its batches, need no RNG state to resume (``part``: 0 for
+    the training batch, 1 for the validation batch)."""
+    key = ((int(seed) * 1_000_003 + int(epoch)) * 100_003 + int(step)) * 4 + int(part)
+    return SharedNegatives(n_items, torch.Generator(device="cpu").manual_seed(key % (2 ** 63)))
+
+
+def plain_bpr(recipe: Recipe | None) -> bool:
+    """Whether ``recipe``'s objective is LightGCN's BPR with one negative (``None``: the default)."""
+    return recipe is None or (recipe.loss == "bpr" and recipe.negatives == 1)
 
 
 class RecipeTrainer(Trainer):
@@ -50,62 +134,13 @@ class RecipeTrainer(Trainer):
         self.recipe = recipe or Recipe()
         self._gen = torch.Generator(device="cpu")
         self._gen.manual_seed(int(cfg.seed) + 7919)
-
-    def _extra_negatives(self, m: int) -> torch.Tensor:
-        """Up to ``m`` distinct uniform item ids shared by the whole batch (``[<= m]``): every item when
-        the catalog is not larger than ``m``; without replacement on a catalog up to ``32 m``; above that
-        ``m`` draws with replacement, duplicates dropped (sorted)."""
-        n = self.model.n_items
-        if m >= n:
-            return torch.arange(n)
-        if n <= 32 * m:
-            return torch.randperm(n, generator=self._gen)[:m]
-        return torch.unique(torch.randint(0, n, (m,), generator=self._gen))
-
-    @staticmethod
-    def _hits(shared: torch.Tensor, pos: torch.Tensor, n_items: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(rows, cols)``: the batch rows whose positive is one of the distinct ``shared`` ids, and its column."""
-        col = torch.full((n_items,), -1, dtype=torch.long)
-        col[shared] = torch.arange(shared.numel())
-        at = col.to(pos.device)[pos]
-        rows = torch.nonzero(at >= 0).flatten()
-        return rows, at[rows]
+        self.negatives = SharedNegatives(model.n_items, self._gen)
 
     def loss(self, *batch: torch.Tensor) -> torch.Tensor:
-        r = self.recipe
-        if self.task is not None or (r.loss == "bpr" and r.negatives == 1):  # a task owns its loss
+        if self.task is not None or plain_bpr(self.recipe):                  # a task owns its loss
             return super().loss(*batch)
-        users, pos, neg = batch
-        user_emb, item_emb = self.model.embeddings()
-        u = user_emb.index_select(0, users)                                         # [B, d]
-        if r.loss == "softmax":
-            u = u * (1.0 / float(r.temperature))                                    # scores / tau
-        s_pos = (u * item_emb.index_select(0, pos)).sum(-1)                         # [B]
-        s_neg = (u * item_emb.index_select(0, neg)).sum(-1)                         # [B]
-        s_shared = None
-        if r.negatives > 1:
-            shared = self._extra_negatives(r.negatives - 1).to(neg.device)          # [S]
-            s_shared = u @ item_emb.index_select(0, shared).t()                     # [B, S]
-            rows, cols = self._hits(shared, pos, self.model.n_items)
-            if rows.numel():                                                        # accidental positives
-                low = torch.tensor(torch.finfo(s_shared.dtype).min, dtype=s_shared.dtype, device=s_shared.device)
-                s_shared = s_shared.index_put((rows, cols), low)
-        if r.loss == "bpr":
-            total = F.softplus(s_neg - s_pos).sum()
-            count = float(s_pos.numel())
-            if s_shared is not None:
-                total = total + F.softplus(s_shared - s_pos.unsqueeze(1)).sum()
-                count += s_shared.numel() - rows.numel()
-            loss = total / count
-        else:
-            parts = [s_pos.unsqueeze(1), s_neg.unsqueeze(1)] + ([s_shared] if s_shared is not None else [])
-            logits = torch.cat(parts, dim=1)                                         # [B, 2 + S]
-            loss = F.cross_entropy(logits, logits.new_zeros(logits.size(0), dtype=torch.long))
-        if self.cfg.l2 > 0:
-            ego_u, ego_i = self.model.ego_embeddings()
-            loss = loss + self.cfg.l2 * l2_penalty(ego_u.index_select(0, users), ego_i.index_select(0, pos),
-                                                   ego_i.index_select(0, neg))
-        return loss
+        return recipe_batch_loss(*self.model.embeddings(), batch, self.recipe, self.negatives, self.cfg.l2,
+                                 self.model.ego_embeddings() if self.cfg.l2 > 0 else None)
 
 
 def default_recipes(lr: float, l2: float = 1e-4) -> list[Recipe]:
@@ -125,13 +160,16 @@ SOFTMAX_RECIPES: tuple[tuple[dict, bool], ...] = (
 
 
 def default_grid(lr: float, l2: float = 1e-4) -> list[tuple[Recipe, bool | None]]:
-    """The recipe grid tried on the best architectures when ``search.select_recipes`` is unset, in the
-    order a tight budget serves it: the first of :func:`default_recipes` (BPR as the architecture
-    stage trained it), :data:`SOFTMAX_RECIPES` (cosine scores; the recipe that won on every named data
-    set and seed, BENCHMARKS.md issue 9), then the rest of :func:`default_recipes` (L2 x10, which never
-    won there); each as ``(Recipe, norm)`` (``norm=None``: keep the architecture's)."""
+    """The recipe grid tried when ``search.select_recipes`` is unset, in the order a tight budget
+    serves it: BPR as the architecture stage trains it (the first of :func:`default_recipes`), then
+    :data:`SOFTMAX_RECIPES` (cosine scores; the recipe that won on every named data set and seed,
+    BENCHMARKS.md issue 9); each as ``(Recipe, norm)`` (``norm=None``: keep the architecture's).
+    BPR with 10x the L2 (:func:`default_recipes`' second) is no longer in it: it never won in
+    sessions 4-7 and, run on the baseline point before the architectures (``search.select_lead``),
+    it took 0.25-0.35x of a baseline training from them; name it in ``search.select_recipes`` to
+    search the L2 again."""
     bpr = [(r, None) for r in default_recipes(lr, l2)]
-    return bpr[:1] + [(Recipe(lr=lr, **fields), norm) for fields, norm in SOFTMAX_RECIPES] + bpr[1:]
+    return bpr[:1] + [(Recipe(lr=lr, **fields), norm) for fields, norm in SOFTMAX_RECIPES]
 
 
 def recipe_cost_factor(recipe: Recipe | None) -> float:

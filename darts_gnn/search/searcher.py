@@ -39,6 +39,7 @@ from .architect import Architect
 from .checkpoint import check_finite
 from .hessian import dominant_eigenvalue
 from .relax import RELAXATIONS, relaxation_options_of
+from .recipe import objective_loss, plain_bpr, recipe_batch_loss, step_negatives
 
 __all__ = ["Searcher", "SearchResult", "ValidSampler", "EpochHook"]
 
@@ -129,6 +130,7 @@ class Searcher:
             self.monitor = self.task.monitor_in(evaluator.ks if evaluator is not None else [20])
         else:
             self.monitor = monitor_metric(evaluator.ks) if evaluator is not None else "recall@20"
+        self.objective, self._step_key = None, (0, 0)     # BPR (set_objective)
         self.grad_sync = distributed.grad_sync()  # data parallel: global-batch gradients of w and α
 
     # ------------------------------------------------------------------ batches and losses
@@ -144,20 +146,37 @@ class Searcher:
             yield from self.valid_sampler.epoch(epoch * 100_003 + r)
             r += 1
 
+    def set_objective(self, recipe=None, norm: bool = False) -> None:
+        """Train w and α with ``recipe``'s objective (:func:`~darts_gnn.search.recipe.objective_loss`:
+        its loss, negatives and temperature; not its lr or L2) instead of BPR, and with ``norm`` on
+        L2-normalised supernet outputs (cosine scores); ``None``: BPR. A task keeps its own loss."""
+        self.objective = None if plain_bpr(recipe) else recipe
+        self.model.out_norm = bool(norm)
+
+    def _negatives(self, part: int):
+        epoch, step = self._step_key
+        return step_negatives(self.model.n_items, self.seed, epoch, step, part)
+
     def train_loss_from(self, user_emb: Tensor, item_emb: Tensor, batch) -> Tensor:
-        """BPR on a training batch + ``l2`` on its ego embeddings (the Trainer's loss, :func:`batch_loss`);
-        the task's training loss when there is one."""
+        """BPR on a training batch + ``l2`` on its ego embeddings (the Trainer's loss, :func:`batch_loss`;
+        :meth:`set_objective`'s objective instead of BPR); the task's training loss when there is one."""
         if self.task is not None:
             return self.task.loss_from((user_emb, item_emb), self.model, getattr(self.model, "task_head", None),
                                        batch, self.l2)
-        return batch_loss(user_emb, item_emb, batch, self.l2, self.model.ego_embeddings() if self.l2 > 0 else None)
+        ego = self.model.ego_embeddings() if self.l2 > 0 else None
+        if self.objective is not None:
+            return recipe_batch_loss(user_emb, item_emb, batch, self.objective, self._negatives(0), self.l2, ego)
+        return batch_loss(user_emb, item_emb, batch, self.l2, ego)
 
     def valid_loss_from(self, user_emb: Tensor, item_emb: Tensor, batch) -> Tensor:
-        """BPR on a validation batch + the relaxation's regularizer (the α objective); the task's
-        validation loss when there is one."""
+        """BPR (or :meth:`set_objective`'s objective) on a validation batch + the relaxation's
+        regularizer (the α objective); the task's validation loss when there is one."""
         if self.task is not None:
             return self.task.valid_loss_from((user_emb, item_emb), self.model, getattr(self.model, "task_head", None),
                                              batch) + self.model.arch_regularizer()
+        if self.objective is not None:
+            return objective_loss(user_emb, item_emb, batch, self.objective, self._negatives(1)) + \
+                self.model.arch_regularizer()
         return batch_loss(user_emb, item_emb, batch) + self.model.arch_regularizer()
 
     def train_loss(self, batch) -> Tensor:
@@ -180,6 +199,7 @@ class Searcher:
         :attr:`architect` (first order: from the same forward pass; second order: unrolled, before
         the weight step). Returns the losses."""
         batch = self._to(batch)
+        self._step_key = (epoch, step)          # the objective's shared negatives: a function of the step
         vloss = None
         sync = self.grad_sync
         if valid_batch is not None and self.cfg.order == 2 and self.architect.active:

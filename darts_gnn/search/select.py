@@ -24,9 +24,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
-
 
 from ..errors import UserError
 from ..tasks.base import better, task_of
@@ -37,123 +35,13 @@ from .paired import incumbent_holds
 from .recipe import (SOFTMAX_RECIPES, Recipe, RecipeTrainer, default_grid, default_recipes, recipe_cost_factor,
                      recipe_train_config)
 from ..engine.trial import fit_and_evaluate
+from .selection_result import (INCUMBENT, MIN_POOL_FOR_PROXY, PROXY_WARN, Candidate, SelectionResult,
+                               spearman)
 
 __all__ = ["Candidate", "SelectionResult", "select_genotype", "train_candidate", "spearman",
            "default_recipes", "default_grid", "recipe_entry", "better", "SOFTMAX_RECIPES",
-           "final_retrain_estimate", "recipe_cost_factor", "INCUMBENT", "selection_metric", "valid_per_user", "PROXY_WARN", "MIN_POOL_FOR_PROXY", "START_FRACTION"]
-
-#: The stage of the incumbent: the config's baseline model trained with the ``train`` section's own
-#: recipe and full protocol (``search.select_incumbent``), which every other candidate must beat.
-INCUMBENT = "incumbent"
-#: Below this Spearman correlation the one-shot proxy is called uninformative.
-PROXY_WARN = 0.3
-#: Fewer scored candidates than this: no correlation is reported.
-MIN_POOL_FOR_PROXY = 3
-
-
-def spearman(a: Sequence[float], b: Sequence[float]) -> float:
-    """Spearman's rank correlation of two equally long sequences (average ranks for ties);
-    ``nan`` for fewer than 2 pairs or a constant sequence."""
-    if len(a) != len(b):
-        raise ValueError(f"spearman: lengths differ ({len(a)} and {len(b)})")
-    if len(a) < 2:
-        return math.nan
-
-    def ranks(x: Sequence[float]) -> list[float]:
-        order = sorted(range(len(x)), key=lambda i: x[i])
-        r = [0.0] * len(x)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and x[order[j + 1]] == x[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                r[order[k]] = (i + j) / 2.0
-            i = j + 1
-        return r
-
-    ra, rb = ranks(a), ranks(b)
-    ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
-    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
-    va = sum((x - ma) ** 2 for x in ra)
-    vb = sum((y - mb) ** 2 for y in rb)
-    return cov / math.sqrt(va * vb) if va > 0 and vb > 0 else math.nan
-
-
-@dataclass
-class Candidate:
-    """One retrained candidate: its genotype (recipe included), best validation metrics,
-    training seconds and epochs, the one-shot score it had (``None`` if not scored), its stage."""
-    genotype: Any
-    valid: dict[str, float]
-    seconds: float
-    epochs: int
-    one_shot: float | None = None
-    stage: str = "architecture"
-    cut: bool = False
-    deadline: bool = False
-    per_user: Any = field(default=None, repr=False, compare=False)   # [U] validation scores (paired test)
-
-    def score(self, metric: str) -> float:
-        return float(self.valid.get(metric, math.nan))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"genotype": self.genotype.summary(), "valid": self.valid, "seconds": self.seconds,
-                "epochs": self.epochs, "one_shot": self.one_shot, "stage": self.stage, "cut": self.cut,
-                "deadline": self.deadline}
-
-
-@dataclass
-class SelectionResult:
-    """What :func:`select_genotype` returns: the ``winner`` (by validation ``metric``), every
-    retrained ``candidates`` entry, ``seconds`` spent, the proxy diagnostics (``spearman`` over the
-    one-shot-scored architectures, ``nan`` when fewer than :data:`MIN_POOL_FOR_PROXY`) and
-    ``warnings`` (text for the user), ``skipped`` (genotypes not retrained for lack of budget),
-    ``reserve_seconds`` (the predicted final retrain of the winner the budget kept free), ``pruned``
-    (architectures not retrained: one-shot score far below the pool's best,
-    :func:`~darts_gnn.search.early_cut.prune_by_one_shot`), ``paired`` (the best candidate against the
-    incumbent on the same validation users: ``gain``, ``se``, ``z``, ``kept_incumbent``;
-    :mod:`~darts_gnn.search.paired`)."""
-    winner: Any
-    candidates: list[Candidate]
-    seconds: float
-    metric: str
-    spearman: float = math.nan
-    warnings: list[str] = field(default_factory=list)
-    skipped: int = 0
-    higher_is_better: bool = True
-    reserve_seconds: float = 0.0
-    pruned: list = field(default_factory=list)
-    paired: dict = field(default_factory=dict)
-
-    @property
-    def best(self) -> Candidate:
-        """The winner's candidate entry."""
-        return next(c for c in self.candidates if c.genotype == self.winner)
-
-    def table(self) -> str:
-        """One line per retrained candidate, the winner marked with ``*``, a candidate stopped by the
-        incumbent cut or the deadline (:mod:`~darts_gnn.search.early_cut`) with ``~`` and the reason;
-        then the architectures pruned by their one-shot score."""
-        lines = []
-        for c in self.candidates:
-            mark = "*" if c.genotype == self.winner else ("~" if c.cut or c.deadline else " ")
-            shot = f"{c.one_shot:.4f}" if c.one_shot is not None else "   -  "
-            why = " (cut)" if c.cut else (" (deadline)" if c.deadline else "")
-            why += " (incumbent: the train section's protocol)" if c.stage == INCUMBENT else ""
-            lines.append(f"{mark} valid {self.metric}={c.score(self.metric):.4f}  one-shot={shot}  "
-                         f"{c.seconds:6.1f} s  {c.genotype.summary()}{why}")
-        lines += [f"- pruned (one-shot score below the pool's best x search.select_prune): {g.summary()}"
-                  for g in self.pruned]
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"winner": self.winner.to_dict(), "metric": self.metric, "seconds": self.seconds,
-                "spearman": None if math.isnan(self.spearman) else self.spearman,
-                "warnings": list(self.warnings), "skipped": self.skipped,
-                "reserve_seconds": self.reserve_seconds, "pruned": [g.summary() for g in self.pruned],
-                "paired": dict(self.paired),
-                "candidates": [c.to_dict() for c in self.candidates]}
+           "final_retrain_estimate", "recipe_cost_factor", "INCUMBENT", "lead_stage", "selection_metric",
+           "valid_per_user", "PROXY_WARN", "MIN_POOL_FOR_PROXY", "START_FRACTION"]
 
 
 def train_candidate(genotype, dataset, graph, train_cfg, evaluator, *, patience: int | None = None,
@@ -312,74 +200,115 @@ def _screened(genotype, lead, lr: float):
     return genotype.with_(recipe=lead[0], norm=lead[1])
 
 
+class _Runner:
+    """Trains the selection's candidates one by one under its budget: each genotype at most once, with
+    the short protocol, the incumbent cut and the deadline; ``done`` holds the results."""
+
+    def __init__(self, dataset, graph, cfg, evaluator, budget_seconds, features, log, done):
+        self.dataset, self.graph, self.cfg, self.evaluator, self.features = dataset, graph, cfg, evaluator, features
+        self.metric, self.hib = selection_metric(evaluator)
+        self.budget = budget_for(cfg, budget_seconds)
+        self.say = log or (lambda m: None)
+        self.done: list[Candidate] = list(done)
+        self.tried = {c.genotype for c in self.done}
+        for c in self.done:
+            if c.stage != INCUMBENT:       # runs made before (the lead stage): the mean run cost knows them
+                self.budget.record(c.seconds, self.best())
+
+    def best(self) -> Candidate:
+        return _best(self.done, self.metric, self.hib)
+
+    def __call__(self, g, stage: str, shot=None) -> None:
+        s, budget, done = self.cfg.search, self.budget, self.done
+        if g in self.tried:
+            return
+        self.tried.add(g)
+        if not budget.allows(recipe_cost_factor(g.recipe) / max(1.0, _mean_factor(done)), fallback=bool(done)):
+            budget.skipped += 1
+            return
+        own = [c for c in done if c.stage != INCUMBENT]    # the cut compares runs of the same protocol
+        cut, end = _cut_for(own, s.select_cut, self.metric, self.hib), deadline_rule(budget.left())
+        model, res, sec = train_candidate(g, self.dataset, self.graph, self.cfg.train, self.evaluator,
+                                          patience=s.select_patience, features=self.features,
+                                          stop=any_rule(cut, end))
+        done.append(Candidate(g, {k: float(v) for k, v in res.best_valid.items()}, sec, res.epochs_run, shot,
+                              stage, cut=bool(cut and cut.fired), deadline=bool(end and end.fired),
+                              per_user=valid_per_user(self.evaluator, model)))
+        budget.record(sec, self.best())
+        self.say(f"select [{stage}] valid {self.metric}={done[-1].score(self.metric):.4f} ({sec:.1f} s, "
+                 f"{res.epochs_run} epochs): {g.summary()}")
+
+    def lead(self, anchors: Sequence, grid: list):
+        """The lead stage (``search.select_lead``): the anchors' recipes (:func:`_anchor_recipes`); returns
+        :func:`_lead`, logged."""
+        for g in _anchor_recipes(self.done, anchors, grid, self.cfg.search):
+            self(g, "recipe")
+        lead = _lead(self.done, self.metric, self.hib)
+        if lead is not None:
+            self.say(f"select: the architecture stage trains with the recipe that won on the baseline point: "
+                     f"{self.best().genotype.summary()}")
+        return lead
+
+
+def lead_stage(anchors: Sequence, dataset, graph, cfg, evaluator, *, incumbent: Candidate | None,
+               recipes: Sequence | None = None, budget_seconds: float | None = None,
+               log: Callable[[str], None] | None = None, features: dict | None = None):
+    """The selection's lead stage on its own, to run before a search (``search.supernet_objective:
+    lead``): the ``anchors`` trained with every recipe of the grid (:func:`select_genotype`'s
+    ``recipes``), the short BPR one left to the ``incumbent``. Returns ``(runs, lead)``: the trained
+    :class:`Candidate` entries (hand them to :func:`select_genotype` as ``prior``) and the
+    ``(Recipe, norm)`` that beat the incumbent, or ``None``."""
+    runner = _Runner(dataset, graph, cfg, evaluator, budget_seconds, features, log,
+                     [incumbent] if incumbent is not None else [])
+    lead = runner.lead(anchors, _grid(cfg, recipes, own_loss=task_of(evaluator) is not None))
+    return [c for c in runner.done if c.stage != INCUMBENT], lead
+
+
 def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
                     one_shot: dict | None = None, recipes: Sequence | None = None,
                     pool_size: int | None = None, budget_seconds: float | None = None,
                     log: Callable[[str], None] | None = None, features: dict | None = None,
-                    anchors: Sequence = (), incumbent: Candidate | None = None) -> SelectionResult:
+                    anchors: Sequence = (), incumbent: Candidate | None = None,
+                    prior: Sequence[Candidate] = ()) -> SelectionResult:
     """Retrain a ranked pool of genotypes and pick one by validation only (module doc).
 
     Args:
         candidates: ranked genotypes (duplicates dropped); the first ``pool_size`` (``search.select_pool``)
-            are retrained with the short protocol (``select_lr``, ``select_patience``).
+            are retrained with the short protocol (``select_lr``, ``select_patience``), or with the
+            recipe that won on the ``anchors`` (``search.select_lead``).
         dataset, graph, evaluator, cfg: the data, the training graph, the validation evaluator, the
             :class:`~darts_gnn.config.Config` (``train`` is the protocol the short one derives from).
         one_shot: ``{genotype: one-shot score}`` for the proxy diagnostics.
         recipes: the grid for the ``select_recipe_top`` best (:func:`recipe_entry`; default :func:`_grid`).
         budget_seconds: wall-clock cap (``None``: none); a candidate that does not fit is skipped
             (``skipped``), one still training when it runs out is stopped with its best weights.
-        anchors: architectures that get the recipe grid too (the baseline point); see :func:`_recipe_plan`.
+        anchors: architectures that get the recipe grid too (the baseline point), first with
+            ``search.select_lead``; see :func:`_recipe_plan`.
         features: the content features the candidates take (``item_features=`` ...), if any.
         incumbent: a trained :class:`Candidate` (:func:`~darts_gnn.search.pool.incumbent_candidate`),
             not retrained; the best candidate replaces it only past the paired test (``paired``).
+        prior: candidates trained before (:func:`lead_stage`), not trained again; their time is not
+            part of ``budget_seconds``.
     """
     s = cfg.search
-    metric, hib = selection_metric(evaluator)
     one_shot = dict(one_shot or {})
     if not (pool := _dedupe(candidates)[:pool_size or s.select_pool]):
         raise ValueError("select_genotype: the candidate pool is empty")
     grid = _grid(cfg, recipes, own_loss=task_of(evaluator) is not None)
-    budget = budget_for(cfg, budget_seconds)
-    done: list[Candidate] = [incumbent] if incumbent is not None else []
-    say = log or (lambda m: None)
-
-    tried: set = set()
-
-    def run(g, stage: str, shot) -> None:
-        if g in tried:
-            return
-        tried.add(g)
-        if not budget.allows(recipe_cost_factor(g.recipe) / max(1.0, _mean_factor(done)), fallback=bool(done)):
-            budget.skipped += 1
-            return
-        own = [c for c in done if c.stage != INCUMBENT]    # the cut compares runs of the same protocol
-        cut, end = _cut_for(own, s.select_cut, metric, hib), deadline_rule(budget.left())
-        model, res, sec = train_candidate(g, dataset, graph, cfg.train, evaluator, patience=s.select_patience,
-                                          features=features, stop=any_rule(cut, end))
-        done.append(Candidate(g, {k: float(v) for k, v in res.best_valid.items()}, sec, res.epochs_run, shot,
-                              stage, cut=bool(cut and cut.fired), deadline=bool(end and end.fired),
-                              per_user=valid_per_user(evaluator, model)))
-        budget.record(sec, _best(done, metric, hib))
-        say(f"select [{stage}] valid {metric}={done[-1].score(metric):.4f} ({sec:.1f} s, "
-            f"{res.epochs_run} epochs): {g.summary()}")
-
+    run = _Runner(dataset, graph, cfg, evaluator, budget_seconds, features, log,
+                  ([incumbent] if incumbent is not None else []) + list(prior))
+    metric, hib, done = run.metric, run.hib, run.done
     pool, pruned = prune_by_one_shot(pool, one_shot, s.select_prune if hib else 0.0, keep=anchors)
-    lead = None
-    if s.select_lead:    # the anchors' recipes first; the one that wins there screens the pool
-        for g in _anchor_recipes(done, anchors, grid, s):
-            run(g, "recipe", None)
-        lead = _lead(done, metric, hib)
-        if lead is not None:
-            say(f"select: the architecture stage trains with the recipe that won on the baseline point: "
-                f"{_best(done, metric, hib).genotype.summary()}")
+    lead = run.lead(anchors, grid) if s.select_lead else None   # the recipe that won on the anchors
     for g in pool:   # the incumbent stands in for its architecture's short BPR run
         if lead is not None or incumbent is None or _architecture(g) != _architecture(incumbent.genotype):
             run(_screened(g, lead, s.select_lr), "architecture", one_shot.get(g))
     for arch in _recipe_plan(done, anchors, grid, s, metric, hib):   # recipe-major, anchors first
-        run(arch, "recipe", None)
+        run(arch, "recipe")
     winner, paired = _decide(done, incumbent, metric, hib, s.select_incumbent_z)
-    result = SelectionResult(winner, done, time.perf_counter() - budget.t0, metric, skipped=budget.skipped,
-                             higher_is_better=hib, reserve_seconds=budget.reserve, pruned=pruned, paired=paired)
+    result = SelectionResult(winner, done, time.perf_counter() - run.budget.t0, metric,
+                             skipped=run.budget.skipped, higher_is_better=hib, reserve_seconds=run.budget.reserve,
+                             pruned=pruned, paired=paired)
     _diagnose(result)
     return result
 

@@ -77,6 +77,7 @@ class SuperNet(Recommender):
                  scale_norm: str = "none", item_features=None, user_features=None, feature_space=None):
         super().__init__()
         self.scale_norm = scale_norm
+        self.out_norm = False       # L2-normalised outputs (cosine scores): Searcher.set_objective
         self.space = space
         self.relaxation = relaxation if relaxation is not None else default_relaxation()
         self.init_std = float(init_std)
@@ -179,6 +180,8 @@ class SuperNet(Recommender):
         else:  # content features: fused at the input and/or after propagation (issue 11)
             out = self.fusion(x, lambda h: self._propagate(h, w, mask), w)
             out = out if mask is None else out * mask
+        if self.out_norm:   # cosine scores (Searcher.set_objective)
+            out = torch.nn.functional.normalize(out, dim=-1)
         return out.split([self.n_users, self.n_items])
 
     def _propagate(self, x: Tensor, w: dict, mask: Tensor | None) -> Tensor:

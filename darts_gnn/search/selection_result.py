@@ -1,0 +1,123 @@
+"""What the validated selection (:mod:`darts_gnn.search.select`) produces: the retrained
+:class:`Candidate` entries, the :class:`SelectionResult`, and the rank correlation of its proxy
+diagnostics (:func:`spearman`)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+__all__ = ["INCUMBENT", "PROXY_WARN", "MIN_POOL_FOR_PROXY", "spearman", "Candidate", "SelectionResult"]
+
+#: The stage of the incumbent: the config's baseline model trained with the ``train`` section's own
+#: recipe and full protocol (``search.select_incumbent``), which every other candidate must beat.
+INCUMBENT = "incumbent"
+#: Below this Spearman correlation the one-shot proxy is called uninformative.
+PROXY_WARN = 0.3
+#: Fewer scored candidates than this: no correlation is reported.
+MIN_POOL_FOR_PROXY = 3
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's rank correlation of two equally long sequences (average ranks for ties);
+    ``nan`` for fewer than 2 pairs or a constant sequence."""
+    if len(a) != len(b):
+        raise ValueError(f"spearman: lengths differ ({len(a)} and {len(b)})")
+    if len(a) < 2:
+        return math.nan
+
+    def ranks(x: Sequence[float]) -> list[float]:
+        order = sorted(range(len(x)), key=lambda i: x[i])
+        r = [0.0] * len(x)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and x[order[j + 1]] == x[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                r[order[k]] = (i + j) / 2.0
+            i = j + 1
+        return r
+
+    ra, rb = ranks(a), ranks(b)
+    ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
+    va = sum((x - ma) ** 2 for x in ra)
+    vb = sum((y - mb) ** 2 for y in rb)
+    return cov / math.sqrt(va * vb) if va > 0 and vb > 0 else math.nan
+
+
+@dataclass
+class Candidate:
+    """One retrained candidate: its genotype (recipe included), best validation metrics,
+    training seconds and epochs, the one-shot score it had (``None`` if not scored), its stage."""
+    genotype: Any
+    valid: dict[str, float]
+    seconds: float
+    epochs: int
+    one_shot: float | None = None
+    stage: str = "architecture"
+    cut: bool = False
+    deadline: bool = False
+    per_user: Any = field(default=None, repr=False, compare=False)   # [U] validation scores (paired test)
+
+    def score(self, metric: str) -> float:
+        return float(self.valid.get(metric, math.nan))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"genotype": self.genotype.summary(), "valid": self.valid, "seconds": self.seconds,
+                "epochs": self.epochs, "one_shot": self.one_shot, "stage": self.stage, "cut": self.cut,
+                "deadline": self.deadline}
+
+
+@dataclass
+class SelectionResult:
+    """What :func:`select_genotype` returns: the ``winner`` (by validation ``metric``), every
+    retrained ``candidates`` entry, ``seconds`` spent, the proxy diagnostics (``spearman`` over the
+    one-shot-scored architectures, ``nan`` when fewer than :data:`MIN_POOL_FOR_PROXY`) and
+    ``warnings`` (text for the user), ``skipped`` (genotypes not retrained for lack of budget),
+    ``reserve_seconds`` (the predicted final retrain of the winner the budget kept free), ``pruned``
+    (architectures not retrained: one-shot score far below the pool's best,
+    :func:`~darts_gnn.search.early_cut.prune_by_one_shot`), ``paired`` (the best candidate against the
+    incumbent on the same validation users: ``gain``, ``se``, ``z``, ``kept_incumbent``;
+    :mod:`~darts_gnn.search.paired`)."""
+    winner: Any
+    candidates: list[Candidate]
+    seconds: float
+    metric: str
+    spearman: float = math.nan
+    warnings: list[str] = field(default_factory=list)
+    skipped: int = 0
+    higher_is_better: bool = True
+    reserve_seconds: float = 0.0
+    pruned: list = field(default_factory=list)
+    paired: dict = field(default_factory=dict)
+
+    @property
+    def best(self) -> Candidate:
+        """The winner's candidate entry."""
+        return next(c for c in self.candidates if c.genotype == self.winner)
+
+    def table(self) -> str:
+        """One line per retrained candidate, the winner marked with ``*``, a candidate stopped by the
+        incumbent cut or the deadline (:mod:`~darts_gnn.search.early_cut`) with ``~`` and the reason;
+        then the architectures pruned by their one-shot score."""
+        lines = []
+        for c in self.candidates:
+            mark = "*" if c.genotype == self.winner else ("~" if c.cut or c.deadline else " ")
+            shot = f"{c.one_shot:.4f}" if c.one_shot is not None else "   -  "
+            why = " (cut)" if c.cut else (" (deadline)" if c.deadline else "")
+            why += " (incumbent: the train section's protocol)" if c.stage == INCUMBENT else ""
+            lines.append(f"{mark} valid {self.metric}={c.score(self.metric):.4f}  one-shot={shot}  "
+                         f"{c.seconds:6.1f} s  {c.genotype.summary()}{why}")
+        lines += [f"- pruned (one-shot score below the pool's best x search.select_prune): {g.summary()}"
+                  for g in self.pruned]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"winner": self.winner.to_dict(), "metric": self.metric, "seconds": self.seconds,
+                "spearman": None if math.isnan(self.spearman) else self.spearman,
+                "warnings": list(self.warnings), "skipped": self.skipped,
+                "reserve_seconds": self.reserve_seconds, "pruned": [g.summary() for g in self.pruned],
+                "paired": dict(self.paired),
+                "candidates": [c.to_dict() for c in self.candidates]}

@@ -165,13 +165,12 @@ def test_the_supernet_search_stops_at_search_factor_times_the_reference():
         load_config(None, ["search.search_factor=4", "search.budget_factor=3"])
 
 
-def test_incumbent_stands_in_for_the_baseline_points_short_bpr_run(data, monkeypatch):
-    """With the incumbent (the baseline architecture under the train section's protocol) the baseline
-    point is not retrained with the short BPR recipe; it still gets the grid's other recipes, first."""
-    cfg, ds, graph, ev = data
+def _lead_setup(cfg, ev, monkeypatch, incumbent_score: float):
+    """``(baseline point, other architecture, incumbent scoring incumbent_score, a three-recipe grid,
+    the list every trained genotype is appended to)``."""
     base, other = Genotype.lightgcn(2, 16), Genotype.mf(16)
-    inc = Candidate(base.with_(recipe=Recipe(lr=cfg.train.lr)), {"recall@20": 0.1}, 1.0, 3, stage=INCUMBENT,
-                    per_user=torch.zeros(int(ev.users("valid").numel()), dtype=torch.float64))
+    inc = Candidate(base.with_(recipe=Recipe(lr=cfg.train.lr)), {"recall@20": incumbent_score}, 1.0, 3,
+                    stage=INCUMBENT, per_user=torch.zeros(int(ev.users("valid").numel()), dtype=torch.float64))
     trained = []
     real = select_mod.train_candidate
 
@@ -181,6 +180,14 @@ def test_incumbent_stands_in_for_the_baseline_points_short_bpr_run(data, monkeyp
     monkeypatch.setattr(select_mod, "train_candidate", spy)
     grid = [{"lr": cfg.search.select_lr}, {"loss": "softmax", "negatives": 8, "temperature": 0.2, "norm": True},
             {"l2": 1e-3}]
+    return base, other, inc, grid, trained
+
+
+def test_incumbent_stands_in_for_the_baseline_points_short_bpr_run(data, monkeypatch):
+    """With the incumbent (the baseline architecture under the train section's protocol) the baseline
+    point is not retrained with the short BPR recipe; it still gets the grid's other recipes, first."""
+    cfg, ds, graph, ev = data
+    base, other, inc, grid, trained = _lead_setup(cfg, ev, monkeypatch, 0.1)
     cfg = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, select_lead=False))
     res = select_genotype([other, base], ds, graph, cfg, ev, recipes=grid, anchors=[base], incumbent=inc)
     archs = [(g.with_(recipe=None, norm=False), g.recipe.loss, g.recipe.l2) for g in trained]
@@ -200,18 +207,7 @@ def test_the_recipe_that_wins_on_the_baseline_point_screens_the_pool(data, monke
     architecture; when one of them beats the incumbent, the architecture stage trains the pool with it
     (and its norm); when none does, with the short BPR recipe. Nothing is trained twice."""
     cfg, ds, graph, ev = data
-    base, other = Genotype.lightgcn(2, 16), Genotype.mf(16)
-    inc = Candidate(base.with_(recipe=Recipe(lr=cfg.train.lr)), {"recall@20": incumbent_score}, 1.0, 3,
-                    stage=INCUMBENT, per_user=torch.zeros(int(ev.users("valid").numel()), dtype=torch.float64))
-    trained = []
-    real = select_mod.train_candidate
-
-    def spy(g, *a, **k):
-        trained.append(g)
-        return real(g, *a, **k)
-    monkeypatch.setattr(select_mod, "train_candidate", spy)
-    grid = [{"lr": cfg.search.select_lr}, {"loss": "softmax", "negatives": 8, "temperature": 0.2, "norm": True},
-            {"l2": 1e-3}]
+    base, other, inc, grid, trained = _lead_setup(cfg, ev, monkeypatch, incumbent_score)
     res = select_genotype([other, base], ds, graph, cfg, ev, recipes=grid, anchors=[base], incumbent=inc)
     assert [g.with_(recipe=None, norm=False) for g in trained[:2]] == [base, base]   # the lead stage first
     assert [(g.recipe.loss, g.recipe.l2) for g in trained[:2]] == [("softmax", None), ("bpr", 1e-3)]

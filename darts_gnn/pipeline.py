@@ -24,6 +24,7 @@ from .search.darts import build_darts_searcher as build_searcher
 from .search.finish import baseline_run, strategy_report
 from .search.strategy import Budget, SearchContext, get_strategy, run_strategy
 from .search.select import lead_stage, train_candidate
+from .search.selection_budget import total_seconds
 from .engine.train import resolve_device
 from .search.pool import (INCUMBENT_FILE, baseline_genotype, incumbent_from_state, incumbent_state,
                           proxy_evaluator, reference_and_incumbent, run_selection)
@@ -159,7 +160,7 @@ def _lead_first(searcher, cfg: Config, dataset, graph, evaluator, reference, inc
     s, base = cfg.search, baseline_genotype(cfg.model)
     if s.supernet_objective != "lead" or not s.select_lead or not s.select_recipe_baseline or base is None:
         return []
-    total = s.total_budget_seconds if s.total_budget_seconds is not None else s.budget_factor * reference
+    total = total_seconds(s, reference)
     runs, lead = lead_stage([base], dataset, graph, cfg, evaluator, incumbent=incumbent, log=log.info,
                             budget_seconds=total - (incumbent.seconds if incumbent is not None else 0.0),
                             features=features)

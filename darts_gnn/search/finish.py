@@ -19,6 +19,7 @@ from .strategy import StrategyResult
 from ..space.genotype import Genotype
 from .pool import baseline_genotype, reference_and_incumbent
 from .select import select_genotype, train_candidate, valid_per_user
+from .selection_budget import total_seconds
 
 __all__ = ["strategy_report", "retrain_genotype", "select_after_strategy", "baseline_run"]
 
@@ -54,7 +55,7 @@ def select_after_strategy(cfg: Config, found: StrategyResult, dataset, graph, ev
     reference_seconds, incumbent = prepared or reference_and_incumbent(cfg, dataset, graph, evaluator, baseline)
     t0 = time.perf_counter()
     before = incumbent.seconds if incumbent is not None else 0.0
-    total = s.total_budget_seconds if s.total_budget_seconds is not None else s.budget_factor * reference_seconds
+    total = total_seconds(s, reference_seconds)
     pool = list(found.candidates[:s.select_pool])
     base = baseline_genotype(cfg.model)
     if base is not None and base not in pool:

@@ -18,6 +18,7 @@ import torch
 from ..engine.seed import seed_everything
 from ..tasks.base import signed, task_of
 from .select import INCUMBENT, Candidate, _dedupe, select_genotype, train_candidate, valid_per_user
+from .selection_budget import total_seconds
 from ..space.recipe import Recipe
 from ..space.genotype import Genotype, LayerGene
 from ..tasks.metrics import Evaluator, SampledEvaluator
@@ -208,7 +209,7 @@ def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, ref
     s = cfg.search
     seed = s.seed if s.seed is not None else cfg.train.seed
     base = baseline_genotype(cfg.model)
-    total = s.total_budget_seconds if s.total_budget_seconds is not None else s.budget_factor * reference_seconds
+    total = total_seconds(s, reference_seconds)
     pool, extra, scores = build_pool(model, proxy or evaluator, picks, s.select_samples, seed, base)
     pool = pool[:s.select_pool] + [g for g in extra if g not in pool[:s.select_pool]]
     # retrained best one-shot first, so that a tight budget drops the least promising

@@ -6,7 +6,7 @@ import time
 
 from .. import distributed
 
-__all__ = ["START_FRACTION", "final_retrain_estimate", "budget_for"]
+__all__ = ["START_FRACTION", "final_retrain_estimate", "budget_for", "total_seconds"]
 
 #: A candidate starts when this fraction of its predicted cost still fits the selection budget; the
 #: deadline (:func:`~darts_gnn.search.early_cut.deadline_rule`) stops it when the budget runs out, with
@@ -77,3 +77,10 @@ def budget_for(cfg, seconds: float | None) -> _Budget:
     extra = max(0, cfg.train.patience - s.select_patience) * cfg.train.eval_every
     return _Budget(seconds, extra_epochs=extra, max_epochs=cfg.train.epochs, reserve_final=s.budget_includes_final,
                    start_fraction=START_FRACTION)
+
+
+def total_seconds(search_cfg, reference_seconds: float) -> float:
+    """The whole budget of search + selection: ``search.total_budget_seconds`` when set, else
+    ``search.budget_factor`` x one baseline training (``reference_seconds``)."""
+    s = search_cfg
+    return s.total_budget_seconds if s.total_budget_seconds is not None else s.budget_factor * reference_seconds

@@ -1,4 +1,4 @@
-"""The selection's budget savers: one-shot pruning and the incumbent cut (darts_gnn.search.early_cut)."""
+"""The selection's budget savers: one-shot pruning, the incumbent cut and the curve cut (darts_gnn.search.early_cut)."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,7 +8,7 @@ import pytest
 
 from darts_gnn.config import ConfigError, load_config
 from darts_gnn.data import Graph, load_dataset
-from darts_gnn.search.early_cut import any_rule, cut_rule, deadline_rule, prune_by_one_shot, reached
+from darts_gnn.search.early_cut import any_rule, curve_rule, cut_rule, deadline_rule, prune_by_one_shot, reached
 from darts_gnn.search.select import select_genotype
 from darts_gnn.space.genotype import Genotype
 from darts_gnn.tasks.metrics import Evaluator
@@ -48,6 +48,32 @@ def test_cut_rule_stops_only_after_the_incumbents_epochs_and_below_rho():
     assert worse(4, {"valid/rmse": 0.96}) and worse.fired
 
 
+# the LightGCN + softmax curve of ml-100k seed 1 (BENCHMARKS.md, issue 9 session 8), first five evaluations
+REFERENCE = [(5, 0.2975), (10, 0.3180), (15, 0.3268), (20, 0.3308), (25, 0.3343)]
+
+
+def test_curve_rule_follows_the_reference_epoch_by_epoch():
+    assert curve_rule([], 0.97, "recall@20") is None and curve_rule(REFERENCE, 0.0, "recall@20") is None
+    slow_start = curve_rule(REFERENCE, 0.97, "recall@20")
+    assert not slow_start(5, {"valid/recall@20": 0.10})        # the first evaluation is never judged
+    assert not slow_start(7, {"loss": 0.5})                     # no evaluation this epoch
+    assert not slow_start(10, {"valid/recall@20": 0.3090})     # 0.3090 >= 0.97 x 0.3180
+    assert not slow_start(15, {"valid/recall@20": 0.3215})
+    assert not slow_start(20, {"valid/recall@20": 0.3000})     # its best so far (0.3215 >= 0.97 x 0.3308) counts
+    assert slow_start(25, {"valid/recall@20": 0.3100}) and slow_start.fired   # 0.3215 < 0.97 x 0.3343
+    trailing = curve_rule(REFERENCE, 0.97, "recall@20")
+    assert not trailing(5, {"valid/recall@20": 0.2908}) and trailing(10, {"valid/recall@20": 0.3005})
+    beyond = curve_rule(REFERENCE, 0.97, "recall@20")          # past the reference's end: its final best
+    assert not beyond(40, {"valid/recall@20": 0.30}) and not beyond(45, {"valid/recall@20": 0.325})
+    assert beyond(50, {"valid/recall@20": 0.31}) is False     # best so far 0.325 >= 0.97 x 0.3343
+    late = curve_rule(REFERENCE, 0.97, "recall@20")
+    assert not late(40, {"valid/recall@20": 0.30}) and late(45, {"valid/recall@20": 0.32})
+    rmse = curve_rule([(1, 1.0), (2, 0.9)], 0.95, "rmse", higher_is_better=False)
+    assert not rmse(1, {"valid/rmse": 1.2}) and not rmse(2, {"valid/rmse": 0.94}) and not rmse.fired
+    worse = curve_rule([(1, 1.0), (2, 0.9)], 0.95, "rmse", higher_is_better=False)
+    assert not worse(1, {"valid/rmse": 1.2}) and worse(2, {"valid/rmse": 0.96}) and worse.fired
+
+
 @pytest.fixture(scope="module")
 def data():
     cfg = load_config(None, TINY)
@@ -75,7 +101,28 @@ def test_train_candidate_honours_the_cut_and_selection_prunes_by_one_shot(data):
     assert select_genotype([good, bad], ds, graph, off, ev, recipes=[], one_shot={good: 0.3, bad: 0.1}).pruned == []
 
 
-@pytest.mark.parametrize("key,value", [("search.select_cut", "1.5"), ("search.select_prune", "-0.1"),
+def test_selection_cuts_a_candidate_that_trails_the_same_recipes_best_curve(data):
+    cfg, ds, graph, ev = data
+    good, bad = Genotype.lightgcn(2, 16), Genotype.mf(16)
+    off = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, select_cut=0.0, select_curve_cut=0.0,
+                                                               select_prune=0.0))
+    free = select_genotype([good, bad], ds, graph, off, ev, recipes=[], anchors=[])
+    ref, mf = free.candidates
+    assert len(ref.curve) == ref.epochs // cfg.train.eval_every and ref.score("recall@20") == max(v for _, v in ref.curve)
+    assert free.to_dict()["candidates"][0]["curve"] == [list(p) for p in ref.curve]
+    # the rule the selection applies, replayed on the free run's numbers: where it must stop MF, if anywhere
+    rho = 1.0 - 1e-9 if mf.score("recall@20") < ref.score("recall@20") else 0.5
+    replay = curve_rule(ref.curve, rho, "recall@20")
+    stop_at = next((e for e, v in mf.curve if replay(e, {"valid/recall@20": v})), None)
+    on = dataclasses.replace(off, search=dataclasses.replace(off.search, select_curve_cut=rho))
+    cut = select_genotype([good, bad], ds, graph, on, ev, recipes=[], anchors=[])
+    assert [c.curve for c in cut.candidates][0] == ref.curve                    # same seed, same reference
+    assert stop_at is not None and cut.candidates[1].cut and cut.candidates[1].epochs == stop_at < mf.epochs
+    other = select_genotype([good, bad.with_(norm=True)], ds, graph, on, ev, recipes=[], anchors=[])
+    assert not other.candidates[1].cut      # another protocol (norm): no reference to keep up with
+
+
+@pytest.mark.parametrize("key,value", [("search.select_cut", "1.5"), ("search.select_curve_cut", "-0.2"), ("search.select_prune", "-0.1"),
                                        ("search.select_prune", "1")])
 def test_config_rejects_out_of_range(key, value):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

@@ -145,7 +145,10 @@ class SearchConfig:
     (``budget_includes_final: true``: the final retrain of the winner is kept inside it as well);
     ``select_prune`` (an architecture whose one-shot score is below this fraction of the pool's best
     is not retrained; 0: off) and ``select_cut`` (a candidate still below this fraction of the best
-    validation score so far after as many epochs as that best one ran is stopped; 0: off);
+    validation score so far after as many epochs as that best one ran is stopped; 0: off),
+    ``select_curve_cut`` (the same, epoch by epoch: a candidate trained with the best run's recipe is
+    stopped from its second evaluation on once below this fraction of that run's best score up to the
+    same epoch; 0: off);
     ``select_incumbent`` (the baseline model under the ``train`` section's own lr, L2 and full
     protocol joins the selection as the incumbent every candidate must beat on validation: the
     ``--compare-baseline`` run reused, else trained then; its time counts in the budget) and
@@ -232,6 +235,7 @@ class SearchConfig:
     budget_includes_final: bool = False
     select_prune: float = 0.5
     select_cut: float = 0.95
+    select_curve_cut: float = 0.97
     total_budget_seconds: float | None = None
 
     def __post_init__(self) -> None:
@@ -272,6 +276,7 @@ class SearchConfig:
             ("search.select_recipe_top", self.select_recipe_top >= 0, "a non-negative integer"),
             ("search.select_prune", 0 <= self.select_prune < 1, "a number in [0, 1)"),
             ("search.select_cut", 0 <= self.select_cut <= 1, "a number in [0, 1]"),
+            ("search.select_curve_cut", 0 <= self.select_curve_cut <= 1, "a number in [0, 1]"),
             ("search.select_incumbent_z", 0 <= self.select_incumbent_z < 10, "a number in [0, 10)"),
             ("search.budget_factor", self.budget_factor > 0, "a positive number"),
             ("search.search_factor", self.search_factor is None or 0 < self.search_factor <= self.budget_factor,

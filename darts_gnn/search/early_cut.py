@@ -12,6 +12,15 @@ below :math:`\rho \cdot S^*` (default :math:`\rho = 0.95`; :math:`S^* / \rho` fo
 metric) is stopped there. It keeps its best-so-far weights and score, so it can still be chosen; it
 only loses the epochs that would have had to gain more than :math:`1 - \rho` to matter.
 
+**The curve cut** (``search.select_curve_cut``, :func:`curve_rule`), the same rule taken epoch by
+epoch: a candidate trained with the same recipe as the best run so far (the reference) is stopped at an
+evaluated epoch :math:`e \ge e_0` (its second evaluation) once its best validation score so far is below
+:math:`\rho_c \cdot R(e)` (default :math:`\rho_c = 0.97`), where :math:`R(e)` is the reference's best
+score up to epoch :math:`e` (its final best after its last epoch). Softmax runs peak after 35-75
+epochs and then spend ``select_patience`` evaluations more; an architecture that trails the reference
+by 3% at the same epoch seldom catches up (BENCHMARKS.md, issue 9 session 8), so the budget goes to
+the next architecture instead.
+
 **The deadline** (:func:`deadline_rule`): a candidate still training when the selection's budget runs
 out is stopped at the end of that epoch with its best-so-far weights (the last ``patience``
 evaluations of a run never improve it, so this usually costs nothing), which makes the budget a cap
@@ -25,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 from ..tasks.base import better
 
-__all__ = ["prune_by_one_shot", "cut_rule", "reached", "deadline_rule", "any_rule"]
+__all__ = ["prune_by_one_shot", "cut_rule", "curve_rule", "reached", "deadline_rule", "any_rule"]
 
 
 def reached(score: float, target: float, rho: float, higher_is_better: bool = True) -> bool:
@@ -67,6 +76,34 @@ def cut_rule(best_score: float | None, best_epochs: int, rho: float, metric: str
         if not seen or better(float(value), seen[0], higher_is_better):
             seen[:] = [float(value)]
         if epoch < best_epochs or reached(seen[0], best_score, rho, higher_is_better):
+            return False
+        stop.fired = True
+        return True
+
+    stop.fired = False
+    return stop
+
+
+def curve_rule(reference: Sequence[tuple[int, float]], rho: float, metric: str, higher_is_better: bool = True,
+               min_evaluations: int = 2) -> Callable[[int, dict[str, Any]], bool] | None:
+    """A Trainer ``on_epoch_end(epoch, record)`` callback (module doc, the curve cut) that returns ``True``
+    (stop) at the run's ``min_evaluations``-th evaluation or later once its best ``valid/<metric>`` so
+    far is not within ``rho`` of the ``reference`` curve's best up to that epoch. ``reference``:
+    ``(epoch, score)`` pairs of the run to keep up with (:attr:`Candidate.curve`), in epoch order;
+    ``None`` when it is empty or ``rho`` is 0. ``.fired`` says whether it stopped the run."""
+    ref = [(int(e), float(v)) for e, v in reference if math.isfinite(float(v))]
+    if rho <= 0 or not ref:
+        return None
+    seen: list[float] = []
+
+    def stop(epoch: int, record: dict[str, Any]) -> bool:
+        value = record.get(f"valid/{metric}")
+        if value is None:
+            return False
+        seen.append(float(value))
+        top = max if higher_is_better else min
+        target = top([v for e, v in ref if e <= epoch] or [ref[0][1]])
+        if len(seen) < min_evaluations or reached(top(seen), target, rho, higher_is_better):
             return False
         stop.fired = True
         return True

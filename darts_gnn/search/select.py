@@ -29,7 +29,7 @@ from typing import Any, Callable, Sequence
 from ..errors import UserError
 from ..tasks.base import better, task_of
 from ..space.recipe import recipe_entry
-from .early_cut import any_rule, cut_rule, deadline_rule, prune_by_one_shot
+from .early_cut import any_rule, curve_rule, cut_rule, deadline_rule, prune_by_one_shot
 from .selection_budget import START_FRACTION, budget_for, final_retrain_estimate
 from .paired import incumbent_holds
 from .recipe import (SOFTMAX_RECIPES, Recipe, RecipeTrainer, default_grid, default_recipes, recipe_cost_factor,
@@ -113,6 +113,18 @@ def _cut_for(done: Sequence[Candidate], rho: float, metric: str, hib: bool):
     """The incumbent cut (:func:`~darts_gnn.search.early_cut.cut_rule`) against the best candidate so far."""
     top = _best(done, metric, hib) if done else None
     return cut_rule(top.score(metric), top.epochs, rho, metric, hib) if top is not None else None
+
+
+def _curve_for(done: Sequence[Candidate], genotype, rho: float, metric: str, hib: bool):
+    """The curve cut (:func:`~darts_gnn.search.early_cut.curve_rule`) against the best run so far trained
+    with ``genotype``'s recipe and ``norm`` (the same protocol), or ``None`` when there is none."""
+    same = [c for c in done if c.curve and (c.genotype.recipe, c.genotype.norm) == (genotype.recipe, genotype.norm)]
+    return curve_rule(_best(same, metric, hib).curve, rho, metric, hib) if same else None
+
+
+def _curve(history, metric: str) -> tuple:
+    """``((epoch, valid metric), ...)`` of a run's evaluated epochs."""
+    return tuple((int(h["epoch"]), float(h[f"valid/{metric}"])) for h in history if f"valid/{metric}" in h)
 
 
 def selection_metric(evaluator) -> tuple[str, bool]:
@@ -228,12 +240,14 @@ class _Runner:
             return
         own = [c for c in done if c.stage != INCUMBENT]    # the cut compares runs of the same protocol
         cut, end = _cut_for(own, s.select_cut, self.metric, self.hib), deadline_rule(budget.left())
+        curve = _curve_for(own, g, s.select_curve_cut, self.metric, self.hib)
         model, res, sec = train_candidate(g, self.dataset, self.graph, self.cfg.train, self.evaluator,
                                           patience=s.select_patience, features=self.features,
-                                          stop=any_rule(cut, end))
+                                          stop=any_rule(cut, curve, end))
         done.append(Candidate(g, {k: float(v) for k, v in res.best_valid.items()}, sec, res.epochs_run, shot,
-                              stage, cut=bool(cut and cut.fired), deadline=bool(end and end.fired),
-                              per_user=valid_per_user(self.evaluator, model)))
+                              stage, cut=any(r is not None and r.fired for r in (cut, curve)),
+                              deadline=bool(end and end.fired), per_user=valid_per_user(self.evaluator, model),
+                              curve=_curve(res.history, self.metric)))
         budget.record(sec, self.best())
         self.say(f"select [{stage}] valid {self.metric}={done[-1].score(self.metric):.4f} ({sec:.1f} s, "
                  f"{res.epochs_run} epochs): {g.summary()}")

@@ -60,6 +60,7 @@ class Candidate:
     cut: bool = False
     deadline: bool = False
     per_user: Any = field(default=None, repr=False, compare=False)   # [U] validation scores (paired test)
+    curve: tuple = field(default=(), repr=False, compare=False)      # ((epoch, valid metric), ...) (curve cut)
 
     def score(self, metric: str) -> float:
         return float(self.valid.get(metric, math.nan))
@@ -67,7 +68,7 @@ class Candidate:
     def to_dict(self) -> dict[str, Any]:
         return {"genotype": self.genotype.summary(), "valid": self.valid, "seconds": self.seconds,
                 "epochs": self.epochs, "one_shot": self.one_shot, "stage": self.stage, "cut": self.cut,
-                "deadline": self.deadline}
+                "deadline": self.deadline, "curve": [list(p) for p in self.curve]}
 
 
 @dataclass

@@ -39,7 +39,7 @@ from darts_gnn.tasks.metrics import Evaluator  # noqa: E402
 from darts_gnn.pipeline import retrain, run_search  # noqa: E402
 from darts_gnn.search.select import select_genotype  # noqa: E402
 from darts_gnn.search.pool import incumbent_candidate  # noqa: E402
-from darts_gnn.search.select import INCUMBENT, valid_per_user  # noqa: E402
+from darts_gnn.search.select import INCUMBENT, selection_metric, valid_curve, valid_per_user  # noqa: E402
 from darts_gnn.search.tune import tune_baseline  # noqa: E402
 from darts_gnn.engine.trial import fit_and_evaluate  # noqa: E402
 from darts_gnn.nn.models import build_model  # noqa: E402
@@ -104,7 +104,7 @@ def _lightgcn_row(base: dict) -> dict:
     return {**{m: base["test"][m] for m in METRICS}, "total_seconds": base["train_seconds"],
             "search_select_seconds": 0.0, "retrain_seconds": base["train_seconds"],
             "genotype": "LightGCN lr=0.001 l2=0.0001", "best_valid": base.get("best_valid"),
-            "epochs": base.get("epochs")}
+            "epochs": base.get("epochs"), "valid_curve": base.get("valid_curve") or ()}
 
 
 def _incumbent_source(row: dict, per_user) -> dict:
@@ -112,7 +112,7 @@ def _incumbent_source(row: dict, per_user) -> dict:
     (``per_user``: its ``[U]`` validation scores, kept in memory, not in the report)."""
     lg = row["lightgcn"]
     return {"best_valid": lg["best_valid"], "train_seconds": row["reference_seconds"], "epochs": lg["epochs"],
-            "valid_per_user": per_user}
+            "valid_per_user": per_user, "valid_curve": lg.get("valid_curve") or ()}
 
 
 def _lightgcn(cfg, dataset, graph):
@@ -122,7 +122,8 @@ def _lightgcn(cfg, dataset, graph):
     b = fit_and_evaluate(lambda: build_model(cfg.model, dataset, graph), dataset, cfg.train, ev, graph=graph,
                          splits=("test",))
     return {"test": b.metrics["test"], "train_seconds": b.fit_seconds, "epochs": b.train.epochs_run,
-            "best_valid": {k: float(v) for k, v in b.train.best_valid.items()}}, valid_per_user(ev, b.model)
+            "best_valid": {k: float(v) for k, v in b.train.best_valid.items()},
+            "valid_curve": valid_curve(b.train.history, selection_metric(ev)[0])}, valid_per_user(ev, b.model)
 
 
 def _with_darts(cfg, dataset, graph, seed: int) -> dict:

@@ -314,6 +314,7 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
         _cap_search(searcher, cfg, reference)
     if base is not None:
         base.pop("valid_per_user")
+        base.pop("valid_curve", None)
     with ckpt.guard_errors() if ckpt is not None else contextlib.nullcontext():
         result = searcher.run()
     derive_trace = _derive(searcher, result, cfg, proxy := _one_shot_evaluator(cfg, evaluator, selecting), writer)

@@ -11,6 +11,7 @@ from darts_gnn.data import Graph, load_dataset
 from darts_gnn.search.early_cut import any_rule, curve_rule, cut_rule, deadline_rule, prune_by_one_shot, reached
 from darts_gnn.search.select import select_genotype
 from darts_gnn.space.genotype import Genotype
+from darts_gnn.space.recipe import Recipe
 from darts_gnn.tasks.metrics import Evaluator
 
 TINY = ["data.synthetic.n_users=60", "data.synthetic.n_items=80", "data.synthetic.interactions_per_user=12",
@@ -120,6 +121,23 @@ def test_selection_cuts_a_candidate_that_trails_the_same_recipes_best_curve(data
     assert stop_at is not None and cut.candidates[1].cut and cut.candidates[1].epochs == stop_at < mf.epochs
     other = select_genotype([good, bad.with_(norm=True)], ds, graph, on, ev, recipes=[], anchors=[])
     assert not other.candidates[1].cut      # another protocol (norm): no reference to keep up with
+
+
+def test_the_incumbents_curve_is_a_reference_for_runs_at_its_lr_or_above(data):
+    from darts_gnn.search.pool import incumbent_candidate
+    from darts_gnn.search.select import Candidate, INCUMBENT, _curve_rules
+    cfg, ds, graph, ev = data
+    inc = incumbent_candidate(cfg, ds, graph, ev)
+    assert inc.stage == INCUMBENT and len(inc.curve) == inc.epochs // cfg.train.eval_every
+    reused = incumbent_candidate(cfg, ds, graph, ev, baseline={"best_valid": inc.valid, "train_seconds": 1.0,
+                                                             "epochs": inc.epochs, "valid_curve": list(inc.curve)})
+    assert reused.curve == inc.curve
+    lr = inc.genotype.recipe.lr
+    fast, slow = (Genotype.mf(16).with_(recipe=Recipe(lr=f * lr)) for f in (5.0, 0.5))
+    assert len(_curve_rules([inc], fast, 0.97, "recall@20", True)) == 1
+    assert _curve_rules([inc], slow, 0.97, "recall@20", True) == [] and _curve_rules([inc], fast, 0.0, "recall@20", True) == []
+    peer = Candidate(fast, inc.valid, 1.0, inc.epochs, curve=inc.curve)
+    assert len(_curve_rules([inc, peer], fast, 0.97, "recall@20", True)) == 2   # the same recipe's best, and the incumbent
 
 
 @pytest.mark.parametrize("key,value", [("search.select_cut", "1.5"), ("search.select_curve_cut", "-0.2"), ("search.select_prune", "-0.1"),

@@ -18,7 +18,7 @@ from ..tasks.base import task_of
 from .strategy import StrategyResult
 from ..space.genotype import Genotype
 from .pool import baseline_genotype, reference_and_incumbent
-from .select import select_genotype, train_candidate, valid_per_user
+from .select import select_genotype, selection_metric, train_candidate, valid_curve, valid_per_user
 from .selection_budget import total_seconds
 
 __all__ = ["strategy_report", "retrain_genotype", "select_after_strategy", "baseline_run"]
@@ -79,8 +79,8 @@ def baseline_run(cfg: Config, dataset, graph, evaluator, writer=None) -> dict[st
     """The config's model (``model.name``) trained and tested under the ``train`` section (and task),
     as ``--compare-baseline`` reports it after any strategy: ``name``, ``test``, ``train_seconds`` (the
     fit's wall time, validation included: the selection budget's unit), ``epochs``, ``best_epoch``,
-    ``seconds_per_epoch``, ``best_valid`` and ``valid_per_user`` (the ``[U]`` validation scores of the
-    paired test; not for ``metrics.json``)."""
+    ``seconds_per_epoch``, ``best_valid``, ``valid_per_user`` (the ``[U]`` validation scores of the
+    paired test) and ``valid_curve`` (the curve cut's reference; these two not for ``metrics.json``)."""
     trial = fit_and_evaluate(lambda: build_model(cfg.model, dataset, graph), dataset, cfg.train, evaluator,
                              graph=graph, splits=("test",), writer=writer, task=task_of(evaluator))
     result = trial.train
@@ -88,7 +88,8 @@ def baseline_run(cfg: Config, dataset, graph, evaluator, writer=None) -> dict[st
             "epochs": result.epochs_run, "best_epoch": result.best_epoch,
             "seconds_per_epoch": result.seconds_per_epoch,
             "best_valid": {k: float(v) for k, v in result.best_valid.items()},
-            "valid_per_user": valid_per_user(evaluator, trial.model)}
+            "valid_per_user": valid_per_user(evaluator, trial.model),
+            "valid_curve": valid_curve(result.history, selection_metric(evaluator)[0])}
 
 
 def retrain_genotype(genotype, dataset, graph, cfg: Config, evaluator, writer=None):
@@ -113,6 +114,7 @@ def strategy_report(cfg: Config, found: StrategyResult, dataset, graph, evaluato
                                                           prepared=prepared)
     if base is not None:
         base.pop("valid_per_user", None)
+        base.pop("valid_curve", None)
     metrics: dict[str, Any] = {"model": f"genotype:{genotype.summary()}", "genotype": genotype.to_dict(),
                                "strategy": cfg.search.strategy, "search_seconds": found.seconds,
                                "search_epochs": found.epochs}

@@ -17,7 +17,8 @@ import torch
 
 from ..engine.seed import seed_everything
 from ..tasks.base import signed, task_of
-from .select import INCUMBENT, Candidate, _dedupe, select_genotype, train_candidate, valid_per_user
+from .select import (INCUMBENT, Candidate, _dedupe, select_genotype, selection_metric, train_candidate, valid_curve,
+                     valid_per_user)
 from .selection_budget import total_seconds
 from ..space.recipe import Recipe
 from ..space.genotype import Genotype, LayerGene
@@ -147,10 +148,11 @@ def incumbent_candidate(cfg, dataset, graph, evaluator, baseline: dict | None = 
     if baseline is not None and baseline.get("best_valid") and not features:
         return Candidate(g, {k: float(v) for k, v in baseline["best_valid"].items()},
                          float(baseline["train_seconds"]), int(baseline["epochs"]), stage=INCUMBENT,
-                         per_user=baseline.get("valid_per_user"))
+                         per_user=baseline.get("valid_per_user"), curve=tuple(baseline.get("valid_curve", ())))
     model, res, sec = train_candidate(g, dataset, graph, cfg.train, evaluator, features=features)
     return Candidate(g, {k: float(v) for k, v in res.best_valid.items()}, sec, res.epochs_run, stage=INCUMBENT,
-                     per_user=valid_per_user(evaluator, model))
+                     per_user=valid_per_user(evaluator, model),
+                     curve=valid_curve(res.history, selection_metric(evaluator)[0]))
 
 
 def reference_and_incumbent(cfg, dataset, graph, evaluator, baseline: dict | None = None,

@@ -41,7 +41,7 @@ from .selection_result import (INCUMBENT, MIN_POOL_FOR_PROXY, PROXY_WARN, Candid
 __all__ = ["Candidate", "SelectionResult", "select_genotype", "train_candidate", "spearman",
            "default_recipes", "default_grid", "recipe_entry", "better", "SOFTMAX_RECIPES",
            "final_retrain_estimate", "recipe_cost_factor", "INCUMBENT", "lead_stage", "selection_metric",
-           "valid_per_user", "PROXY_WARN", "MIN_POOL_FOR_PROXY", "START_FRACTION"]
+           "valid_per_user", "valid_curve", "PROXY_WARN", "MIN_POOL_FOR_PROXY", "START_FRACTION"]
 
 
 def train_candidate(genotype, dataset, graph, train_cfg, evaluator, *, patience: int | None = None,
@@ -115,15 +115,22 @@ def _cut_for(done: Sequence[Candidate], rho: float, metric: str, hib: bool):
     return cut_rule(top.score(metric), top.epochs, rho, metric, hib) if top is not None else None
 
 
-def _curve_for(done: Sequence[Candidate], genotype, rho: float, metric: str, hib: bool):
-    """The curve cut (:func:`~darts_gnn.search.early_cut.curve_rule`) against the best run so far trained
-    with ``genotype``'s recipe and ``norm`` (the same protocol), or ``None`` when there is none."""
-    same = [c for c in done if c.curve and (c.genotype.recipe, c.genotype.norm) == (genotype.recipe, genotype.norm)]
-    return curve_rule(_best(same, metric, hib).curve, rho, metric, hib) if same else None
+def _curve_rules(done: Sequence[Candidate], genotype, rho: float, metric: str, hib: bool) -> list:
+    """The curve cuts (:func:`~darts_gnn.search.early_cut.curve_rule`) a run of ``genotype`` must pass:
+    against the best run so far trained with its recipe and ``norm`` (the same protocol), and against
+    the incumbent when ``genotype`` trains with at least the incumbent's ``lr`` (a run that trails,
+    epoch by epoch, the baseline trained at a smaller learning rate is not worth finishing)."""
+    same = [c for c in done if c.curve and c.stage != INCUMBENT
+            and (c.genotype.recipe, c.genotype.norm) == (genotype.recipe, genotype.norm)]
+    refs = [_best(same, metric, hib)] if same else []
+    lr = getattr(genotype.recipe, "lr", None)
+    refs += [c for c in done if c.stage == INCUMBENT and c.curve and lr is not None
+             and getattr(c.genotype.recipe, "lr", None) is not None and lr >= c.genotype.recipe.lr]
+    return [r for r in (curve_rule(c.curve, rho, metric, hib) for c in refs) if r is not None]
 
 
-def _curve(history, metric: str) -> tuple:
-    """``((epoch, valid metric), ...)`` of a run's evaluated epochs."""
+def valid_curve(history, metric: str) -> tuple:
+    """``((epoch, valid metric), ...)`` of a run's evaluated epochs (a ``TrainResult.history``)."""
     return tuple((int(h["epoch"]), float(h[f"valid/{metric}"])) for h in history if f"valid/{metric}" in h)
 
 
@@ -240,14 +247,14 @@ class _Runner:
             return
         own = [c for c in done if c.stage != INCUMBENT]    # the cut compares runs of the same protocol
         cut, end = _cut_for(own, s.select_cut, self.metric, self.hib), deadline_rule(budget.left())
-        curve = _curve_for(own, g, s.select_curve_cut, self.metric, self.hib)
+        curves = _curve_rules(done, g, s.select_curve_cut, self.metric, self.hib)
         model, res, sec = train_candidate(g, self.dataset, self.graph, self.cfg.train, self.evaluator,
                                           patience=s.select_patience, features=self.features,
-                                          stop=any_rule(cut, curve, end))
+                                          stop=any_rule(cut, *curves, end))
         done.append(Candidate(g, {k: float(v) for k, v in res.best_valid.items()}, sec, res.epochs_run, shot,
-                              stage, cut=any(r is not None and r.fired for r in (cut, curve)),
+                              stage, cut=any(r is not None and r.fired for r in (cut, *curves)),
                               deadline=bool(end and end.fired), per_user=valid_per_user(self.evaluator, model),
-                              curve=_curve(res.history, self.metric)))
+                              curve=valid_curve(res.history, self.metric)))
         budget.record(sec, self.best())
         self.say(f"select [{stage}] valid {self.metric}={done[-1].score(self.metric):.4f} ({sec:.1f} s, "
                  f"{res.epochs_run} epochs): {g.summary()}")

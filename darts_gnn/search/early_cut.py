@@ -59,6 +59,34 @@ def prune_by_one_shot(pool: Sequence, one_shot: dict, fraction: float, keep: Seq
     return kept, pruned
 
 
+def _top(values: Sequence[float], higher_is_better: bool) -> float:
+    """The best of ``values`` (the first of equals; :func:`~darts_gnn.tasks.base.better` decides)."""
+    out = values[0]
+    for v in values[1:]:
+        out = v if better(v, out, higher_is_better) else out
+    return out
+
+
+def _rule(metric: str, judge: Callable[[int, list[float]], bool]) -> Callable[[int, dict[str, Any]], bool]:
+    """A Trainer ``on_epoch_end(epoch, record)`` callback that collects the run's ``valid/<metric>``
+    values and returns ``True`` (stop) on an evaluated epoch where ``judge(epoch, values so far)`` does;
+    its ``.fired`` attribute says whether it stopped the run."""
+    seen: list[float] = []
+
+    def stop(epoch: int, record: dict[str, Any]) -> bool:
+        value = record.get(f"valid/{metric}")
+        if value is None:
+            return False
+        seen.append(float(value))
+        if not judge(epoch, seen):
+            return False
+        stop.fired = True
+        return True
+
+    stop.fired = False
+    return stop
+
+
 def cut_rule(best_score: float | None, best_epochs: int, rho: float, metric: str,
              higher_is_better: bool = True) -> Callable[[int, dict[str, Any]], bool] | None:
     """A Trainer ``on_epoch_end(epoch, record)`` callback (module doc) that returns ``True`` (stop)
@@ -67,21 +95,8 @@ def cut_rule(best_score: float | None, best_epochs: int, rho: float, metric: str
     whether it stopped the run."""
     if best_score is None or rho <= 0 or not math.isfinite(best_score):
         return None
-    seen: list[float] = []
-
-    def stop(epoch: int, record: dict[str, Any]) -> bool:
-        value = record.get(f"valid/{metric}")
-        if value is None:
-            return False
-        if not seen or better(float(value), seen[0], higher_is_better):
-            seen[:] = [float(value)]
-        if epoch < best_epochs or reached(seen[0], best_score, rho, higher_is_better):
-            return False
-        stop.fired = True
-        return True
-
-    stop.fired = False
-    return stop
+    return _rule(metric, lambda epoch, seen: epoch >= best_epochs
+                 and not reached(_top(seen, higher_is_better), best_score, rho, higher_is_better))
 
 
 def curve_rule(reference: Sequence[tuple[int, float]], rho: float, metric: str, higher_is_better: bool = True,
@@ -94,22 +109,12 @@ def curve_rule(reference: Sequence[tuple[int, float]], rho: float, metric: str, 
     ref = [(int(e), float(v)) for e, v in reference if math.isfinite(float(v))]
     if rho <= 0 or not ref:
         return None
-    seen: list[float] = []
 
-    def stop(epoch: int, record: dict[str, Any]) -> bool:
-        value = record.get(f"valid/{metric}")
-        if value is None:
-            return False
-        seen.append(float(value))
-        top = max if higher_is_better else min
-        target = top([v for e, v in ref if e <= epoch] or [ref[0][1]])
-        if len(seen) < min_evaluations or reached(top(seen), target, rho, higher_is_better):
-            return False
-        stop.fired = True
-        return True
-
-    stop.fired = False
-    return stop
+    def judge(epoch: int, seen: list[float]) -> bool:
+        target = _top([v for e, v in ref if e <= epoch] or [ref[0][1]], higher_is_better)
+        return len(seen) >= min_evaluations and not reached(_top(seen, higher_is_better), target, rho,
+                                                            higher_is_better)
+    return _rule(metric, judge)
 
 
 def deadline_rule(seconds: float | None) -> Callable[[int, dict[str, Any]], bool] | None:

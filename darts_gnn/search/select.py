@@ -172,7 +172,8 @@ def _short_bpr(entry, lr: float) -> bool:
     return norm is None and r.loss == "bpr" and r.negatives == 1 and r.lr in (None, lr) and r.l2 is None
 
 
-def _recipe_plan(done: Sequence[Candidate], anchors: Sequence, grid: list, s, metric: str, hib: bool):
+def _recipe_plan(done: Sequence[Candidate], anchors: Sequence, grid: list, s, metric: str, hib: bool,
+                 origin: dict | None = None):
     """The genotypes (with their recipes) of the recipe stage, recipe-major over the
     targets: the ``anchors`` (the baseline point) first when retrained or represented by the
     incumbent, then the ``s.select_recipe_top`` best retrained architectures not among them. Under a
@@ -180,12 +181,15 @@ def _recipe_plan(done: Sequence[Candidate], anchors: Sequence, grid: list, s, me
     search does not end behind the baseline trained with the grid's best recipe (what a random or
     evolutionary pool, whose best architecture is usually the baseline, would find); cheap BPR recipes
     go before the costlier objectives. The incumbent's architecture does not get the short BPR recipe
-    again: the incumbent is that run under the full protocol."""
+    again: the incumbent is that run under the full protocol. ``origin``: the pool's genotype of each
+    architecture-stage run trained with the lead recipe and its ``norm`` (:func:`_screened`), so that a
+    grid entry that keeps the architecture's ``norm`` gets the architecture's own, not the lead's."""
     retrained = {_with_lr(c.genotype, s.select_lr) for c in done if c.stage == "architecture"}
     standing = {_architecture(c.genotype) for c in done if c.stage == INCUMBENT}
     targets = [g for g in (_with_lr(a, s.select_lr) for a in anchors) if g in retrained or _architecture(g) in standing]
     own = [c for c in done if c.stage == "architecture"]
-    targets += [c.genotype for c in _ranked(own, metric, hib)[:s.select_recipe_top] if c.genotype not in targets]
+    tops = [(origin or {}).get(c.genotype, c.genotype) for c in _ranked(own, metric, hib)[:s.select_recipe_top]]
+    targets += [g for g in tops if g not in targets]
     for entry in grid:
         for t in targets:
             if not (_short_bpr(entry, s.select_lr) and _architecture(t) in standing):
@@ -321,10 +325,11 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     metric, hib, done = run.metric, run.hib, run.done
     pool, pruned = prune_by_one_shot(pool, one_shot, s.select_prune if hib else 0.0, keep=anchors)
     lead = run.lead(anchors, grid) if s.select_lead else None   # the recipe that won on the anchors
+    origin = {_screened(g, lead, s.select_lr): g for g in pool}
     for g in pool:   # the incumbent stands in for its architecture's short BPR run
         if lead is not None or incumbent is None or _architecture(g) != _architecture(incumbent.genotype):
             run(_screened(g, lead, s.select_lr), "architecture", one_shot.get(g))
-    for arch in _recipe_plan(done, anchors, grid, s, metric, hib):   # recipe-major, anchors first
+    for arch in _recipe_plan(done, anchors, grid, s, metric, hib, origin if lead is not None else None):
         run(arch, "recipe")
     winner, paired = _decide(done, incumbent, metric, hib, s.select_incumbent_z)
     result = SelectionResult(winner, done, time.perf_counter() - run.budget.t0, metric,

@@ -12,6 +12,9 @@ Per data set and seed, side by side in one process, every method chosen on valid
    same selection stage and recipe grid, within ``B``.
 5. ``evolution`` (``--evo-seeds``): ``search.strategy=evolution`` with the same selection stage,
    ``search.total_budget_seconds = B``, its own search capped at DARTS's search seconds.
+6. ``recipe_only`` (``--recipe-seeds``, an ablation, not a method: nothing is chosen): LightGCN with
+   the recipe grid's softmax entry (cosine scores) under the full protocol, what the training recipe
+   gives without any architecture search.
 
     python benchmarks/bench_issue9.py --datasets ml100k --seeds 0 1 2 --threads 1
     python benchmarks/bench_issue9.py --datasets gowalla_u10=search_lastfm.yaml --set data.path=/tmp/gowalla_u10 --seeds 0
@@ -38,7 +41,8 @@ from darts_gnn.config import load_config  # noqa: E402
 from darts_gnn.tasks.metrics import Evaluator  # noqa: E402
 from darts_gnn.pipeline import retrain, run_search  # noqa: E402
 from darts_gnn.search.select import select_genotype  # noqa: E402
-from darts_gnn.search.pool import incumbent_candidate  # noqa: E402
+from darts_gnn.search.recipe import SOFTMAX_RECIPES, Recipe  # noqa: E402
+from darts_gnn.search.pool import baseline_genotype, incumbent_candidate  # noqa: E402
 from darts_gnn.search.select import INCUMBENT, selection_metric, valid_curve, valid_per_user  # noqa: E402
 from darts_gnn.search.tune import tune_baseline  # noqa: E402
 from darts_gnn.engine.trial import fit_and_evaluate  # noqa: E402
@@ -47,7 +51,8 @@ from darts_gnn.nn.models import build_model  # noqa: E402
 CONFIGS = {"ml100k": "search_ml100k.yaml", "lastfm": "search_lastfm.yaml"}
 METRICS = ("recall@20", "ndcg@20")
 METHODS = (("lightgcn", "LightGCN (paper: lr 1e-3, L2 1e-4)"), ("tuned", "LightGCN tuned (lr x L2 on valid, equal budget)"),
-           ("darts", "DARTS + selection"), ("random", "random + selection"), ("evolution", "evolution + selection"))
+           ("darts", "DARTS + selection"), ("random", "random + selection"), ("evolution", "evolution + selection"),
+           ("recipe_only", "LightGCN + softmax recipe (ablation: no architecture search)"))
 
 
 def _ms(values) -> str:
@@ -64,6 +69,17 @@ def _finish(sel, cfg, dataset, graph, ev, seconds: float) -> dict:
             "paired": dict(sel.paired),
             "search_select_seconds": seconds, "retrain_seconds": rt, "total_seconds": seconds + rt, "retrained": len(sel.candidates), "skipped": sel.skipped,
             "candidates": [c.to_dict() for c in sel.candidates]}
+
+
+def run_recipe_only(cfg, dataset, graph) -> dict:
+    """The ablation row: the baseline point with the grid's softmax recipe (:data:`SOFTMAX_RECIPES`, lr
+    ``search.select_lr``) retrained under the full protocol and tested; nothing chosen on validation."""
+    fields, norm = SOFTMAX_RECIPES[0]
+    g = baseline_genotype(cfg.model).with_(recipe=Recipe(lr=cfg.search.select_lr, **fields), norm=norm)
+    ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
+    _, _, test, rt = retrain(g, dataset, graph, cfg, ev)
+    return {**{m: test[m] for m in METRICS}, "genotype": g.summary(), "search_select_seconds": 0.0,
+            "retrain_seconds": rt, "total_seconds": rt}
 
 
 def run_tuned(cfg, dataset, graph, budget: float) -> dict:
@@ -172,6 +188,10 @@ def one_seed(name: str, seed: int, args, dataset, graph, save=lambda row: None) 
         row["random"] = run_random(cfg, dataset, graph, budget, seed, _incumbent_source(row, per_user))
         _say(name, seed, "random", row["random"], ref)
         save(row)
+    if seed in args.recipe_seeds:
+        row["recipe_only"] = run_recipe_only(cfg, dataset, graph)
+        _say(name, seed, "recipe", row["recipe_only"], ref)
+        save(row)
     if seed in args.evo_seeds:
         # evolution's own search is capped at DARTS's search seconds (0.25 x the reference without DARTS)
         cap = row["darts"]["search_seconds"] if "darts" in row else 0.25 * ref
@@ -272,6 +292,8 @@ def main(argv=None) -> int:
     p.add_argument("--tuned-seeds", nargs="*", type=int, default=[0, 1, 2])
     p.add_argument("--random-seeds", nargs="*", type=int, default=[0])
     p.add_argument("--evo-seeds", nargs="*", type=int, default=[0])
+    p.add_argument("--recipe-seeds", nargs="*", type=int, default=[],
+                   help="seeds that also retrain LightGCN with the softmax recipe alone (the ablation row)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "issue9"))

@@ -9,7 +9,7 @@ The end-to-end run (search -> selection -> retrain -> test) is :func:`darts_gnn.
 """
 from .architect import Architect
 from .derive import derive_genotype, greedy_genotype
-from .early_cut import cut_rule, prune_by_one_shot
+from .early_cut import curve_rule, cut_rule, prune_by_one_shot
 from .darts import build_darts_searcher as build_searcher
 from .paired import incumbent_holds, paired_gain
 from .pool import incumbent_candidate, run_selection
@@ -31,6 +31,6 @@ __all__ = [
     "strategy_names", "run_strategy", "DartsStrategy", "RandomStrategy", "EvolutionStrategy", "RLStrategy",
     # validated selection (issue 9)
     "select_genotype", "SelectionResult", "run_selection", "Recipe", "RecipeTrainer",
-    "default_grid", "tune_baseline", "short_train_scores", "proxy_spearman", "cut_rule", "prune_by_one_shot",
+    "default_grid", "tune_baseline", "short_train_scores", "proxy_spearman", "cut_rule", "curve_rule", "prune_by_one_shot",
     "incumbent_candidate", "paired_gain", "incumbent_holds",
 ]

@@ -69,6 +69,12 @@ def test_curve_rule_follows_the_reference_epoch_by_epoch():
     assert beyond(50, {"valid/recall@20": 0.31}) is False     # best so far 0.325 >= 0.97 x 0.3343
     late = curve_rule(REFERENCE, 0.97, "recall@20")
     assert not late(40, {"valid/recall@20": 0.30}) and late(45, {"valid/recall@20": 0.32})
+    late_peak = REFERENCE + [(60, 0.3400)]                     # peaked at 60: judged from epoch 20 on
+    slow = curve_rule(late_peak, 0.97, "recall@20")
+    assert not slow(5, {"valid/recall@20": 0.25}) and not slow(10, {"valid/recall@20": 0.26})
+    assert not slow(15, {"valid/recall@20": 0.27}) and slow(20, {"valid/recall@20": 0.28}) and slow.fired
+    eager = curve_rule(late_peak, 0.97, "recall@20", start_fraction=0.0)   # from the second evaluation
+    assert not eager(5, {"valid/recall@20": 0.25}) and eager(10, {"valid/recall@20": 0.26})
     rmse = curve_rule([(1, 1.0), (2, 0.9)], 0.95, "rmse", higher_is_better=False)
     assert not rmse(1, {"valid/rmse": 1.2}) and not rmse(2, {"valid/rmse": 0.94}) and not rmse.fired
     worse = curve_rule([(1, 1.0), (2, 0.9)], 0.95, "rmse", higher_is_better=False)

@@ -1,4 +1,4 @@
-r"""Two budget savers of the validated selection (:mod:`darts_gnn.search.select`).
+r"""The budget savers of the validated selection (:mod:`darts_gnn.search.select`).
 
 **One-shot pruning** (``search.select_prune``, :func:`prune_by_one_shot`): the one-shot score ranks
 close architectures poorly, but an architecture far below the pool's best (one-shot Recall
@@ -13,12 +13,15 @@ metric) is stopped there. It keeps its best-so-far weights and score, so it can 
 only loses the epochs that would have had to gain more than :math:`1 - \rho` to matter.
 
 **The curve cut** (``search.select_curve_cut``, :func:`curve_rule`), the same rule taken epoch by
-epoch: a candidate trained with the same recipe as the best run so far (the reference) is stopped at an
-evaluated epoch :math:`e \ge e_0` (its second evaluation) once its best validation score so far is below
-:math:`\rho_c \cdot R(e)` (default :math:`\rho_c = 0.97`), where :math:`R(e)` is the reference's best
-score up to epoch :math:`e` (its final best after its last epoch). Softmax runs peak after 35-75
-epochs and then spend ``select_patience`` evaluations more; an architecture that trails the reference
-by 3% at the same epoch seldom catches up (BENCHMARKS.md, issue 9 session 8), so the budget goes to
+epoch: a candidate is stopped at an evaluated epoch :math:`e` once its best validation score so far is
+below :math:`\rho_c \cdot R(e)` (default :math:`\rho_c = 0.97`), where :math:`R(e)` is a reference
+run's best score up to epoch :math:`e` (its final best after its last epoch). It is judged from its
+second evaluation and from a third of the epoch at which the reference peaked on, since architectures
+differ in how fast they start. The references: the best run so far trained with the same recipe, and
+the incumbent for a run at its learning rate or above (judged from the second evaluation on: a run
+behind the baseline trained at a smaller learning rate is not a slow starter). Softmax runs peak after 35-150 epochs and then
+spend ``select_patience`` evaluations more; on ml-100k an architecture 5.5% behind LightGCN + softmax
+at epoch 10 was still 2.7% behind after 60 (BENCHMARKS.md, issue 9 session 8), so the budget goes to
 the next architecture instead.
 
 **The deadline** (:func:`deadline_rule`): a candidate still training when the selection's budget runs
@@ -100,20 +103,25 @@ def cut_rule(best_score: float | None, best_epochs: int, rho: float, metric: str
 
 
 def curve_rule(reference: Sequence[tuple[int, float]], rho: float, metric: str, higher_is_better: bool = True,
-               min_evaluations: int = 2) -> Callable[[int, dict[str, Any]], bool] | None:
+               min_evaluations: int = 2, start_fraction: float = 1 / 3) -> Callable[[int, dict[str, Any]], bool] | None:
     """A Trainer ``on_epoch_end(epoch, record)`` callback (module doc, the curve cut) that returns ``True``
-    (stop) at the run's ``min_evaluations``-th evaluation or later once its best ``valid/<metric>`` so
-    far is not within ``rho`` of the ``reference`` curve's best up to that epoch. ``reference``:
-    ``(epoch, score)`` pairs of the run to keep up with (:attr:`Candidate.curve`), in epoch order;
-    ``None`` when it is empty or ``rho`` is 0. ``.fired`` says whether it stopped the run."""
+    (stop) once the run's best ``valid/<metric>`` so far is not within ``rho`` of the ``reference``
+    curve's best up to that epoch, judged from its ``min_evaluations``-th evaluation and from
+    ``start_fraction`` x the epoch of the reference's best score on (architectures differ in how fast
+    they start). ``reference``: ``(epoch, score)`` pairs of the run to keep up with
+    (:attr:`Candidate.curve`), in epoch order; ``None`` when it is empty or ``rho`` is 0. ``.fired``
+    says whether it stopped the run."""
     ref = [(int(e), float(v)) for e, v in reference if math.isfinite(float(v))]
     if rho <= 0 or not ref:
         return None
+    best = _top([v for _, v in ref], higher_is_better)
+    start = start_fraction * next(e for e, v in ref if v == best)
 
     def judge(epoch: int, seen: list[float]) -> bool:
+        if len(seen) < min_evaluations or epoch < start:
+            return False
         target = _top([v for e, v in ref if e <= epoch] or [ref[0][1]], higher_is_better)
-        return len(seen) >= min_evaluations and not reached(_top(seen, higher_is_better), target, rho,
-                                                            higher_is_better)
+        return not reached(_top(seen, higher_is_better), target, rho, higher_is_better)
     return _rule(metric, judge)
 
 

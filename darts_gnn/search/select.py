@@ -119,14 +119,16 @@ def _curve_rules(done: Sequence[Candidate], genotype, rho: float, metric: str, h
     """The curve cuts (:func:`~darts_gnn.search.early_cut.curve_rule`) a run of ``genotype`` must pass:
     against the best run so far trained with its recipe and ``norm`` (the same protocol), and against
     the incumbent when ``genotype`` trains with at least the incumbent's ``lr`` (a run that trails,
-    epoch by epoch, the baseline trained at a smaller learning rate is not worth finishing)."""
+    epoch by epoch, the baseline trained at a smaller learning rate is not worth finishing; judged
+    from the second evaluation on, not from a third of the incumbent's long run)."""
     same = [c for c in done if c.curve and c.stage != INCUMBENT
             and (c.genotype.recipe, c.genotype.norm) == (genotype.recipe, genotype.norm)]
-    refs = [_best(same, metric, hib)] if same else []
+    rules = [curve_rule(_best(same, metric, hib).curve, rho, metric, hib)] if same else []
     lr = getattr(genotype.recipe, "lr", None)
-    refs += [c for c in done if c.stage == INCUMBENT and c.curve and lr is not None
-             and getattr(c.genotype.recipe, "lr", None) is not None and lr >= c.genotype.recipe.lr]
-    return [r for r in (curve_rule(c.curve, rho, metric, hib) for c in refs) if r is not None]
+    rules += [curve_rule(c.curve, rho, metric, hib, start_fraction=0.0) for c in done
+              if c.stage == INCUMBENT and c.curve and lr is not None
+              and getattr(c.genotype.recipe, "lr", None) is not None and lr >= c.genotype.recipe.lr]
+    return [r for r in rules if r is not None]
 
 
 def valid_curve(history, metric: str) -> tuple:

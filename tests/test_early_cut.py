@@ -180,3 +180,25 @@ def test_selection_budget_is_a_cap(data):
     (only,) = res.candidates
     assert only.deadline and 0 < only.epochs < 10_000 and only.valid
     assert res.to_dict()["candidates"][0]["deadline"] is True and res.winner == only.genotype
+
+
+def test_spare_budget_goes_to_the_next_ranked_architectures(data):
+    """search.select_spare: after the pool (and the recipe stage), the rest of the ranked list is
+    retrained in order while one more run fits: never without a budget, never counted as skipped, and
+    one-shot pruning applies to it."""
+    cfg, ds, graph, ev = data
+    good, mf, one, far = Genotype.lightgcn(2, 16), Genotype.mf(16), Genotype.lightgcn(1, 16), Genotype.mf(8)
+    shots = {good: 0.3, mf: 0.25, one: 0.2, far: 0.01}
+    wide = select_genotype([good], ds, graph, cfg, ev, recipes=[], anchors=[], one_shot=shots, pool_size=1,
+                           spare=[mf, one, far], budget_seconds=600.0)
+    assert [c.genotype.with_(recipe=None) for c in wide.candidates] == [good, mf, one]   # far: pruned
+    assert wide.skipped == 0 and all(c.stage == "architecture" for c in wide.candidates)
+    free = select_genotype([good], ds, graph, cfg, ev, recipes=[], anchors=[], one_shot=shots, pool_size=1,
+                           spare=[mf, one])
+    assert len(free.candidates) == 1                       # no budget: the pool alone
+    off = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, select_spare=False))
+    assert len(select_genotype([good], ds, graph, off, ev, recipes=[], anchors=[], one_shot=shots, pool_size=1,
+                               spare=[mf, one], budget_seconds=600.0).candidates) == 1
+    tight = select_genotype([good], ds, graph, cfg, ev, recipes=[], anchors=[], one_shot=shots, pool_size=1,
+                            spare=[mf, one], budget_seconds=1e-3)
+    assert len(tight.candidates) == 1 and tight.skipped == 0   # out of time: stops, nothing "skipped"

@@ -234,6 +234,7 @@ def test_resume_reads_the_incumbent_back_instead_of_training_it(tmp_path, monkey
     kept = first.selection.candidates[0]
     assert inc.stage == INCUMBENT and inc.genotype == kept.genotype and inc.valid == kept.valid
     assert ref == first.diagnostics["reference_seconds"] and torch.equal(inc.per_user, kept.per_user)
+    assert inc.curve == kept.curve and len(inc.curve) == kept.epochs     # the curve cut's reference, too
     monkeypatch.setattr(pool_mod, "train_candidate", _no_training)
     again = run_search(cfg, run, progress=False, resume=True)
     assert again.selection.candidates[0].valid == kept.valid

@@ -147,8 +147,9 @@ class SearchConfig:
     is not retrained; 0: off) and ``select_cut`` (a candidate still below this fraction of the best
     validation score so far after as many epochs as that best one ran is stopped; 0: off),
     ``select_curve_cut`` (the same, epoch by epoch: a candidate trained with the best run's recipe is
-    stopped from its second evaluation on once below this fraction of that run's best score up to the
-    same epoch; 0: off);
+    stopped once below this fraction of that run's best score up to the same epoch; 0: off);
+    ``select_spare`` (budget left after the pool and the recipe stage goes to the next architectures of
+    the ranked list, in order, while one more run fits);
     ``select_incumbent`` (the baseline model under the ``train`` section's own lr, L2 and full
     protocol joins the selection as the incumbent every candidate must beat on validation: the
     ``--compare-baseline`` run reused, else trained then; its time counts in the budget) and
@@ -236,6 +237,7 @@ class SearchConfig:
     select_prune: float = 0.5
     select_cut: float = 0.95
     select_curve_cut: float = 0.97
+    select_spare: bool = True
     total_budget_seconds: float | None = None
 
     def __post_init__(self) -> None:

@@ -65,7 +65,7 @@ def select_after_strategy(cfg: Config, found: StrategyResult, dataset, graph, ev
     res = select_genotype(pool, dataset, graph, cfg, evaluator, one_shot={g: v for g, v in scores.items() if g in pool},
                           pool_size=len(pool), budget_seconds=left, log=log,
                           anchors=[base] if base is not None and s.select_recipe_baseline else [],
-                          incumbent=incumbent)
+                          incumbent=incumbent, spare=[g for g in found.candidates if g not in pool])
     diag = {"proxy_spearman": None if math.isnan(res.spearman) else res.spearman,
             "baseline_genotype": base.summary() if base is not None else None,
             "budget_seconds": total, "reference_seconds": reference_seconds,

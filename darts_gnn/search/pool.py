@@ -178,10 +178,12 @@ INCUMBENT_FILE = "incumbent.pt"
 def incumbent_state(reference_seconds: float, inc) -> dict:
     """What :data:`INCUMBENT_FILE` holds (loads with ``weights_only=True``): the budget's unit and the
     incumbent :class:`~darts_gnn.search.select.Candidate` (genotype as JSON, best validation metrics,
-    seconds, epochs, the ``[U]`` per-user validation scores of the paired test or ``None``)."""
+    seconds, epochs, the ``[U]`` per-user validation scores of the paired test or ``None``, the
+    validation curve of the curve cut)."""
     return {"version": 1, "reference_seconds": float(reference_seconds),
             "genotype": json.dumps(inc.genotype.to_dict()), "valid": {k: float(v) for k, v in inc.valid.items()},
-            "seconds": float(inc.seconds), "epochs": int(inc.epochs), "per_user": inc.per_user}
+            "seconds": float(inc.seconds), "epochs": int(inc.epochs), "per_user": inc.per_user,
+            "curve": [[int(e), float(v)] for e, v in inc.curve]}
 
 
 def incumbent_from_state(state: dict):
@@ -191,7 +193,8 @@ def incumbent_from_state(state: dict):
     g = Genotype.from_dict(json.loads(state["genotype"]))
     return float(state["reference_seconds"]), Candidate(g, dict(state["valid"]), float(state["seconds"]),
                                                         int(state["epochs"]), stage=INCUMBENT,
-                                                        per_user=state["per_user"])
+                                                        per_user=state["per_user"],
+                                                        curve=tuple((int(e), float(v)) for e, v in state.get("curve", ())))
 
 
 def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, reference_seconds: float,
@@ -212,8 +215,8 @@ def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, ref
     seed = s.seed if s.seed is not None else cfg.train.seed
     base = baseline_genotype(cfg.model)
     total = total_seconds(s, reference_seconds)
-    pool, extra, scores = build_pool(model, proxy or evaluator, picks, s.select_samples, seed, base)
-    pool = pool[:s.select_pool] + [g for g in extra if g not in pool[:s.select_pool]]
+    ranked, extra, scores = build_pool(model, proxy or evaluator, picks, s.select_samples, seed, base)
+    pool = ranked[:s.select_pool] + [g for g in extra if g not in ranked[:s.select_pool]]
     # retrained best one-shot first, so that a tight budget drops the least promising
     pool.sort(key=lambda g: -signed(evaluator, scores[g]) if g in scores else math.inf)
     before = (incumbent.seconds if incumbent is not None else 0.0) + sum(c.seconds for c in prior)
@@ -221,7 +224,7 @@ def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, ref
     res = select_genotype(pool, dataset, graph, cfg, evaluator, one_shot=scores,
                           pool_size=len(pool), budget_seconds=left, log=log, features=features,
                           anchors=[base] if base is not None and s.select_recipe_baseline else [],
-                          incumbent=incumbent, prior=prior)
+                          incumbent=incumbent, prior=prior, spare=[g for g in ranked if g not in pool])
     diag: dict[str, Any] = {
         "proxy_spearman": None if math.isnan(res.spearman) else res.spearman,
         "baseline_one_shot": scores.get(base) if base is not None else None,

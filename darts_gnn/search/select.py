@@ -37,6 +37,7 @@ from .recipe import (SOFTMAX_RECIPES, Recipe, RecipeTrainer, default_grid, defau
 from ..engine.trial import fit_and_evaluate
 from .selection_result import (INCUMBENT, MIN_POOL_FOR_PROXY, PROXY_WARN, Candidate, SelectionResult,
                                spearman)
+from .selection_result import best as _best, diagnose as _diagnose, ranked as _ranked
 
 __all__ = ["Candidate", "SelectionResult", "select_genotype", "train_candidate", "spearman",
            "default_recipes", "default_grid", "recipe_entry", "better", "SOFTMAX_RECIPES",
@@ -84,20 +85,6 @@ def _mean_factor(done: Sequence[Candidate]) -> float:
     incumbent, trained before the selection under another protocol, is not one of them)."""
     done = [c for c in done if c.stage != INCUMBENT]
     return sum(recipe_cost_factor(c.genotype.recipe) for c in done) / len(done) if done else 1.0
-
-
-def _ranked(candidates: Sequence[Candidate], metric: str, higher_is_better: bool = True) -> list[Candidate]:
-    """``candidates`` best first by validation ``metric`` (stable: earlier wins a tie)."""
-    out: list[Candidate] = []
-    for c in candidates:
-        i = next((k for k, o in enumerate(out)
-                  if better(c.score(metric), o.score(metric), higher_is_better)), len(out))
-        out.insert(i, c)
-    return out
-
-
-def _best(candidates: Sequence[Candidate], metric: str, higher_is_better: bool = True) -> Candidate:
-    return _ranked(candidates, metric, higher_is_better)[0]
 
 
 def _dedupe(genotypes) -> list:
@@ -265,6 +252,23 @@ class _Runner:
         self.say(f"select [{stage}] valid {self.metric}={done[-1].score(self.metric):.4f} ({sec:.1f} s, "
                  f"{res.epochs_run} epochs): {g.summary()}")
 
+    def spare(self, genotypes: Sequence, lead, one_shot: dict, incumbent) -> None:
+        """``search.select_spare``: ``genotypes`` (ranked, beyond the pool) trained as the architecture
+        stage trains them, in order, while one more run still fits the budget (none counted as skipped;
+        nothing without a budget)."""
+        s = self.cfg.search
+        if self.budget.seconds is None or not s.select_spare:
+            return
+        for g in genotypes:
+            if lead is None and incumbent is not None and _architecture(g) == _architecture(incumbent.genotype):
+                continue     # the incumbent stands in for its architecture's short BPR run
+            run = _screened(g, lead, s.select_lr)
+            if run in self.tried:
+                continue
+            if not self.budget.allows(recipe_cost_factor(run.recipe) / max(1.0, _mean_factor(self.done)), True):
+                return
+            self(run, "architecture", one_shot.get(g))
+
     def lead(self, anchors: Sequence, grid: list):
         """The lead stage (``search.select_lead``): the anchors' recipes (:func:`_anchor_recipes`); returns
         :func:`_lead`, logged."""
@@ -296,7 +300,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
                     pool_size: int | None = None, budget_seconds: float | None = None,
                     log: Callable[[str], None] | None = None, features: dict | None = None,
                     anchors: Sequence = (), incumbent: Candidate | None = None,
-                    prior: Sequence[Candidate] = ()) -> SelectionResult:
+                    prior: Sequence[Candidate] = (), spare: Sequence = ()) -> SelectionResult:
     """Retrain a ranked pool of genotypes and pick one by validation only (module doc).
 
     Args:
@@ -316,6 +320,8 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
             not retrained; the best candidate replaces it only past the paired test (``paired``).
         prior: candidates trained before (:func:`lead_stage`), not trained again; their time is not
             part of ``budget_seconds``.
+        spare: further ranked genotypes, retrained after the recipe stage while the budget lasts
+            (``search.select_spare``; one-shot pruning applies to them too).
     """
     s = cfg.search
     one_shot = dict(one_shot or {})
@@ -333,6 +339,8 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
             run(_screened(g, lead, s.select_lr), "architecture", one_shot.get(g))
     for arch in _recipe_plan(done, anchors, grid, s, metric, hib, origin if lead is not None else None):
         run(arch, "recipe")
+    kept = prune_by_one_shot(pool + list(spare), one_shot, s.select_prune if hib else 0.0, keep=anchors)[0]
+    run.spare([g for g in kept if g not in pool], lead, one_shot, incumbent)
     winner, paired = _decide(done, incumbent, metric, hib, s.select_incumbent_z)
     result = SelectionResult(winner, done, time.perf_counter() - run.budget.t0, metric,
                              skipped=run.budget.skipped, higher_is_better=hib, reserve_seconds=run.budget.reserve,
@@ -359,27 +367,3 @@ def _decide(done: Sequence[Candidate], incumbent, metric: str, hib: bool, z: flo
     paired = {"gain": None if math.isnan(gain) else gain, "se": None if math.isnan(se) else se, "z": z,
               "kept_incumbent": bool(keep and best is not incumbent)}
     return (incumbent if keep else best).genotype, paired
-
-
-def _diagnose(result: SelectionResult) -> None:
-    """Fill ``spearman`` and ``warnings`` (proxy quality, budget)."""
-    scored = [c for c in result.candidates if c.stage == "architecture" and c.one_shot is not None]
-    if len(scored) >= MIN_POOL_FOR_PROXY:
-        result.spearman = spearman([c.one_shot for c in scored], [c.score(result.metric) for c in scored])
-    if math.isnan(result.spearman):
-        result.warnings.append(f"one-shot proxy: not enough distinct scored candidates to judge it "
-                               f"({len(scored)} retrained, need {MIN_POOL_FOR_PROXY}); selection rests on "
-                               f"the retrained validation scores alone")
-    elif result.spearman < PROXY_WARN:
-        result.warnings.append(f"one-shot proxy is uninformative: Spearman {result.spearman:+.2f} between "
-                               f"one-shot and retrained validation {result.metric} over {len(scored)} "
-                               f"candidates (< {PROXY_WARN}); the supernet's ranking should not be trusted")
-    if result.paired.get("kept_incumbent"):
-        top, p = _best(result.candidates, result.metric), result.paired
-        result.warnings.append(f"the best candidate ({top.genotype.summary()}) leads the incumbent by "
-                               f"{p['gain']:+.4f} valid {result.metric}, within {p['z']} x its paired standard "
-                               f"error ({p['se']:.4f}) over the same users: the incumbent (the train section's "
-                               f"protocol) is kept (search.select_incumbent_z)")
-    if result.skipped:
-        result.warnings.append(f"selection budget: {result.skipped} candidate(s) skipped; raise "
-                               f"search.budget_factor or lower search.select_pool")

@@ -1,13 +1,16 @@
 """What the validated selection (:mod:`darts_gnn.search.select`) produces: the retrained
-:class:`Candidate` entries, the :class:`SelectionResult`, and the rank correlation of its proxy
-diagnostics (:func:`spearman`)."""
+:class:`Candidate` entries, their ranking (:func:`ranked`, :func:`best`), the :class:`SelectionResult`,
+and its diagnostics (:func:`diagnose`; the rank correlation :func:`spearman`)."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-__all__ = ["INCUMBENT", "PROXY_WARN", "MIN_POOL_FOR_PROXY", "spearman", "Candidate", "SelectionResult"]
+from ..tasks.base import better
+
+__all__ = ["INCUMBENT", "PROXY_WARN", "MIN_POOL_FOR_PROXY", "spearman", "Candidate", "SelectionResult", "ranked",
+           "best", "diagnose"]
 
 #: The stage of the incumbent: the config's baseline model trained with the ``train`` section's own
 #: recipe and full protocol (``search.select_incumbent``), which every other candidate must beat.
@@ -122,3 +125,42 @@ class SelectionResult:
                 "reserve_seconds": self.reserve_seconds, "pruned": [g.summary() for g in self.pruned],
                 "paired": dict(self.paired),
                 "candidates": [c.to_dict() for c in self.candidates]}
+
+
+def ranked(candidates: Sequence[Candidate], metric: str, higher_is_better: bool = True) -> list[Candidate]:
+    """``candidates`` best first by validation ``metric`` (stable: earlier wins a tie)."""
+    out: list[Candidate] = []
+    for c in candidates:
+        i = next((k for k, o in enumerate(out)
+                  if better(c.score(metric), o.score(metric), higher_is_better)), len(out))
+        out.insert(i, c)
+    return out
+
+
+def best(candidates: Sequence[Candidate], metric: str, higher_is_better: bool = True) -> Candidate:
+    """The first of :func:`ranked`."""
+    return ranked(candidates, metric, higher_is_better)[0]
+
+
+def diagnose(result: SelectionResult) -> None:
+    """Fill ``spearman`` and ``warnings`` (proxy quality, budget)."""
+    scored = [c for c in result.candidates if c.stage == "architecture" and c.one_shot is not None]
+    if len(scored) >= MIN_POOL_FOR_PROXY:
+        result.spearman = spearman([c.one_shot for c in scored], [c.score(result.metric) for c in scored])
+    if math.isnan(result.spearman):
+        result.warnings.append(f"one-shot proxy: not enough distinct scored candidates to judge it "
+                               f"({len(scored)} retrained, need {MIN_POOL_FOR_PROXY}); selection rests on "
+                               f"the retrained validation scores alone")
+    elif result.spearman < PROXY_WARN:
+        result.warnings.append(f"one-shot proxy is uninformative: Spearman {result.spearman:+.2f} between "
+                               f"one-shot and retrained validation {result.metric} over {len(scored)} "
+                               f"candidates (< {PROXY_WARN}); the supernet's ranking should not be trusted")
+    if result.paired.get("kept_incumbent"):
+        top, p = best(result.candidates, result.metric), result.paired
+        result.warnings.append(f"the best candidate ({top.genotype.summary()}) leads the incumbent by "
+                               f"{p['gain']:+.4f} valid {result.metric}, within {p['z']} x its paired standard "
+                               f"error ({p['se']:.4f}) over the same users: the incumbent (the train section's "
+                               f"protocol) is kept (search.select_incumbent_z)")
+    if result.skipped:
+        result.warnings.append(f"selection budget: {result.skipped} candidate(s) skipped; raise "
+                               f"search.budget_factor or lower search.select_pool")

@@ -149,7 +149,8 @@ class SearchConfig:
     ``select_curve_cut`` (the same, epoch by epoch: a candidate trained with the best run's recipe is
     stopped once below this fraction of that run's best score up to the same epoch; 0: off);
     ``select_spare`` (budget left after the pool and the recipe stage goes to the next architectures of
-    the ranked list, in order, while one more run fits);
+    the ranked list, in order, while one more run fits; after DARTS that list interleaves the rest of
+    the one-shot ranking with ``select_neighbours`` genotypes about one edit from the baseline point);
     ``select_incumbent`` (the baseline model under the ``train`` section's own lr, L2 and full
     protocol joins the selection as the incumbent every candidate must beat on validation: the
     ``--compare-baseline`` run reused, else trained then; its time counts in the budget) and
@@ -238,6 +239,7 @@ class SearchConfig:
     select_cut: float = 0.95
     select_curve_cut: float = 0.97
     select_spare: bool = True
+    select_neighbours: int = 16
     total_budget_seconds: float | None = None
 
     def __post_init__(self) -> None:
@@ -279,6 +281,7 @@ class SearchConfig:
             ("search.select_prune", 0 <= self.select_prune < 1, "a number in [0, 1)"),
             ("search.select_cut", 0 <= self.select_cut <= 1, "a number in [0, 1]"),
             ("search.select_curve_cut", 0 <= self.select_curve_cut <= 1, "a number in [0, 1]"),
+            ("search.select_neighbours", self.select_neighbours >= 0, "a non-negative integer"),
             ("search.select_incumbent_z", 0 <= self.select_incumbent_z < 10, "a number in [0, 10)"),
             ("search.budget_factor", self.budget_factor > 0, "a positive number"),
             ("search.search_factor", self.search_factor is None or 0 < self.search_factor <= self.budget_factor,

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from typing import Any, Callable, Sequence
 
 import torch
 
 from ..engine.seed import seed_everything
+from .evolution import mutate
 from ..tasks.base import signed, task_of
 from .select import (INCUMBENT, Candidate, _dedupe, select_genotype, selection_metric, train_candidate, valid_curve,
                      valid_per_user)
@@ -116,6 +118,32 @@ def build_pool(model, evaluator, picks: Sequence, n_samples: int, seed: int, bas
     return _dedupe(list(picks) + ranked), extra, scores
 
 
+def baseline_neighbours(base: Genotype, space, n: int, seed: int) -> list:
+    """Up to ``n`` distinct genotypes of ``space`` about one edit away from the baseline point ``base``
+    (:func:`~darts_gnn.search.evolution.mutate` at a rate of one choice in ``2 + 3 x depth``), in a
+    seeded order. Spare candidates of the selection (``search.select_neighbours``): where the one-shot
+    proxy misleads (sparse data, where the supernet favours ``sum``), the baseline's neighbourhood is
+    a better bet than the proxy's ranking (on the Gowalla subsample the winner ``gcn, gcn_self, last``
+    is two edits from LightGCN; BENCHMARKS.md, issue 9 session 8)."""
+    rng = random.Random(seed)
+    rate = 1.0 / (2 + 3 * max(1, base.depth))
+    out, seen = [], {base}
+    for _ in range(20 * n):
+        if len(out) >= n:
+            break
+        g = mutate(base, space, rng, rate)
+        if g not in seen and space.contains(g):
+            seen.add(g)
+            out.append(g)
+    return out
+
+
+def _interleave(a: Sequence, b: Sequence) -> list:
+    """``a[0], b[0], a[1], b[1], ...`` (the longer one's tail at the end), duplicates dropped."""
+    out = [x for pair in zip(a, b) for x in pair] + list(a[len(b):]) + list(b[len(a):])
+    return _dedupe(out)
+
+
 def estimate_baseline_seconds(model_cfg, dataset, graph, train_cfg, epochs: int = 2) -> float:
     """Seconds of one full baseline training, estimated from ``epochs`` timed epochs times
     :data:`ESTIMATED_BASELINE_EPOCHS` (plus one validation per ``eval_every`` epochs)."""
@@ -197,6 +225,13 @@ def incumbent_from_state(state: dict):
                                                         curve=tuple((int(e), float(v)) for e, v in state.get("curve", ())))
 
 
+def _spare(ranked: Sequence, pool: Sequence, extra: Sequence, space, s, seed: int) -> list:
+    """The selection's spare candidates: the rest of the proxy's ranking interleaved with
+    ``search.select_neighbours`` neighbours of the baseline point (``extra``, when it is in the space)."""
+    near = baseline_neighbours(extra[0], space, s.select_neighbours, seed) if extra else []
+    return _interleave([g for g in ranked if g not in pool], [g for g in near if g not in pool])
+
+
 def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, reference_seconds: float,
                   spent_seconds: float, writer=None, log: Callable[[str], None] | None = None,
                   features: dict | None = None, incumbent=None, proxy=None, prior: Sequence = ()):
@@ -224,7 +259,7 @@ def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, ref
     res = select_genotype(pool, dataset, graph, cfg, evaluator, one_shot=scores,
                           pool_size=len(pool), budget_seconds=left, log=log, features=features,
                           anchors=[base] if base is not None and s.select_recipe_baseline else [],
-                          incumbent=incumbent, prior=prior, spare=[g for g in ranked if g not in pool])
+                          incumbent=incumbent, prior=prior, spare=_spare(ranked, pool, extra, model.space, s, seed))
     diag: dict[str, Any] = {
         "proxy_spearman": None if math.isnan(res.spearman) else res.spearman,
         "baseline_one_shot": scores.get(base) if base is not None else None,

@@ -124,7 +124,7 @@ def baseline_neighbours(base: Genotype, space, n: int, seed: int) -> list:
     seeded order. Spare candidates of the selection (``search.select_neighbours``): where the one-shot
     proxy misleads (sparse data, where the supernet favours ``sum``), the baseline's neighbourhood is
     a better bet than the proxy's ranking (on the Gowalla subsample the winner ``gcn, gcn_self, last``
-    is two edits from LightGCN; BENCHMARKS.md, issue 9 session 8)."""
+    is three edits from LightGCN; BENCHMARKS.md, issue 9 session 8)."""
     rng = random.Random(seed)
     rate = 1.0 / (2 + 3 * max(1, base.depth))
     out, seen = [], {base}

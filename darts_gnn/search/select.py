@@ -212,6 +212,12 @@ def _screened(genotype, lead, lr: float):
     return genotype.with_(recipe=lead[0], norm=lead[1])
 
 
+def _stood_in(genotype, lead, incumbent) -> bool:
+    """Whether the architecture stage skips ``genotype``: the incumbent stands in for its
+    architecture's short BPR run (no ``lead`` recipe)."""
+    return lead is None and incumbent is not None and _architecture(genotype) == _architecture(incumbent.genotype)
+
+
 class _Runner:
     """Trains the selection's candidates one by one under its budget: each genotype at most once, with
     the short protocol, the incumbent cut and the deadline; ``done`` holds the results."""
@@ -260,8 +266,8 @@ class _Runner:
         if self.budget.seconds is None or not s.select_spare:
             return
         for g in genotypes:
-            if lead is None and incumbent is not None and _architecture(g) == _architecture(incumbent.genotype):
-                continue     # the incumbent stands in for its architecture's short BPR run
+            if _stood_in(g, lead, incumbent):
+                continue
             run = _screened(g, lead, s.select_lr)
             if run in self.tried:
                 continue
@@ -334,8 +340,8 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     pool, pruned = prune_by_one_shot(pool, one_shot, s.select_prune if hib else 0.0, keep=anchors)
     lead = run.lead(anchors, grid) if s.select_lead else None   # the recipe that won on the anchors
     origin = {_screened(g, lead, s.select_lr): g for g in pool}
-    for g in pool:   # the incumbent stands in for its architecture's short BPR run
-        if lead is not None or incumbent is None or _architecture(g) != _architecture(incumbent.genotype):
+    for g in pool:
+        if not _stood_in(g, lead, incumbent):
             run(_screened(g, lead, s.select_lr), "architecture", one_shot.get(g))
     for arch in _recipe_plan(done, anchors, grid, s, metric, hib, origin if lead is not None else None):
         run(arch, "recipe")

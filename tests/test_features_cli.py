@@ -77,12 +77,12 @@ def test_missing_feature_rows_exit_2_with_one_line(tmp_path):
 
 def test_search_searches_the_fusion(tmp_path, item_file):
     run = tmp_path / "s"
-    # no incumbent and no lead stage: on 50 items the plain LightGCN baseline (with the incumbent's
-    # protocol, or with the recipe that wins on it) would win, and this test is about the genotype the
-    # search writes, fusion included
+    # no incumbent, no lead stage and no spare budget: on 50 items the plain LightGCN baseline (with the
+    # incumbent's protocol, or with the recipe that wins on it) or one of its plain neighbours would
+    # win, and this test is about the genotype the search writes, fusion included
     args = _sets([f"features.items={item_file}", "search.epochs=2", "search.warmup_epochs=0", "search.n_layers=1",
                   "search.eval_every=0", "search.log_every=0", "features.space={transforms: [linear, whiten]}",
-                  "search.select_incumbent=false", "search.select_lead=false"])
+                  "search.select_incumbent=false", "search.select_lead=false", "search.select_spare=false"])
     assert main(["search", *args, "--out", str(run)]) == 0
     g = json.loads((run / "genotype.json").read_text())
     assert set(g["features"]) == {"source", "transform", "fusion", "at"}

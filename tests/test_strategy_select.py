@@ -24,8 +24,12 @@ def test_selection_pool_holds_strategy_candidates_and_baseline():
     retrained = [c.genotype for c in sel.candidates]
     lightgcn = Genotype.lightgcn(cfg.model.n_layers, cfg.model.dim)
     bare = {g.with_(recipe=None, norm=False) for g in retrained}
-    assert bare <= {g.with_(recipe=None) for g in found.candidates[:2]} | {lightgcn}
+    population = [g.with_(recipe=None) for g in found.candidates]
+    assert bare <= set(population) | {lightgcn}          # the pool, then spare budget down the population
     assert lightgcn in bare or len(bare) < 3
+    arch = [c.genotype.with_(recipe=None, norm=False) for c in sel.candidates if c.stage == "architecture"]
+    spare = [g for g in arch if g not in population[:2] and g != lightgcn]
+    assert spare == [g for g in population[2:] if g in spare]   # in the population's order, after the pool
     # select_recipe_top=0: only the baseline point (an anchor) gets the recipe grid, once per entry
     recipe_stage = [c.genotype for c in sel.candidates if c.stage == "recipe"]
     assert {g.with_(recipe=None, norm=False) for g in recipe_stage} == {lightgcn}

@@ -21,7 +21,7 @@ import torch
 from .config import Config, config_to_dict
 from .errors import UserError
 from .search.darts import build_darts_searcher as build_searcher
-from .search.finish import baseline_run, strategy_report
+from .search.finish import baseline_run, drop_selection_fields, strategy_report
 from .search.strategy import Budget, SearchContext, get_strategy, run_strategy
 from .search.select import lead_stage, train_candidate
 from .search.selection_budget import total_seconds
@@ -313,8 +313,7 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
         prior = _lead_first(searcher, cfg, dataset, graph, evaluator, reference, incumbent, features)
         _cap_search(searcher, cfg, reference)
     if base is not None:
-        base.pop("valid_per_user")
-        base.pop("valid_curve", None)
+        drop_selection_fields(base)
     with ckpt.guard_errors() if ckpt is not None else contextlib.nullcontext():
         result = searcher.run()
     derive_trace = _derive(searcher, result, cfg, proxy := _one_shot_evaluator(cfg, evaluator, selecting), writer)

@@ -21,7 +21,7 @@ from .pool import baseline_genotype, reference_and_incumbent
 from .select import select_genotype, selection_metric, train_candidate, valid_curve, valid_per_user
 from .selection_budget import total_seconds
 
-__all__ = ["strategy_report", "retrain_genotype", "select_after_strategy", "baseline_run"]
+__all__ = ["strategy_report", "retrain_genotype", "select_after_strategy", "baseline_run", "drop_selection_fields"]
 
 
 def _strategy_scores(found: StrategyResult) -> dict:
@@ -92,6 +92,13 @@ def baseline_run(cfg: Config, dataset, graph, evaluator, writer=None) -> dict[st
             "valid_curve": valid_curve(result.history, selection_metric(evaluator)[0])}
 
 
+def drop_selection_fields(base: dict) -> None:
+    """Remove from a :func:`baseline_run` dict what only the selection reads (``valid_per_user``,
+    ``valid_curve``), once it has read them, so that the rest can go to ``metrics.json``."""
+    base.pop("valid_per_user", None)
+    base.pop("valid_curve", None)
+
+
 def retrain_genotype(genotype, dataset, graph, cfg: Config, evaluator, writer=None):
     """Retrain ``genotype`` from scratch under ``cfg.train`` and test it: a
     :class:`~darts_gnn.engine.trial.TrialResult` (``metrics["test"]``, ``seconds``, ``train``)."""
@@ -113,8 +120,7 @@ def strategy_report(cfg: Config, found: StrategyResult, dataset, graph, evaluato
         genotype, selection, diag = select_after_strategy(cfg, found, dataset, graph, evaluator, base,
                                                           prepared=prepared)
     if base is not None:
-        base.pop("valid_per_user", None)
-        base.pop("valid_curve", None)
+        drop_selection_fields(base)
     metrics: dict[str, Any] = {"model": f"genotype:{genotype.summary()}", "genotype": genotype.to_dict(),
                                "strategy": cfg.search.strategy, "search_seconds": found.seconds,
                                "search_epochs": found.epochs}

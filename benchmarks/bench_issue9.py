@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_select import random_pool_with_baseline  # noqa: E402
 
 from darts_gnn.config import load_config  # noqa: E402
+from darts_gnn.engine import clock  # noqa: E402
 from darts_gnn.tasks.metrics import Evaluator  # noqa: E402
 from darts_gnn.pipeline import retrain, run_search  # noqa: E402
 from darts_gnn.search.select import select_genotype  # noqa: E402
@@ -84,9 +85,9 @@ def run_recipe_only(cfg, dataset, graph) -> dict:
 
 def run_tuned(cfg, dataset, graph, budget: float) -> dict:
     ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
-    t0 = time.perf_counter()
+    t0 = clock.now()
     sel = tune_baseline(cfg, dataset, graph, ev, budget)
-    return _finish(sel, cfg, dataset, graph, ev, time.perf_counter() - t0)
+    return _finish(sel, cfg, dataset, graph, ev, clock.now() - t0)
 
 
 def run_random(cfg, dataset, graph, budget: float, seed: int, reference: dict) -> dict:
@@ -96,11 +97,11 @@ def run_random(cfg, dataset, graph, budget: float, seed: int, reference: dict) -
     pool, base = random_pool_with_baseline(cfg, dataset, graph, seed)
     inc = incumbent_candidate(cfg, dataset, graph, ev, reference)
     before = inc.seconds if inc is not None else 0.0
-    t0 = time.perf_counter()
+    t0 = clock.now()
     sel = select_genotype(pool, dataset, graph, cfg, ev, pool_size=len(pool), budget_seconds=budget - before,
                           anchors=[base] if base is not None and cfg.search.select_recipe_baseline else [],
                           incumbent=inc)
-    return _finish(sel, cfg, dataset, graph, ev, time.perf_counter() - t0 + before)
+    return _finish(sel, cfg, dataset, graph, ev, clock.now() - t0 + before)
 
 
 def run_evolution(path, overrides, dataset, graph, budget: float, search_seconds: float) -> dict:
@@ -161,11 +162,24 @@ def _with_darts(cfg, dataset, graph, seed: int) -> dict:
 
 
 def one_seed(name: str, seed: int, args, dataset, graph, save=lambda row: None) -> dict:
-    """All methods for one seed; ``save(row)`` after each, so that a stopped run leaves partial tables."""
+    """All methods for one seed; ``save(row)`` after each, so that a stopped run leaves partial tables.
+    Every method's seconds (and so every budget) are read from the config's ``search.budget_clock``;
+    the row's ``cpu_over_wall`` is this process's CPU time over wall time for the whole seed (1 with
+    one thread on an idle core: then CPU-time ratios are wall-time ratios)."""
     path = ROOT / "configs" / CONFIGS[name]
     overrides = list(args.set) + [f"train.num_threads={args.threads}", f"train.seed={seed}", f"search.seed={seed}",
                                   "train.progress=false"]
     cfg = load_config(path, overrides)
+    wall, cpu = time.perf_counter(), time.process_time()
+    with clock.counting(cfg.search.budget_clock, cfg.train.device) as kind:
+        row = _one_seed(name, seed, args, dataset, graph, save, path, overrides, cfg)
+    row["clock"], row["cpu_over_wall"] = kind, (time.process_time() - cpu) / (time.perf_counter() - wall)
+    print(f"[{name} seed {seed}] budget clock {kind}; CPU / wall time {row['cpu_over_wall']:.2f}", flush=True)
+    save(row)
+    return row
+
+
+def _one_seed(name: str, seed: int, args, dataset, graph, save, path, overrides, cfg) -> dict:
     if seed not in args.darts_seeds:   # the LightGCN reference alone (the budget's unit)
         lg, per_user = _lightgcn(cfg, dataset, graph)
         ref = lg["train_seconds"]

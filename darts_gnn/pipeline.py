@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +25,7 @@ from .search.strategy import Budget, SearchContext, get_strategy, run_strategy
 from .search.select import lead_stage, train_candidate
 from .search.selection_budget import total_seconds
 from .engine.train import resolve_device
+from .engine import clock
 from .search.pool import (INCUMBENT_FILE, baseline_genotype, incumbent_from_state, incumbent_state,
                           proxy_evaluator, reference_and_incumbent, run_selection)
 from .search.darts import budget_hook
@@ -217,10 +217,10 @@ def _derive(searcher, result, cfg: Config, evaluator, writer) -> list:
     """Replace the argmax genotype by ``search.derive``'s (its time counts as search time); the trace."""
     if cfg.search.derive == "argmax":
         return []
-    t0 = time.perf_counter()
+    t0 = clock.now()
     argmax = result.genotype
     result.genotype, trace = derive_genotype(searcher.model, cfg.search.derive, evaluator, log=log.info)
-    derive_seconds = time.perf_counter() - t0
+    derive_seconds = clock.now() - t0
     result.seconds += derive_seconds  # part of the search's cost
     log.info("derive=%s: %s (argmax: %s; %.1f s)", cfg.search.derive, result.genotype.summary(),
              argmax.summary(), derive_seconds)
@@ -297,7 +297,15 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
     With ``run``, the search state is checkpointed to ``search_state.pt`` every ``search.checkpoint.every``
     epochs and the eigenvalue guard is attached (:func:`darts_gnn.search.checkpoint.attach_checkpointing`);
     ``resume=True`` continues from ``run``'s checkpoint.
+
+    Every time of the search (budgets, deadlines, the seconds in ``metrics.json``) is read from the
+    clock ``search.budget_clock`` names (:mod:`darts_gnn.engine.clock`).
     """
+    with clock.counting(cfg.search.budget_clock, cfg.train.device):
+        return _run_search(cfg, run, compare_baseline, progress, hooks, dataset, graph, resume)
+
+
+def _run_search(cfg: Config, run, compare_baseline: bool, progress, hooks, dataset, graph, resume: bool) -> SearchReport:
     dataset, graph, evaluator, writer = prepare(cfg, run, dataset, graph)
     if cfg.search.strategy != "darts":  # issue 8: another registered strategy, then retrain and test
         ctx = SearchContext(cfg, dataset, graph, evaluator, run, writer, bool(progress), list(hooks or []), resume)

@@ -165,7 +165,10 @@ class SearchConfig:
     before any other architecture, and the recipe that beats the incumbent there trains the
     architecture stage instead of the short BPR recipe) and ``supernet_objective`` (``bpr``;
     ``lead``: that stage runs before the DARTS search and the supernet trains with the winning
-    recipe's objective and output normalisation).
+    recipe's objective and output normalisation); ``budget_clock`` (what every budget and deadline of
+    the search counts, the baseline training included: ``cpu``, this process's CPU time, which other
+    jobs on the machine do not advance, so a seed gets the same budget on a busy machine; ``wall``;
+    a search on a GPU counts wall time; :mod:`darts_gnn.engine.clock`).
 
     Defaults suit the small budgets of this project (tens of epochs, a few steps each: every step
     propagates over the whole graph, so the search uses larger batches and learning rates than the
@@ -241,6 +244,7 @@ class SearchConfig:
     select_spare: bool = True
     select_neighbours: int = 16
     total_budget_seconds: float | None = None
+    budget_clock: str = "cpu"
 
     def __post_init__(self) -> None:
         checks = [
@@ -290,6 +294,7 @@ class SearchConfig:
              "a positive integer or null"),
             ("search.total_budget_seconds", self.total_budget_seconds is None or self.total_budget_seconds > 0,
              "a positive number or null"),
+            ("search.budget_clock", self.budget_clock in ("cpu", "wall"), "cpu or wall"),
         ]
         for key, ok, expected in checks:
             if not ok:

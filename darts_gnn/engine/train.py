@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import math
 import statistics
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -30,6 +29,7 @@ from ..tasks.losses import batch_loss, bpr_loss, l2_penalty
 from ..tasks.metrics import Evaluator, monitor_metric
 from .seed import seed_everything
 from ..data.sampler import BPRSampler
+from . import clock
 
 __all__ = ["Trainer", "TrainResult", "TrainingError", "bpr_loss", "l2_penalty", "batch_loss", "resolve_device",
            "DeviceError"]
@@ -190,9 +190,9 @@ class Trainer:
         self._best, self._best_state = (-math.inf if self.task is None else self.task.worst(), 0, {}), None
         bad_evals, stopped_early, epoch = 0, False, 0
         for epoch in bar:
-            start = time.perf_counter()
+            start = clock.now()
             loss = self.train_epoch(epoch)
-            seconds = time.perf_counter() - start
+            seconds = clock.now() - start
             epoch_times.append(seconds)
             record: dict[str, Any] = {"epoch": epoch, "loss": loss, "seconds": seconds}
             self._scalar("train/loss", loss, epoch)
@@ -232,9 +232,9 @@ class Trainer:
     def _validate(self, epoch: int, record: dict[str, Any], loss: float, bar, eval_times: list) -> bool:
         """Evaluate on validation into ``record``; keep the best weights. True when the monitored metric
         improved on the best so far."""
-        start = time.perf_counter()
+        start = clock.now()
         valid = self.evaluator.evaluate(self.model, "valid")
-        record["eval_seconds"] = time.perf_counter() - start
+        record["eval_seconds"] = clock.now() - start
         eval_times.append(record["eval_seconds"])
         for name, value in valid.items():
             record[f"valid/{name}"] = value

@@ -17,7 +17,6 @@ it evaluated, else one evaluation after training.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +26,7 @@ from ..tasks.metrics import Evaluator
 from .seed import seed_everything
 from ..tasks.base import attach_head
 from .train import Trainer, TrainResult
+from . import clock
 
 __all__ = ["TrialResult", "fit_and_evaluate", "short_train_config", "EpochDeadline"]
 
@@ -94,19 +94,19 @@ def fit_and_evaluate(build: Callable[[], Any], dataset, cfg: TrainConfig, evalua
     if evaluator is None:
         evaluator = (Evaluator(dataset, ks=cfg.ks, batch_users=cfg.eval_batch_users) if task is None
                      else task.evaluator(dataset, cfg))
-    t0 = time.perf_counter()
+    t0 = clock.now()
     seed_everything(cfg.seed)
     model = build()
     if task is not None:
         attach_head(task, model, dataset)
     deadline = EpochDeadline(budget_seconds) if budget_seconds is not None else None
-    t_fit = time.perf_counter()
+    t_fit = clock.now()
     res = trainer(model, dataset, cfg, evaluator=evaluator, writer=writer, graph=graph,
                   on_epoch_end=deadline, task=task).fit()
-    fit_seconds = time.perf_counter() - t_fit
+    fit_seconds = clock.now() - t_fit
     if after_fit is not None:
         after_fit(model, res)
-    t_eval = time.perf_counter()
+    t_eval = clock.now()
     metrics: dict[str, dict[str, float]] = {}
     for split in splits:
         if split == "valid" and res.best_valid:
@@ -114,8 +114,8 @@ def fit_and_evaluate(build: Callable[[], Any], dataset, cfg: TrainConfig, evalua
         else:
             values = evaluator.evaluate(model, split)
         metrics[split] = {k: float(v) for k, v in values.items()}
-    eval_seconds = time.perf_counter() - t_eval
-    return TrialResult(model, res, metrics, time.perf_counter() - t0,
+    eval_seconds = clock.now() - t_eval
+    return TrialResult(model, res, metrics, clock.now() - t0,
                        float(sum(r["seconds"] for r in res.history)), fit_seconds, eval_seconds)
 
 

@@ -12,7 +12,6 @@ supernet epochs; ``seconds`` includes the derivation. ``extra`` holds the α ``t
 from __future__ import annotations
 
 import logging
-import time
 
 from .. import registries
 from ..config import Config
@@ -25,6 +24,7 @@ from .searcher import Searcher, relaxation_options
 from .strategy import Budget, SearchStrategy, StrategyResult, register_strategy
 from .supernet import SuperNet, default_relaxation
 from ..space.fusion import FeatureSpace
+from ..engine import clock
 
 __all__ = ["DartsStrategy", "build_darts_searcher", "budget_hook"]
 
@@ -75,11 +75,11 @@ class DartsStrategy(SearchStrategy):
                 res = searcher.run()
         else:
             res = searcher.run()
-        t0 = time.perf_counter()
+        t0 = clock.now()
         argmax = res.genotype
         derive = registries.DERIVATIONS.get(cfg.search.derive)
         genotype, trace = derive(searcher.model, ctx.evaluator, log=log.info)
-        seconds = res.seconds + time.perf_counter() - t0
+        seconds = res.seconds + clock.now() - t0
         log.info("darts: %s (derive=%s, argmax %s; %.1f s, %d epochs)", genotype.summary(), cfg.search.derive,
                  argmax.summary(), seconds, res.epochs_run)
         return StrategyResult(genotype, [genotype, argmax], seconds, res.epochs_run, res.history,

@@ -32,10 +32,10 @@ rather than a forecast.
 from __future__ import annotations
 
 import math
-import time
 from typing import Any, Callable, Sequence
 
 from ..tasks.base import better
+from ..engine import clock
 
 __all__ = ["prune_by_one_shot", "cut_rule", "curve_rule", "reached", "deadline_rule", "any_rule"]
 
@@ -130,10 +130,10 @@ def deadline_rule(seconds: float | None) -> Callable[[int, dict[str, Any]], bool
     since it was made (``None``: no deadline); ``.fired`` says whether it did."""
     if seconds is None:
         return None
-    end = time.perf_counter() + max(0.0, float(seconds))
+    end = clock.now() + max(0.0, float(seconds))
 
     def stop(epoch: int, record: dict[str, Any]) -> bool:
-        if time.perf_counter() < end:
+        if clock.now() < end:
             return False
         stop.fired = True
         return True

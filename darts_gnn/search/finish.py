@@ -20,6 +20,7 @@ from ..space.genotype import Genotype
 from .pool import baseline_genotype, reference_and_incumbent
 from .select import select_genotype, selection_metric, train_candidate, valid_curve, valid_per_user
 from .selection_budget import total_seconds
+from ..engine import clock
 
 __all__ = ["strategy_report", "retrain_genotype", "select_after_strategy", "baseline_run", "drop_selection_fields"]
 
@@ -49,11 +50,10 @@ def select_after_strategy(cfg: Config, found: StrategyResult, dataset, graph, ev
     diagnostics' ``proxy_spearman`` compares the strategy's short-training scores with the retrained ones.
     ``prepared``: ``(reference_seconds, incumbent)`` settled before the strategy ran (not trained here)."""
     import math
-    import time
 
     s = cfg.search
     reference_seconds, incumbent = prepared or reference_and_incumbent(cfg, dataset, graph, evaluator, baseline)
-    t0 = time.perf_counter()
+    t0 = clock.now()
     before = incumbent.seconds if incumbent is not None else 0.0
     total = total_seconds(s, reference_seconds)
     pool = list(found.candidates[:s.select_pool])
@@ -61,15 +61,15 @@ def select_after_strategy(cfg: Config, found: StrategyResult, dataset, graph, ev
     if base is not None and base not in pool:
         pool.append(base)
     scores = _strategy_scores(found)
-    left = max(0.0, total - found.seconds - before - (time.perf_counter() - t0))
+    left = max(0.0, total - found.seconds - before - (clock.now() - t0))
     res = select_genotype(pool, dataset, graph, cfg, evaluator, one_shot={g: v for g, v in scores.items() if g in pool},
                           pool_size=len(pool), budget_seconds=left, log=log,
                           anchors=[base] if base is not None and s.select_recipe_baseline else [],
                           incumbent=incumbent, spare=[g for g in found.candidates if g not in pool])
     diag = {"proxy_spearman": None if math.isnan(res.spearman) else res.spearman,
             "baseline_genotype": base.summary() if base is not None else None,
-            "budget_seconds": total, "reference_seconds": reference_seconds,
-            "selection_seconds": time.perf_counter() - t0 + before, "incumbent_seconds": before,
+            "budget_seconds": total, "reference_seconds": reference_seconds, "budget_clock": clock.kind(),
+            "selection_seconds": clock.now() - t0 + before, "incumbent_seconds": before,
             "warnings": list(res.warnings),
             "selection": res.to_dict()}
     return res.winner, res, diag

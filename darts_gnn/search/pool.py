@@ -27,6 +27,7 @@ from ..space.genotype import Genotype, LayerGene
 from ..tasks.metrics import Evaluator, SampledEvaluator
 from ..nn.models import build_model
 from ..engine.train import Trainer
+from ..engine import clock
 
 __all__ = ["one_shot_scores", "sample_genotypes", "baseline_genotype", "build_pool", "run_selection",
            "estimate_baseline_seconds", "ESTIMATED_BASELINE_EPOCHS", "incumbent_candidate", "reference_and_incumbent",
@@ -148,15 +149,14 @@ def estimate_baseline_seconds(model_cfg, dataset, graph, train_cfg, epochs: int 
     """Seconds of one full baseline training, estimated from ``epochs`` timed epochs times
     :data:`ESTIMATED_BASELINE_EPOCHS` (plus one validation per ``eval_every`` epochs)."""
     import dataclasses
-    import time
 
     seed_everything(train_cfg.seed)
     net = build_model(model_cfg, dataset, graph)
     tcfg = dataclasses.replace(train_cfg, epochs=epochs, progress=False, eval_every=epochs)
     ev = Evaluator(dataset, ks=tuple(train_cfg.ks), batch_users=train_cfg.eval_batch_users)
-    t0 = time.perf_counter()
+    t0 = clock.now()
     Trainer(net, dataset, tcfg, evaluator=ev).fit()
-    per_epoch = (time.perf_counter() - t0) / epochs
+    per_epoch = (clock.now() - t0) / epochs
     return per_epoch * ESTIMATED_BASELINE_EPOCHS
 
 
@@ -244,8 +244,7 @@ def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, ref
     of the one-shot scores (:func:`proxy_evaluator`; default ``evaluator``). ``prior``: the
     :func:`~darts_gnn.search.select.lead_stage` runs made before the search; their seconds count as
     selection time too."""
-    import time
-    t0 = time.perf_counter()
+    t0 = clock.now()
     s = cfg.search
     seed = s.seed if s.seed is not None else cfg.train.seed
     base = baseline_genotype(cfg.model)
@@ -255,7 +254,7 @@ def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, ref
     # retrained best one-shot first, so that a tight budget drops the least promising
     pool.sort(key=lambda g: -signed(evaluator, scores[g]) if g in scores else math.inf)
     before = (incumbent.seconds if incumbent is not None else 0.0) + sum(c.seconds for c in prior)
-    left = max(0.0, total - spent_seconds - before - (time.perf_counter() - t0))
+    left = max(0.0, total - spent_seconds - before - (clock.now() - t0))
     res = select_genotype(pool, dataset, graph, cfg, evaluator, one_shot=scores,
                           pool_size=len(pool), budget_seconds=left, log=log, features=features,
                           anchors=[base] if base is not None and s.select_recipe_baseline else [],
@@ -265,8 +264,8 @@ def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, ref
         "baseline_one_shot": scores.get(base) if base is not None else None,
         "baseline_genotype": base.summary() if base is not None else None,
         "pool_one_shot": {g.summary(): v for g, v in scores.items() if g in pool},
-        "budget_seconds": total, "reference_seconds": reference_seconds,
-        "selection_seconds": time.perf_counter() - t0 + before, "incumbent_seconds": before,
+        "budget_seconds": total, "reference_seconds": reference_seconds, "budget_clock": clock.kind(),
+        "selection_seconds": clock.now() - t0 + before, "incumbent_seconds": before,
         "warnings": list(res.warnings),
         "selection": res.to_dict(),
     }

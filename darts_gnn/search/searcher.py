@@ -20,7 +20,6 @@ epoch counter; ``load_state_dict`` + :meth:`Searcher.run` continue an interrupte
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -40,6 +39,7 @@ from .checkpoint import check_finite
 from .hessian import dominant_eigenvalue
 from .relax import RELAXATIONS, relaxation_options_of
 from .recipe import objective_loss, plain_bpr, recipe_batch_loss, step_negatives
+from ..engine import clock
 
 __all__ = ["Searcher", "SearchResult", "ValidSampler", "EpochHook"]
 
@@ -244,7 +244,7 @@ class Searcher:
     # ------------------------------------------------------------------ one epoch
     def train_epoch(self, epoch: int) -> dict:
         """Run search epoch ``epoch`` (0-based), evaluate and log it; returns its record."""
-        start = time.perf_counter()
+        start = clock.now()
         model = self.model
         model.train()
         if hasattr(model.relaxation, "set_progress"):
@@ -262,13 +262,13 @@ class Searcher:
         record: dict[str, Any] = {"epoch": epoch, "arch_step": bool(arch), "loss/train": tl / max(n, 1)}
         if arch:
             record["loss/valid"] = vl / max(n, 1)
-        record["seconds"] = time.perf_counter() - start
+        record["seconds"] = clock.now() - start
         if self.evaluator is not None and self.cfg.eval_every and \
                 ((epoch + 1) % self.cfg.eval_every == 0 or epoch + 1 == self.cfg.epochs):
-            t0 = time.perf_counter()
+            t0 = clock.now()
             for k, v in self.evaluator.evaluate(model, "valid").items():
                 record[f"valid/{k}"] = float(v)
-            record["eval_seconds"] = time.perf_counter() - t0
+            record["eval_seconds"] = clock.now() - t0
         if arch and self.cfg.guard.every and (epoch + 1) % self.cfg.guard.every == 0:
             record["hessian/eigenvalue"] = self.dominant_eigenvalue(epoch)
         g = model.genotype()
@@ -311,13 +311,13 @@ class Searcher:
                    dynamic_ncols=True)
         try:
             while self.epoch < last and not self.stopped_early:
-                t0 = time.perf_counter()
+                t0 = clock.now()
                 epoch = self.epoch
                 record = self.train_epoch(epoch)
                 distributed.check_identical(self._alphas, f"α after search epoch {epoch}")
                 self.epoch = epoch + 1
                 # counted before the hooks run, so the checkpoint hook saves this epoch's time too
-                self.seconds += time.perf_counter() - t0
+                self.seconds += clock.now() - t0
                 stop = False
                 for hook in self.hooks:
                     if hook(self, epoch, record):

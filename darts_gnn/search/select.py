@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from typing import Any, Callable, Sequence
 
 from ..errors import UserError
@@ -38,6 +37,7 @@ from ..engine.trial import fit_and_evaluate
 from .selection_result import (INCUMBENT, MIN_POOL_FOR_PROXY, PROXY_WARN, Candidate, SelectionResult,
                                spearman)
 from .selection_result import best as _best, diagnose as _diagnose, ranked as _ranked
+from ..engine import clock
 
 __all__ = ["Candidate", "SelectionResult", "select_genotype", "train_candidate", "spearman",
            "default_recipes", "default_grid", "recipe_entry", "better", "SOFTMAX_RECIPES",
@@ -348,7 +348,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     kept = prune_by_one_shot(pool + list(spare), one_shot, s.select_prune if hib else 0.0, keep=anchors)[0]
     run.spare([g for g in kept if g not in pool], lead, one_shot, incumbent)
     winner, paired = _decide(done, incumbent, metric, hib, s.select_incumbent_z)
-    result = SelectionResult(winner, done, time.perf_counter() - run.budget.t0, metric,
+    result = SelectionResult(winner, done, clock.now() - run.budget.t0, metric,
                              skipped=run.budget.skipped, higher_is_better=hib, reserve_seconds=run.budget.reserve,
                              pruned=pruned, paired=paired)
     _diagnose(result)

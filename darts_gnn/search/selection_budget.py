@@ -2,9 +2,9 @@
 still starts, the reserve for the final retrain, and the config's settings for both."""
 from __future__ import annotations
 
-import time
 
 from .. import distributed
+from ..engine import clock
 
 __all__ = ["START_FRACTION", "final_retrain_estimate", "budget_for", "total_seconds"]
 
@@ -41,7 +41,7 @@ class _Budget:
         self.extra_epochs, self.max_epochs = extra_epochs, max_epochs
         self.reserve = 0.0
         self.skipped = 0  # candidates that did not fit
-        self.t0 = time.perf_counter()
+        self.t0 = clock.now()
 
     def record(self, seconds: float, best) -> None:
         """Account one finished run; ``best`` is the best :class:`~darts_gnn.search.select.Candidate`
@@ -54,7 +54,7 @@ class _Budget:
         """Seconds left before the budget (less the reserve) runs out; ``None`` without a budget."""
         if self.seconds is None:
             return None
-        return self.seconds - (time.perf_counter() - self.t0) - self.reserve
+        return self.seconds - (clock.now() - self.t0) - self.reserve
 
     def allows(self, factor: float = 1.0, fallback: bool = False) -> bool:
         """Whether ``start_fraction`` of a run predicted to cost ``factor`` x the mean run so far still
@@ -63,11 +63,11 @@ class _Budget:
         if self.seconds is None or (not self.spent and not fallback):
             return True
         if not self.spent:     # with a candidate to fall back on, the first run needs time left too
-            return distributed.agree(time.perf_counter() - self.t0 + self.reserve < self.seconds)
+            return distributed.agree(clock.now() - self.t0 + self.reserve < self.seconds)
         mean = sum(self.spent) / len(self.spent)
         need = self.start_fraction * factor * mean
         # data parallel: rank 0's clock decides, so that every rank retrains the same candidates
-        return distributed.agree(time.perf_counter() - self.t0 + need + self.reserve <= self.seconds)
+        return distributed.agree(clock.now() - self.t0 + need + self.reserve <= self.seconds)
 
 
 def budget_for(cfg, seconds: float | None) -> _Budget:

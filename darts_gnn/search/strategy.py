@@ -22,7 +22,6 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -36,6 +35,7 @@ from ..tasks.metrics import Evaluator, monitor_metric
 from ..space.registry import SearchSpace
 from ..engine.trial import fit_and_evaluate, short_train_config
 from ..tasks.base import build_task, config_evaluator, signed, task_of
+from ..engine import clock
 
 __all__ = ["SearchStrategy", "StrategyResult", "SearchContext", "Budget", "BudgetLedger",
            "CandidateScorer", "register_strategy", "get_strategy", "strategy_names", "run_strategy"]
@@ -62,12 +62,12 @@ class BudgetLedger:
 
     def __init__(self, budget: Budget | None = None) -> None:
         self.budget = budget or Budget()
-        self.start = time.perf_counter()
+        self.start = clock.now()
         self.epochs = 0
 
     @property
     def seconds(self) -> float:
-        return time.perf_counter() - self.start
+        return clock.now() - self.start
 
     def add_epochs(self, n: int) -> None:
         self.epochs += int(n)

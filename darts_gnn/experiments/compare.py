@@ -20,13 +20,14 @@ method              architecture
 Any registered strategy (``search.strategy`` names), ``<strategy>-<relaxation>`` or registered model
 is a method; all strategies run through :func:`darts_gnn.search.strategy.run_strategy`. Equal budget:
 the strategies other than DARTS get the mean DARTS search time of the same seed as
-``search.budget_seconds`` (or ``random_budget_seconds``), picked on validation Recall@20.
+``search.budget_seconds`` (or ``random_budget_seconds``), picked on validation Recall@20; both are
+counted on the budget clock (``search.budget_clock``, :mod:`darts_gnn.engine.clock`).
 
 For each seed ``s`` (``train.seed = search.seed = s``; the data split keeps ``data.seed``) every
-method runs once. The report gives mean ± std over seeds of test Recall@20 / NDCG@20, the search wall
-time and the retrain wall time, plus every run's genotype and, for the DARTS runs, a summary of the α
-trajectory (per choice: the winner, its final weight, the epoch since which it has led, the entropy at
-the start and the end). Results are written after every run, so an interrupted comparison keeps what
+method runs once. The report gives mean ± std over seeds of test Recall@20 / NDCG@20, the search
+time and the retrain time (on the budget clock; each row also keeps its wall time), plus every run's
+genotype and, for the DARTS runs, a summary of the α trajectory (per choice: the winner, its final
+weight, the epoch since which it has led, the entropy at the start and the end). Results are written after every run, so an interrupted comparison keeps what
 it finished and ``resume=True`` skips those runs.
 
 Use from Python::
@@ -59,6 +60,7 @@ from ..search.strategy import SearchContext, run_strategy
 from ..space.registry import SearchSpace
 from ..engine.train import resolve_device
 from ..engine.trial import fit_and_evaluate
+from ..engine import clock
 from ..tasks.base import build_task, task_of
 
 __all__ = ["METHODS", "DARTS_METHODS", "method_kind", "equal_budget", "run_compare", "summarize", "markdown_report",
@@ -265,8 +267,9 @@ def _timed_row(method: str, seed: int, scfg: Config, dataset, graph, evaluator, 
     """The report row of one method and seed (:func:`_run_method`, timed and logged)."""
     log.info("compare: %s, seed %d", method, seed)
     t0 = time.perf_counter()
-    out = _run_method(method, scfg, dataset, graph, evaluator, progress, darts_seconds, random_samples,
-                      budget_seconds)
+    with clock.counting(scfg.search.budget_clock, scfg.train.device):   # search and retrain seconds
+        out = _run_method(method, scfg, dataset, graph, evaluator, progress, darts_seconds, random_samples,
+                          budget_seconds)
     row = {"method": method, "seed": int(seed), **out, "wall_seconds": time.perf_counter() - t0}
     metrics = report_metrics({"config": config_to_dict(scfg)})[0]
     log.info("compare: %s seed %d -> %s (%s)", method, seed,
@@ -288,7 +291,7 @@ def run_compare(cfg: Config, seeds: Sequence[int], methods: Sequence[str] = METH
         methods: method names (module docstring; default :data:`METHODS`), run in that order per seed
             (DARTS first: the other strategies take their mean search time as their budget).
         random_samples: genotypes random search tries.
-        random_budget_seconds: a fixed wall-clock budget for the non-DARTS strategies instead of the DARTS mean;
+        random_budget_seconds: a fixed budget (budget-clock seconds) for the non-DARTS strategies instead of the DARTS mean;
             when no DARTS method runs and this is ``None``, random search gets ``search.epochs``
             training epochs in total.
         run: a :class:`~darts_gnn.engine.rundir.RunDir` for ``compare.json`` / ``compare.md`` (rewritten after

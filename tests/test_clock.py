@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import torch
 
 import darts_gnn.search.select as select_mod
 from darts_gnn.config import ConfigError, load_config
@@ -40,6 +41,7 @@ def test_the_cpu_clock_does_not_count_waiting_and_the_wall_clock_does():
 def test_cpu_on_a_gpu_counts_wall_time_and_unknown_clocks_are_refused():
     assert clock.resolve("cpu", "cuda:0") == "wall" and clock.resolve("cpu", "cpu") == "cpu"
     assert clock.resolve("wall", "cuda") == "wall"
+    assert clock.resolve("cpu", "auto") == ("wall" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ValueError, match="budget clock"):
         clock.resolve("sundial")
     with pytest.raises(ConfigError, match="search.budget_clock: expected cpu or wall"):

@@ -21,6 +21,8 @@ import logging
 import time
 from typing import Iterator
 
+import torch
+
 __all__ = ["CLOCKS", "now", "kind", "resolve", "counting"]
 
 log = logging.getLogger(__name__)
@@ -41,12 +43,18 @@ def kind() -> str:
     return _kind
 
 
+def _on_gpu(device) -> bool:
+    """Whether ``device`` (a ``train.device`` value: ``cpu``, ``cuda[:n]``, ``auto``) trains on CUDA."""
+    name = str(device)
+    return name.startswith("cuda") or (name == "auto" and torch.cuda.is_available())
+
+
 def resolve(requested: str, device: str = "cpu") -> str:
     """The clock to count with: ``requested`` (one of :data:`CLOCKS`), except ``cpu`` on a CUDA
-    ``device``, which counts ``wall`` (logged)."""
+    ``device`` (or ``auto`` with CUDA present), which counts ``wall`` (logged)."""
     if requested not in CLOCKS:
         raise ValueError(f"budget clock: expected one of {', '.join(CLOCKS)}, got {requested!r}")
-    if requested == "cpu" and str(device).startswith("cuda"):
+    if requested == "cpu" and _on_gpu(device):
         log.info("search.budget_clock: cpu time does not count GPU work; the budget counts wall time on %s", device)
         return "wall"
     return requested

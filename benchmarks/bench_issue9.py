@@ -171,7 +171,7 @@ def one_seed(name: str, seed: int, args, dataset, graph, save=lambda row: None) 
                                   "train.progress=false"]
     cfg = load_config(path, overrides)
     wall, cpu = time.perf_counter(), time.process_time()
-    with clock.counting(cfg.search.budget_clock, cfg.train.device) as kind:
+    with clock.counting(cfg.search.budget_clock, cfg.train.device, cfg.train.num_threads) as kind:
         row = _one_seed(name, seed, args, dataset, graph, save, path, overrides, cfg)
     row["clock"], row["cpu_over_wall"] = kind, (time.process_time() - cpu) / (time.perf_counter() - wall)
     print(f"[{name} seed {seed}] budget clock {kind}; CPU / wall time {row['cpu_over_wall']:.2f}", flush=True)

@@ -301,7 +301,7 @@ def run_search(cfg: Config, run=None, compare_baseline: bool = False, progress: 
     Every time of the search (budgets, deadlines, the seconds in ``metrics.json``) is read from the
     clock ``search.budget_clock`` names (:mod:`darts_gnn.engine.clock`).
     """
-    with clock.counting(cfg.search.budget_clock, cfg.train.device):
+    with clock.counting(cfg.search.budget_clock, cfg.train.device, cfg.train.num_threads):
         return _run_search(cfg, run, compare_baseline, progress, hooks, dataset, graph, resume)
 
 

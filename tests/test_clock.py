@@ -26,7 +26,7 @@ TINY = ["data.synthetic.n_users=60", "data.synthetic.n_items=80", "data.syntheti
 
 def test_the_cpu_clock_does_not_count_waiting_and_the_wall_clock_does():
     assert clock.kind() == "wall"                       # outside a search: wall time
-    with clock.counting("cpu") as kind:
+    with clock.counting("cpu", threads=1) as kind:
         assert kind == "cpu" and clock.kind() == "cpu"
         t = clock.now()
         time.sleep(0.3)
@@ -39,9 +39,24 @@ def test_the_cpu_clock_does_not_count_waiting_and_the_wall_clock_does():
 
 
 def test_cpu_on_a_gpu_counts_wall_time_and_unknown_clocks_are_refused():
-    assert clock.resolve("cpu", "cuda:0") == "wall" and clock.resolve("cpu", "cpu") == "cpu"
+    assert clock.resolve("cpu", "cuda:0", 1) == "wall" and clock.resolve("cpu", "cpu", 1) == "cpu"
     assert clock.resolve("wall", "cuda") == "wall"
-    assert clock.resolve("cpu", "auto") == ("wall" if torch.cuda.is_available() else "cpu")
+    assert clock.resolve("cpu", "auto", 1) == ("wall" if torch.cuda.is_available() else "cpu")
+
+
+def test_cpu_with_several_torch_threads_counts_wall_time():
+    """CPU time counts every thread, and how busy they are depends on the work (BPR against sampled
+    softmax), so with more than one thread the budget counts wall time."""
+    assert clock.resolve("cpu", "cpu", threads=2) == "wall"
+    assert clock.resolve("cpu", "cpu", threads=1) == "cpu"
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert clock.resolve("cpu", "cpu", threads=0) == "wall"     # 0: torch's own setting
+        torch.set_num_threads(1)
+        assert clock.resolve("cpu", "cpu", threads=0) == "cpu"
+    finally:
+        torch.set_num_threads(before)
     with pytest.raises(ValueError, match="budget clock"):
         clock.resolve("sundial")
     with pytest.raises(ConfigError, match="search.budget_clock: expected cpu or wall"):
@@ -50,7 +65,7 @@ def test_cpu_on_a_gpu_counts_wall_time_and_unknown_clocks_are_refused():
 
 
 def test_a_deadline_under_the_cpu_clock_ignores_time_spent_waiting():
-    with clock.counting("cpu"):
+    with clock.counting("cpu", threads=1):
         stop = deadline_rule(0.2)
         time.sleep(0.3)
         assert not stop(0, {}) and not stop.fired
@@ -79,7 +94,7 @@ def test_a_busy_machine_does_not_change_which_candidates_the_cpu_budget_retrains
     the wall clock the budget runs out before the third."""
     pool = [Genotype.lightgcn(2, 16), Genotype.mf(16), Genotype.lightgcn(1, 16)]
     budget = 20.0
-    with clock.counting("cpu"):
+    with clock.counting("cpu", threads=1):
         quiet = _selection(data, pool, budget)
     assert len(quiet.candidates) == 3 and quiet.skipped == 0
     train, real, waited = select_mod.train_candidate, time.perf_counter, [0.0]
@@ -90,7 +105,7 @@ def test_a_busy_machine_does_not_change_which_candidates_the_cpu_budget_retrains
         return out
     monkeypatch.setattr(select_mod, "train_candidate", busy)
     monkeypatch.setattr(time, "perf_counter", lambda: real() + waited[0])
-    with clock.counting("cpu"):
+    with clock.counting("cpu", threads=1):
         loaded = _selection(data, pool, budget)
     assert [c.genotype for c in loaded.candidates] == [c.genotype for c in quiet.candidates]
     assert [c.valid for c in loaded.candidates] == [c.valid for c in quiet.candidates]
@@ -101,11 +116,15 @@ def test_a_busy_machine_does_not_change_which_candidates_the_cpu_budget_retrains
 
 
 def test_a_search_writes_the_clock_it_counted_with():
-    cfg = load_config(None, STRATEGY_TINY + ["search.epochs=1", "search.select_pool=1", "search.select_patience=1",
-                                             "search.select_recipe_top=0", "search.select_recipe_baseline=false"])
-    rep = run_search(cfg, compare_baseline=True)
-    assert rep.metrics["selection"]["budget_clock"] == "cpu"
-    assert clock.kind() == "wall"
-    walled = run_search(load_config(None, STRATEGY_TINY + ["search.epochs=1", "search.select_pool=1",
-                                                            "search.budget_clock=wall"]), compare_baseline=True)
-    assert walled.metrics["selection"]["budget_clock"] == "wall"
+    base = STRATEGY_TINY + ["search.epochs=1", "search.select_pool=1", "search.select_patience=1",
+                            "search.select_recipe_top=0", "search.select_recipe_baseline=false"]
+    before = torch.get_num_threads()
+    try:
+        rep = run_search(load_config(None, base + ["train.num_threads=1"]), compare_baseline=True)
+        assert rep.metrics["selection"]["budget_clock"] == "cpu"
+        assert clock.kind() == "wall"
+        for extra in (["search.budget_clock=wall", "train.num_threads=1"], ["train.num_threads=2"]):
+            walled = run_search(load_config(None, base + extra), compare_baseline=True)
+            assert walled.metrics["selection"]["budget_clock"] == "wall"
+    finally:
+        torch.set_num_threads(before)

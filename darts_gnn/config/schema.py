@@ -168,7 +168,7 @@ class SearchConfig:
     recipe's objective and output normalisation); ``budget_clock`` (what every budget and deadline of
     the search counts, the baseline training included: ``cpu``, this process's CPU time, which other
     jobs on the machine do not advance, so a seed gets the same budget on a busy machine; ``wall``;
-    a search on a GPU counts wall time; :mod:`darts_gnn.engine.clock`).
+    a search on a GPU or with more than one torch thread counts wall time; :mod:`darts_gnn.engine.clock`).
 
     Defaults suit the small budgets of this project (tens of epochs, a few steps each: every step
     propagates over the whole graph, so the search uses larger batches and learning rates than the

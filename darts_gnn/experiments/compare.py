@@ -267,7 +267,7 @@ def _timed_row(method: str, seed: int, scfg: Config, dataset, graph, evaluator, 
     """The report row of one method and seed (:func:`_run_method`, timed and logged)."""
     log.info("compare: %s, seed %d", method, seed)
     t0 = time.perf_counter()
-    with clock.counting(scfg.search.budget_clock, scfg.train.device):   # search and retrain seconds
+    with clock.counting(scfg.search.budget_clock, scfg.train.device, scfg.train.num_threads):   # search and retrain seconds
         out = _run_method(method, scfg, dataset, graph, evaluator, progress, darts_seconds, random_samples,
                           budget_seconds)
     row = {"method": method, "seed": int(seed), **out, "wall_seconds": time.perf_counter() - t0}

@@ -6,9 +6,10 @@ itself competing for the cores (``search.budget_clock``; :mod:`darts_gnn.engine.
 
 Prints one table: per training recipe, the median seconds per fit over ``--repeats`` fits, alone and
 with ``--copies`` processes running at once (``--threads`` torch threads each; ``--copies 0``: alone
-only), each clock's slowdown under load and CPU time over wall time. With several threads the CPU
-clock counts every thread: the budget's ratios hold when the baseline's recipe (``bpr``) and the
-candidates' (``softmax``) keep the threads equally busy (the same CPU / wall).
+only), each clock's slowdown under load and CPU time over wall time. With several threads CPU time
+counts every thread, and the baseline's recipe (``bpr``) and the candidates' (``softmax``) keep them
+unequally busy (different CPU / wall): that is why ``search.budget_clock: cpu`` counts wall time
+whenever torch trains with more than one thread.
 """
 from __future__ import annotations
 

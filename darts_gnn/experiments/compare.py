@@ -27,8 +27,9 @@ For each seed ``s`` (``train.seed = search.seed = s``; the data split keeps ``da
 method runs once. The report gives mean ± std over seeds of test Recall@20 / NDCG@20, the search
 time and the retrain time (on the budget clock; each row also keeps its wall time), plus every run's
 genotype and, for the DARTS runs, a summary of the α trajectory (per choice: the winner, its final
-weight, the epoch since which it has led, the entropy at the start and the end). Results are written after every run, so an interrupted comparison keeps what
-it finished and ``resume=True`` skips those runs.
+weight, the epoch since which it has led, the entropy at the start and the end). Results are written
+after every run, so an interrupted comparison keeps what it finished and ``resume=True`` skips those
+runs.
 
 Use from Python::
 

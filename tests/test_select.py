@@ -119,3 +119,19 @@ def test_cli_search_seeds_reports_mean_std_and_verdict(tmp_path, capsys):
     assert summary["seeds"] == 2 and (tmp_path / "r" / "seed1" / "metrics.json").is_file()
     m = json.loads((tmp_path / "r" / "seed0" / "metrics.json").read_text())
     assert "proxy_spearman" in m["selection"] and m["selection"]["baseline_one_shot"] is not None
+
+
+def test_budget_warning_says_when_no_architecture_of_the_search_was_retrained():
+    from darts_gnn.search.selection_result import Candidate, SelectionResult, diagnose
+    base = Genotype.lightgcn(2, 16)
+    inc = Candidate(base, {"recall@20": 0.30}, 10.0, 50, stage="incumbent")
+    lead = Candidate(base.with_(recipe=Recipe("softmax", 64, 0.2, lr=5e-3), norm=True), {"recall@20": 0.32},
+                     12.0, 40, stage="recipe")
+    res = SelectionResult(lead.genotype, [inc, lead], 22.0, "recall@20", skipped=2)
+    diagnose(res)
+    assert any("none of the search's architectures was retrained" in w and "2 skipped" in w for w in res.warnings)
+    arch = Candidate(Genotype.mf(16), {"recall@20": 0.31}, 5.0, 20, one_shot=0.1)
+    res = SelectionResult(lead.genotype, [inc, lead, arch], 27.0, "recall@20", skipped=1)
+    diagnose(res)
+    assert any("1 candidate(s) skipped" in w for w in res.warnings)
+    assert not any("none of the search's" in w for w in res.warnings)

@@ -163,9 +163,9 @@ def diagnose(result: SelectionResult) -> None:
                                f"protocol) is kept (search.select_incumbent_z)")
     if result.skipped and not any(c.stage == "architecture" for c in result.candidates):
         result.warnings.append(f"selection budget: none of the search's architectures was retrained "
-                               f"({result.skipped} skipped; the incumbent and the baseline point's recipe "
-                               f"runs used the budget), so the search did not shape the result; raise "
-                               f"search.budget_factor")
+                               f"({result.skipped} skipped: the budget went to the search itself, the "
+                               f"incumbent and the baseline point's recipe runs), so the search did not shape "
+                               f"the result; raise search.budget_factor")
     elif result.skipped:
         result.warnings.append(f"selection budget: {result.skipped} candidate(s) skipped; raise "
                                f"search.budget_factor or lower search.select_pool")

@@ -29,7 +29,7 @@ from ..nn.models import build_model
 from ..engine.train import Trainer
 from ..engine import clock
 
-__all__ = ["one_shot_scores", "sample_genotypes", "baseline_genotype", "build_pool", "run_selection",
+__all__ = ["one_shot_scores", "sample_genotypes", "baseline_genotype", "build_pool", "run_selection", "shallow_cover",
            "estimate_baseline_seconds", "ESTIMATED_BASELINE_EPOCHS", "incumbent_candidate", "reference_and_incumbent",
            "proxy_evaluator", "INCUMBENT_FILE", "incumbent_state", "incumbent_from_state"]
 
@@ -69,9 +69,10 @@ def one_shot_scores(model, genotypes: Sequence, evaluator, metric: str | None = 
     return out
 
 
-def sample_genotypes(model, n: int, seed: int = 0) -> list:
+def sample_genotypes(model, n: int, seed: int = 0, depth: int | None = None) -> list:
     """Up to ``n`` distinct genotypes drawn from the supernet's deterministic α weights (one
-    categorical draw per choice; layers beyond the drawn depth dropped), in draw order."""
+    categorical draw per choice; layers beyond the drawn depth dropped), in draw order. ``depth``:
+    every draw takes that depth instead of drawing one (the other choices as usual)."""
     gen = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
         w = model.arch_weights(deterministic=True)
@@ -81,6 +82,8 @@ def sample_genotypes(model, n: int, seed: int = 0) -> list:
             break
         pick = {c.key: (c.candidates[int(torch.multinomial(w[c.key].float().clamp_min(0) + 1e-12, 1, generator=gen))]
                         if c.searched else c.candidates[0]) for c in model.choices}
+        if depth is not None:
+            pick["depth"] = depth
         layers = tuple(LayerGene(pick[f"layer{l}.aggregator"], pick[f"layer{l}.transform"],
                                  pick[f"layer{l}.skip"]) for l in range(int(pick["depth"])))
         g = Genotype(layers, pick["combine"], int(pick["width"]))
@@ -117,6 +120,28 @@ def build_pool(model, evaluator, picks: Sequence, n_samples: int, seed: int, bas
     scores = one_shot_scores(model, list(picks) + samples + extra, evaluator)
     ranked = sorted(samples, key=lambda g: -signed(evaluator, scores[g]) if g in scores else math.inf)
     return _dedupe(list(picks) + ranked), extra, scores
+
+
+def shallow_cover(model, evaluator, pool: Sequence, n_samples: int, seed: int, scores: dict):
+    """The selection's shallow candidate (``search.select_shallow``): the best one-shot genotype of the
+    shallowest depth of the supernet's depth choice that has layers (``d``; one layer in the shipped
+    spaces): the pool's own when it holds one of at most ``d`` layers, else the best of ``n_samples``
+    draws from α at depth ``d`` (their one-shot scores are added to ``scores``). ``None`` when depth is
+    not searched. The one-shot score ranks architectures of one depth; across depths it follows the
+    depth the shared ego tables were trained for (the deepest, where α puts its weight), so it cannot
+    tell whether a shallow model does as well (BENCHMARKS.md, issue 9 session 10)."""
+    choice = next((c for c in model.choices if c.key == "depth" and c.searched), None)
+    layered = sorted(int(d) for d in (choice.candidates if choice is not None else ()) if int(d) >= 1)
+    if not layered:
+        return None
+    d = layered[0]
+    own = [g for g in pool if 1 <= g.depth <= d and g in scores]
+    if own:
+        return max(own, key=lambda g: signed(evaluator, scores[g]))
+    draws = sample_genotypes(model, n_samples, seed + 1, depth=d)
+    scores.update({g: v for g, v in one_shot_scores(model, draws, evaluator).items() if g not in scores})
+    ranked = sorted((g for g in draws if g in scores), key=lambda g: -signed(evaluator, scores[g]))
+    return ranked[0] if ranked else None
 
 
 def baseline_neighbours(base: Genotype, space, n: int, seed: int) -> list:
@@ -251,6 +276,8 @@ def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, ref
     total = total_seconds(s, reference_seconds)
     ranked, extra, scores = build_pool(model, proxy or evaluator, picks, s.select_samples, seed, base)
     pool = ranked[:s.select_pool] + [g for g in extra if g not in ranked[:s.select_pool]]
+    shallow = shallow_cover(model, proxy or evaluator, pool, s.select_samples // 4, seed, scores) \
+        if s.select_shallow else None
     # retrained best one-shot first, so that a tight budget drops the least promising
     pool.sort(key=lambda g: -signed(evaluator, scores[g]) if g in scores else math.inf)
     before = (incumbent.seconds if incumbent is not None else 0.0) + sum(c.seconds for c in prior)
@@ -258,12 +285,14 @@ def run_selection(model, picks: Sequence, dataset, graph, cfg, evaluator, *, ref
     res = select_genotype(pool, dataset, graph, cfg, evaluator, one_shot=scores,
                           pool_size=len(pool), budget_seconds=left, log=log, features=features,
                           anchors=[base] if base is not None and s.select_recipe_baseline else [],
-                          incumbent=incumbent, prior=prior, spare=_spare(ranked, pool, extra, model.space, s, seed))
+                          incumbent=incumbent, prior=prior, spare=_spare(ranked, pool, extra, model.space, s, seed),
+                          shallow=[shallow] if shallow is not None else [])
     diag: dict[str, Any] = {
         "proxy_spearman": None if math.isnan(res.spearman) else res.spearman,
         "baseline_one_shot": scores.get(base) if base is not None else None,
         "baseline_genotype": base.summary() if base is not None else None,
-        "pool_one_shot": {g.summary(): v for g, v in scores.items() if g in pool},
+        "pool_one_shot": {g.summary(): v for g, v in scores.items() if g in pool or g == shallow},
+        "shallow": shallow.summary() if shallow is not None else None,
         "budget_seconds": total, "reference_seconds": reference_seconds, "budget_clock": clock.kind(),
         "selection_seconds": clock.now() - t0 + before, "incumbent_seconds": before,
         "warnings": list(res.warnings),

@@ -218,6 +218,18 @@ def _stood_in(genotype, lead, incumbent) -> bool:
     return lead is None and incumbent is not None and _architecture(genotype) == _architecture(incumbent.genotype)
 
 
+def _shallow_first(shallow: Sequence, lead, s) -> list:
+    """The shallow candidates to retrain first (``search.select_shallow``): all of ``shallow`` when the
+    architecture stage trains with a ``lead`` recipe while the supernet was trained with BPR
+    (``supernet_objective: bpr``), else none. The one-shot score ranks depths as BPR retrains rank them
+    (deep, normalised propagation first); under another objective (sampled softmax on cosine scores)
+    shallow models do as well, and the baseline point, already trained with that recipe, stands for
+    the deep end (BENCHMARKS.md, issue 9 session 11)."""
+    if not s.select_shallow or lead is None or s.supernet_objective != "bpr":
+        return []
+    return list(shallow)
+
+
 class _Runner:
     """Trains the selection's candidates one by one under its budget: each genotype at most once, with
     the short protocol, the incumbent cut and the deadline; ``done`` holds the results."""
@@ -306,7 +318,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
                     pool_size: int | None = None, budget_seconds: float | None = None,
                     log: Callable[[str], None] | None = None, features: dict | None = None,
                     anchors: Sequence = (), incumbent: Candidate | None = None,
-                    prior: Sequence[Candidate] = (), spare: Sequence = ()) -> SelectionResult:
+                    prior: Sequence[Candidate] = (), spare: Sequence = (), shallow: Sequence = ()) -> SelectionResult:
     """Retrain a ranked pool of genotypes and pick one by validation only (module doc).
 
     Args:
@@ -328,6 +340,8 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
             part of ``budget_seconds``.
         spare: further ranked genotypes, retrained after the recipe stage while the budget lasts
             (``search.select_spare``; one-shot pruning applies to them too).
+        shallow: genotypes retrained before the pool when the lead recipe replaced the objective the
+            supernet was trained with (``search.select_shallow``; :func:`_shallow_first`), else not at all.
     """
     s = cfg.search
     one_shot = dict(one_shot or {})
@@ -339,6 +353,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     metric, hib, done = run.metric, run.hib, run.done
     pool, pruned = prune_by_one_shot(pool, one_shot, s.select_prune if hib else 0.0, keep=anchors)
     lead = run.lead(anchors, grid) if s.select_lead else None   # the recipe that won on the anchors
+    pool = _dedupe(_shallow_first(shallow, lead, s) + pool)
     origin = {_screened(g, lead, s.select_lr): g for g in pool}
     for g in pool:
         if not _stood_in(g, lead, incumbent):

@@ -151,9 +151,9 @@ class SearchConfig:
     ``select_spare`` (budget left after the pool and the recipe stage goes to the next architectures of
     the ranked list, in order, while one more run fits; after DARTS that list interleaves the rest of
     the one-shot ranking with ``select_neighbours`` genotypes about one edit from the baseline point);
-    ``select_shallow`` (when the lead recipe replaced the supernet's BPR objective, the best one-shot
-    genotype of the shallowest searched depth with layers is retrained before the pool: the one-shot
-    score cannot rank depths under another objective);
+    ``select_shallow`` (when the lead recipe replaced the supernet's BPR objective, the genotype of
+    the shallowest searched depth, MF when depth 0 is searched, is retrained before the pool: the
+    one-shot score cannot rank depths under another objective);
     ``select_incumbent`` (the baseline model under the ``train`` section's own lr, L2 and full
     protocol joins the selection as the incumbent every candidate must beat on validation: the
     ``--compare-baseline`` run reused, else trained then; its time counts in the budget) and

@@ -123,22 +123,23 @@ def build_pool(model, evaluator, picks: Sequence, n_samples: int, seed: int, bas
 
 
 def shallow_cover(model, evaluator, pool: Sequence, n_samples: int, seed: int, scores: dict):
-    """The selection's shallow candidate (``search.select_shallow``): the best one-shot genotype of the
-    shallowest depth of the supernet's depth choice that has layers (``d``; one layer in the shipped
-    spaces): the pool's own when it holds one of at most ``d`` layers, else the best of ``n_samples``
-    draws from α at depth ``d`` (their one-shot scores are added to ``scores``). ``None`` when depth is
-    not searched. The one-shot score ranks architectures of one depth; across depths it follows the
-    depth the shared ego tables were trained for (the deepest, where α puts its weight), so it cannot
-    tell whether a shallow model does as well (BENCHMARKS.md, issue 9 session 10)."""
+    """The selection's shallow candidate (``search.select_shallow``): the genotype of the shallowest
+    depth ``d`` of the supernet's depth choice (depth 0, matrix factorisation, in the shipped spaces):
+    the pool's own when it holds one of at most ``d`` layers, else the best by one-shot score of
+    ``n_samples`` draws from α at depth ``d`` (at depth 0 they differ by width alone; their scores are
+    added to ``scores``). ``None`` when depth is not searched. The one-shot score ranks architectures
+    of one depth; across depths it follows the depth the shared ego tables were trained for (the
+    deepest, where α puts its weight): one-shot MF scored 0.023 validation Recall@20 on LastFM and
+    0.284 retrained (BENCHMARKS.md, issue 9 session 10)."""
     choice = next((c for c in model.choices if c.key == "depth" and c.searched), None)
-    layered = sorted(int(d) for d in (choice.candidates if choice is not None else ()) if int(d) >= 1)
-    if not layered:
+    if choice is None:
         return None
-    d = layered[0]
-    own = [g for g in pool if 1 <= g.depth <= d and g in scores]
+    d = min(int(x) for x in choice.candidates)
+    canonical = (lambda g: Genotype((), "mean", g.width)) if d == 0 else (lambda g: g)
+    own = [g for g in pool if g.depth <= d and g in scores]
     if own:
         return max(own, key=lambda g: signed(evaluator, scores[g]))
-    draws = sample_genotypes(model, n_samples, seed + 1, depth=d)
+    draws = _dedupe(canonical(g) for g in sample_genotypes(model, n_samples, seed + 1, depth=d))
     scores.update({g: v for g, v in one_shot_scores(model, draws, evaluator).items() if g not in scores})
     ranked = sorted((g for g in draws if g in scores), key=lambda g: -signed(evaluator, scores[g]))
     return ranked[0] if ranked else None

@@ -224,7 +224,7 @@ def _shallow_first(shallow: Sequence, lead, s) -> list:
     (``supernet_objective: bpr``), else none. The one-shot score ranks depths as BPR retrains rank them
     (deep, normalised propagation first); under another objective (sampled softmax on cosine scores)
     shallow models do as well, and the baseline point, already trained with that recipe, stands for
-    the deep end (BENCHMARKS.md, issue 9 session 11)."""
+    the deep end (BENCHMARKS.md, issue 9 sessions 10 and 11)."""
     if not s.select_shallow or lead is None or s.supernet_objective != "bpr":
         return []
     return list(shallow)
@@ -353,7 +353,10 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     metric, hib, done = run.metric, run.hib, run.done
     pool, pruned = prune_by_one_shot(pool, one_shot, s.select_prune if hib else 0.0, keep=anchors)
     lead = run.lead(anchors, grid) if s.select_lead else None   # the recipe that won on the anchors
-    pool = _dedupe(_shallow_first(shallow, lead, s) + pool)
+    if first := _shallow_first(shallow, lead, s):
+        run.say(f"select: the supernet trained with BPR cannot rank depths under the lead recipe; first the "
+                f"shallow candidate {', '.join(g.summary() for g in first)} (search.select_shallow)")
+    pool = _dedupe(first + pool)
     origin = {_screened(g, lead, s.select_lr): g for g in pool}
     for g in pool:
         if not _stood_in(g, lead, incumbent):

@@ -103,3 +103,23 @@ def test_select_shallow_is_a_checked_boolean():
     assert load_config(None, ["search.select_shallow=false"]).search.select_shallow is False
     with pytest.raises(ConfigError, match="search.select_shallow"):
         load_config(None, ["search.select_shallow=3"])
+
+
+def test_the_curve_cut_spares_the_shallow_candidate_only(data, monkeypatch):
+    import darts_gnn.search.select as select
+    from darts_gnn.search.early_cut import _rule
+    cfg, ds, graph, ev, _ = data
+    cfg = load_config(None, TINY + ["train.epochs=4", "train.eval_every=1", "search.select_patience=3"])
+    asked = []
+
+    def curve_rules(done, genotype, *a, **k):     # a curve cut that stops a 2-layer run at its first evaluation
+        asked.append(genotype.with_(recipe=None, norm=False))
+        return [_rule("recall@20", lambda e, seen: True)] if genotype.depth == 2 else []
+    monkeypatch.setattr(select, "_curve_rules", curve_rules)
+    pool = [Genotype.lightgcn(2, 16)]
+    res = select_genotype(pool, ds, graph, cfg, ev, recipes=SOFTMAX, anchors=[Genotype.lightgcn(3, 16)],
+                          shallow=[Genotype.mf(16)])
+    runs = {c.genotype.with_(recipe=None, norm=False): c for c in res.candidates if c.stage == "architecture"}
+    assert Genotype.mf(16) not in asked and pool[0] in asked
+    assert runs[pool[0]].cut is True and runs[pool[0]].epochs == 1
+    assert runs[Genotype.mf(16)].epochs > 1

@@ -248,7 +248,7 @@ class _Runner:
     def best(self) -> Candidate:
         return _best(self.done, self.metric, self.hib)
 
-    def __call__(self, g, stage: str, shot=None) -> None:
+    def __call__(self, g, stage: str, shot=None, curve_cut: bool = True) -> None:
         s, budget, done = self.cfg.search, self.budget, self.done
         if g in self.tried:
             return
@@ -258,7 +258,7 @@ class _Runner:
             return
         own = [c for c in done if c.stage != INCUMBENT]    # the cut compares runs of the same protocol
         cut, end = _cut_for(own, s.select_cut, self.metric, self.hib), deadline_rule(budget.left())
-        curves = _curve_rules(done, g, s.select_curve_cut, self.metric, self.hib)
+        curves = _curve_rules(done, g, s.select_curve_cut, self.metric, self.hib) if curve_cut else []
         model, res, sec = train_candidate(g, self.dataset, self.graph, self.cfg.train, self.evaluator,
                                           patience=s.select_patience, features=self.features,
                                           stop=any_rule(cut, *curves, end))
@@ -358,9 +358,9 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
                 f"shallow candidate {', '.join(g.summary() for g in first)} (search.select_shallow)")
     pool = _dedupe(first + pool)
     origin = {_screened(g, lead, s.select_lr): g for g in pool}
-    for g in pool:
+    for g in pool:      # the shallow candidate's curve rises later than the lead's: no curve cut for it
         if not _stood_in(g, lead, incumbent):
-            run(_screened(g, lead, s.select_lr), "architecture", one_shot.get(g))
+            run(_screened(g, lead, s.select_lr), "architecture", one_shot.get(g), curve_cut=g not in first)
     for arch in _recipe_plan(done, anchors, grid, s, metric, hib, origin if lead is not None else None):
         run(arch, "recipe")
     kept = prune_by_one_shot(pool + list(spare), one_shot, s.select_prune if hib else 0.0, keep=anchors)[0]

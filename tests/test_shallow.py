@@ -90,6 +90,10 @@ def test_shallow_candidate_goes_first_only_when_the_lead_recipe_replaced_bpr(dat
     assert res.candidates[0].stage == "recipe" and res.candidates[0].genotype.recipe.loss == "softmax"
     assert _architectures(res) == [shallow] + pool                    # first, with the lead recipe
     assert all(c.genotype.recipe.loss == "softmax" for c in res.candidates if c.stage == "architecture")
+    assert [c.shallow for c in res.candidates if c.stage == "architecture"] == [True, False, False]
+    # the pool's own shallow genotype goes first too, but it is a pick of the search
+    own = select_genotype(pool + [shallow], ds, graph, cfg, ev, **run)
+    assert _architectures(own)[0] == shallow and not any(c.shallow for c in own.candidates)
     assert shallow not in _architectures(select_genotype(pool, ds, graph, _with(cfg, select_shallow=False), ev, **run))
     # no lead (the anchors' recipes are not run): the pool trains with BPR as the supernet did
     no_lead = select_genotype(pool, ds, graph, _with(cfg, select_lead=False), ev, **run)
@@ -123,3 +127,23 @@ def test_the_curve_cut_spares_the_shallow_candidate_only(data, monkeypatch):
     assert Genotype.mf(16) not in asked and pool[0] in asked
     assert runs[pool[0]].cut is True and runs[pool[0]].epochs == 1
     assert runs[Genotype.mf(16)].epochs > 1
+
+
+def test_diagnostics_tell_the_shallow_candidate_from_the_search_picks():
+    from darts_gnn.search.recipe import Recipe
+    from darts_gnn.search.selection_result import Candidate, SelectionResult, diagnose
+    soft = dict(recipe=Recipe("softmax", 64, 0.2, lr=5e-3), norm=True)
+    base = Genotype.lightgcn(2, 16)
+    inc = Candidate(base, {"recall@20": 0.30}, 10.0, 50, stage="incumbent")
+    lead = Candidate(base.with_(**soft), {"recall@20": 0.32}, 12.0, 40, stage="recipe")
+    mf = Candidate(Genotype.mf(16).with_(**soft), {"recall@20": 0.33}, 9.0, 60, one_shot=0.02, shallow=True)
+    res = SelectionResult(mf.genotype, [inc, lead, mf], 31.0, "recall@20", skipped=2)
+    diagnose(res)
+    # only the shallow candidate fitted: no architecture of the search was retrained, and it won
+    assert any("none of the search's architectures" in w and "the shallow candidate" in w for w in res.warnings)
+    assert any("the winner is the shallow candidate" in w for w in res.warnings)
+    assert mf.to_dict()["shallow"] is True and "(shallow candidate, search.select_shallow)" in res.table()
+    pick = Candidate(Genotype.lightgcn(1, 16).with_(**soft), {"recall@20": 0.34}, 9.0, 60, one_shot=0.2)
+    res = SelectionResult(pick.genotype, [inc, lead, mf, pick], 40.0, "recall@20", skipped=1)
+    diagnose(res)
+    assert not any("shallow" in w for w in res.warnings) and any("1 candidate(s) skipped" in w for w in res.warnings)

@@ -248,7 +248,7 @@ class _Runner:
     def best(self) -> Candidate:
         return _best(self.done, self.metric, self.hib)
 
-    def __call__(self, g, stage: str, shot=None, curve_cut: bool = True) -> None:
+    def __call__(self, g, stage: str, shot=None, shallow: bool = False, curve_cut: bool = True) -> None:
         s, budget, done = self.cfg.search, self.budget, self.done
         if g in self.tried:
             return
@@ -265,7 +265,7 @@ class _Runner:
         done.append(Candidate(g, {k: float(v) for k, v in res.best_valid.items()}, sec, res.epochs_run, shot,
                               stage, cut=any(r is not None and r.fired for r in (cut, *curves)),
                               deadline=bool(end and end.fired), per_user=valid_per_user(self.evaluator, model),
-                              curve=valid_curve(res.history, self.metric)))
+                              curve=valid_curve(res.history, self.metric), shallow=shallow))
         budget.record(sec, self.best())
         self.say(f"select [{stage}] valid {self.metric}={done[-1].score(self.metric):.4f} ({sec:.1f} s, "
                  f"{res.epochs_run} epochs): {g.summary()}")
@@ -356,11 +356,12 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
     if first := _shallow_first(shallow, lead, s):
         run.say(f"select: the supernet trained with BPR cannot rank depths under the lead recipe; first the "
                 f"shallow candidate {', '.join(g.summary() for g in first)} (search.select_shallow)")
-    pool = _dedupe(first + pool)
+    picked, pool = set(pool), _dedupe(first + pool)
     origin = {_screened(g, lead, s.select_lr): g for g in pool}
     for g in pool:      # the shallow candidate's curve rises later than the lead's: no curve cut for it
         if not _stood_in(g, lead, incumbent):
-            run(_screened(g, lead, s.select_lr), "architecture", one_shot.get(g), curve_cut=g not in first)
+            run(_screened(g, lead, s.select_lr), "architecture", one_shot.get(g),
+                shallow=g in first and g not in picked, curve_cut=g not in first)
     for arch in _recipe_plan(done, anchors, grid, s, metric, hib, origin if lead is not None else None):
         run(arch, "recipe")
     kept = prune_by_one_shot(pool + list(spare), one_shot, s.select_prune if hib else 0.0, keep=anchors)[0]

@@ -53,7 +53,8 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
 @dataclass
 class Candidate:
     """One retrained candidate: its genotype (recipe included), best validation metrics,
-    training seconds and epochs, the one-shot score it had (``None`` if not scored), its stage."""
+    training seconds and epochs, the one-shot score it had (``None`` if not scored), its stage;
+    ``shallow``: the selection's shallow candidate (``search.select_shallow``), not a pick of the search."""
     genotype: Any
     valid: dict[str, float]
     seconds: float
@@ -64,6 +65,7 @@ class Candidate:
     deadline: bool = False
     per_user: Any = field(default=None, repr=False, compare=False)   # [U] validation scores (paired test)
     curve: tuple = field(default=(), repr=False, compare=False)      # ((epoch, valid metric), ...) (curve cut)
+    shallow: bool = False
 
     def score(self, metric: str) -> float:
         return float(self.valid.get(metric, math.nan))
@@ -71,7 +73,7 @@ class Candidate:
     def to_dict(self) -> dict[str, Any]:
         return {"genotype": self.genotype.summary(), "valid": self.valid, "seconds": self.seconds,
                 "epochs": self.epochs, "one_shot": self.one_shot, "stage": self.stage, "cut": self.cut,
-                "deadline": self.deadline, "curve": [list(p) for p in self.curve]}
+                "deadline": self.deadline, "curve": [list(p) for p in self.curve], "shallow": self.shallow}
 
 
 @dataclass
@@ -104,14 +106,16 @@ class SelectionResult:
 
     def table(self) -> str:
         """One line per retrained candidate, the winner marked with ``*``, a candidate stopped by the
-        incumbent cut or the deadline (:mod:`~darts_gnn.search.early_cut`) with ``~`` and the reason;
-        then the architectures pruned by their one-shot score."""
+        incumbent cut or the deadline (:mod:`~darts_gnn.search.early_cut`) with ``~`` and the reason
+        (the incumbent and the shallow candidate named as such); then the architectures pruned by their
+        one-shot score."""
         lines = []
         for c in self.candidates:
             mark = "*" if c.genotype == self.winner else ("~" if c.cut or c.deadline else " ")
             shot = f"{c.one_shot:.4f}" if c.one_shot is not None else "   -  "
             why = " (cut)" if c.cut else (" (deadline)" if c.deadline else "")
             why += " (incumbent: the train section's protocol)" if c.stage == INCUMBENT else ""
+            why += " (shallow candidate, search.select_shallow)" if c.shallow else ""
             lines.append(f"{mark} valid {self.metric}={c.score(self.metric):.4f}  one-shot={shot}  "
                          f"{c.seconds:6.1f} s  {c.genotype.summary()}{why}")
         lines += [f"- pruned (one-shot score below the pool's best x search.select_prune): {g.summary()}"
@@ -161,11 +165,17 @@ def diagnose(result: SelectionResult) -> None:
                                f"{p['gain']:+.4f} valid {result.metric}, within {p['z']} x its paired standard "
                                f"error ({p['se']:.4f}) over the same users: the incumbent (the train section's "
                                f"protocol) is kept (search.select_incumbent_z)")
-    if result.skipped and not any(c.stage == "architecture" for c in result.candidates):
+    shallow = [c for c in result.candidates if c.shallow]
+    if shallow and result.winner == shallow[0].genotype:
+        result.warnings.append(f"the winner is the shallow candidate ({shallow[0].genotype.summary()}, "
+                               f"search.select_shallow), not a pick of the search: under its recipe none of the "
+                               f"search's retrained architectures beat it on validation {result.metric}")
+    if result.skipped and not any(c.stage == "architecture" and not c.shallow for c in result.candidates):
         result.warnings.append(f"selection budget: none of the search's architectures was retrained "
                                f"({result.skipped} skipped: the budget went to the search itself, the "
-                               f"incumbent and the baseline point's recipe runs), so the search did not shape "
-                               f"the result; raise search.budget_factor")
+                               f"incumbent{', the shallow candidate' if shallow else ''} and the baseline "
+                               f"point's recipe runs), so the search did not shape the result; raise "
+                               f"search.budget_factor")
     elif result.skipped:
         result.warnings.append(f"selection budget: {result.skipped} candidate(s) skipped; raise "
                                f"search.budget_factor or lower search.select_pool")

@@ -18,6 +18,7 @@ import torch
 
 from ..engine.seed import seed_everything
 from .evolution import mutate
+from .random_search import _canonical
 from ..tasks.base import signed, task_of
 from .select import (INCUMBENT, Candidate, _dedupe, select_genotype, selection_metric, train_candidate, valid_curve,
                      valid_per_user)
@@ -135,11 +136,10 @@ def shallow_cover(model, evaluator, pool: Sequence, n_samples: int, seed: int, s
     if choice is None:
         return None
     d = min(int(x) for x in choice.candidates)
-    canonical = (lambda g: Genotype((), "mean", g.width)) if d == 0 else (lambda g: g)
     own = [g for g in pool if g.depth <= d and g in scores]
     if own:
         return max(own, key=lambda g: signed(evaluator, scores[g]))
-    draws = _dedupe(canonical(g) for g in sample_genotypes(model, n_samples, seed + 1, depth=d))
+    draws = _dedupe(_canonical(g) for g in sample_genotypes(model, n_samples, seed + 1, depth=d))
     scores.update({g: v for g, v in one_shot_scores(model, draws, evaluator).items() if g not in scores})
     ranked = sorted((g for g in draws if g in scores), key=lambda g: -signed(evaluator, scores[g]))
     return ranked[0] if ranked else None

@@ -167,7 +167,32 @@ def test_deadline_and_any_rule():
     short = deadline_rule(0.05)
     while not short(0, {}):
         time.sleep(0.01)
-    assert time.perf_counter() - t0 >= 0.05
+    assert 0.03 <= time.perf_counter() - t0 < 0.5
+
+
+def test_deadline_stops_before_the_epoch_that_would_overrun(monkeypatch):
+    """Epochs of 10 s with the third one 16 s long (an evaluated epoch), a deadline at 50 s: the run
+    stops at 36 s, where the longest epoch so far would end past 50 s (the old rule ran to 56 s)."""
+    from darts_gnn.engine import clock as clock_mod
+    now = [0.0]
+    monkeypatch.setattr(clock_mod, "now", lambda: now[0])
+    stop = deadline_rule(50.0)
+    ends = []
+    for epoch, length in enumerate([10.0, 10.0, 16.0, 10.0, 10.0, 10.0]):
+        now[0] += length
+        ends.append(now[0])
+        if stop(epoch, {}):
+            break
+    assert stop.fired and ends[-1] == 36.0
+    now[0] = 0.0
+    steady = deadline_rule(50.0)
+    fired_at = None
+    for epoch in range(10):
+        now[0] += 10.0
+        if steady(epoch, {}):
+            fired_at = now[0]
+            break
+    assert fired_at == 40.0      # the fifth 10-s epoch would end exactly at 50 s: it is not started
 
 
 def test_selection_budget_is_a_cap(data):

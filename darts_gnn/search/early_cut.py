@@ -25,7 +25,8 @@ at epoch 10 was still 2.7% behind after 60 (BENCHMARKS.md, issue 9 session 8), s
 the next architecture instead.
 
 **The deadline** (:func:`deadline_rule`): a candidate still training when the selection's budget runs
-out is stopped at the end of that epoch with its best-so-far weights (the last ``patience``
+out is stopped at the end of the last epoch that fits (one more, as long as its longest so far,
+would overrun the budget) with its best-so-far weights (the last ``patience``
 evaluations of a run never improve it, so this usually costs nothing), which makes the budget a cap
 rather than a forecast.
 """
@@ -126,14 +127,22 @@ def curve_rule(reference: Sequence[tuple[int, float]], rho: float, metric: str, 
 
 
 def deadline_rule(seconds: float | None) -> Callable[[int, dict[str, Any]], bool] | None:
-    """A Trainer ``on_epoch_end`` callback that stops the run once ``seconds`` of wall time have passed
-    since it was made (``None``: no deadline); ``.fired`` says whether it did."""
+    """A Trainer ``on_epoch_end`` callback that stops the run at the end of the last epoch that ends
+    within ``seconds`` (``None``: no deadline): it stops at time :math:`t` once
+    :math:`t + \\max_i \\Delta_i` passes the deadline, :math:`\\Delta_i` being the time between its
+    calls so far (the first from when it was made; evaluated epochs are the long ones), so that
+    the next epoch would overrun it. ``.fired`` says whether it stopped the run."""
     if seconds is None:
         return None
-    end = clock.now() + max(0.0, float(seconds))
+    start = clock.now()
+    end = start + max(0.0, float(seconds))
+    seen = {"last": start, "longest": 0.0}
 
     def stop(epoch: int, record: dict[str, Any]) -> bool:
-        if clock.now() < end:
+        now = clock.now()
+        seen["longest"] = max(seen["longest"], now - seen["last"])
+        seen["last"] = now
+        if now + seen["longest"] < end:
             return False
         stop.fired = True
         return True

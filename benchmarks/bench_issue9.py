@@ -207,11 +207,24 @@ def _one_seed(name: str, seed: int, args, dataset, graph, save, path, overrides,
         _say(name, seed, "recipe", row["recipe_only"], ref)
         save(row)
     if seed in args.evo_seeds:
-        # evolution's own search is capped at DARTS's search seconds (0.25 x the reference without DARTS)
-        cap = row["darts"]["search_seconds"] if "darts" in row else 0.25 * ref
+        # evolution's own search is capped at DARTS's search seconds: this run's, else the share of
+        # the reference that DARTS's search took on this seed in --evo-cap-from, else 0.25 x the reference
+        share = _darts_search_share(args.evo_cap_from, name, seed)
+        cap = row["darts"]["search_seconds"] if "darts" in row else (share or 0.25) * ref
         row["evolution"] = run_evolution(path, overrides, dataset, graph, budget, cap)
         _say(name, seed, "evolution", row["evolution"], ref)
     return row
+
+
+def _darts_search_share(files, name: str, seed: int) -> float | None:
+    """DARTS's search seconds over the reference seconds of ``name``/``seed`` in the reports ``files``
+    (the last that has it), or ``None``."""
+    share = None
+    for f in files or ():
+        for row in json.loads(Path(f).read_text())["datasets"].get(name, []):
+            if row.get("seed") == seed and "darts" in row:
+                share = row["darts"]["search_seconds"] / row["reference_seconds"]
+    return share
 
 
 def _say(name, seed, method, r, ref) -> None:
@@ -308,6 +321,9 @@ def main(argv=None) -> int:
     p.add_argument("--evo-seeds", nargs="*", type=int, default=[0])
     p.add_argument("--recipe-seeds", nargs="*", type=int, default=[],
                    help="seeds that also retrain LightGCN with the softmax recipe alone (the ablation row)")
+    p.add_argument("--evo-cap-from", nargs="*", default=[], metavar="JSON",
+                   help="reports whose DARTS runs cap evolution's search (as a share of the reference) "
+                        "on seeds that do not run DARTS here")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "issue9"))

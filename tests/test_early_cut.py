@@ -167,7 +167,7 @@ def test_deadline_and_any_rule():
     short = deadline_rule(0.05)
     while not short(0, {}):
         time.sleep(0.01)
-    assert 0.03 <= time.perf_counter() - t0 < 0.5
+    assert short.fired and time.perf_counter() - t0 < 0.5   # the exact stop: the fake-clock test below
 
 
 def test_deadline_stops_before_the_epoch_that_would_overrun(monkeypatch):

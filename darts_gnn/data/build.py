@@ -11,7 +11,8 @@ from ..config import DataConfig
 from .dataset import Dataset, DataError
 from .loaders import Interactions, drop_duplicates, load_csv, load_movielens, load_social, read_lightgcn
 from .ratings import RatingTable, load_given_ratings, synthetic_rating_table
-from .splits import carve_valid, drop_users_without_train, random_split, temporal_split
+from .splits import (carve_valid, drop_users_without_train, random_split, temporal_split, valid_split_mode,
+                     validation_times)
 from .synthetic import make_synthetic
 
 __all__ = ["load_dataset", "load_lightgcn"]
@@ -95,8 +96,9 @@ def load_dataset(cfg: DataConfig) -> Dataset:
       ``test_fraction``; for ``lightgcn`` the union of train and test files is re-split) or
       ``temporal`` (per-user latest ``test_fraction`` by timestamp; needs timestamps). ``synthetic``
       always uses its own random holdout.
-    * validation: ``valid_fraction`` of each user's training pairs, seeded by ``seed``
-      (:func:`~darts_gnn.data.splits.carve_valid`).
+    * validation: ``valid_fraction`` of each user's training pairs
+      (:func:`~darts_gnn.data.splits.carve_valid`): random, seeded by ``seed``, or each user's latest
+      ones (``valid_split``; ``auto``: temporal when ``split`` is temporal).
     * duplicates: ``cfg.duplicates`` (see :func:`~darts_gnn.data.loaders.drop_duplicates`).
     * users with no training pairs: their test/valid pairs are dropped with a warning
       (:func:`drop_users_without_train`).
@@ -106,6 +108,7 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     """
     t0 = time.perf_counter()
     if cfg.source == "synthetic":
+        validation_times(cfg.valid_split, "random", None, "data.source 'synthetic'")   # refuses 'temporal'
         ds = make_synthetic(cfg.synthetic, cfg.seed, test_fraction=cfg.test_fraction,
                             valid_fraction=cfg.valid_fraction)
         if cfg.synthetic.ratings:
@@ -117,9 +120,10 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     if cfg.social_path:
         ds.social = load_social(cfg.social_path, ds, cfg.social_base)
     s = ds.stats()
-    log.info("data %s (%s, split %s): %d users, %d items, train %d / valid %d / test %d, "
-             "social %d, density %.5f, %.2f s", ds.name, cfg.source,
-             "random" if cfg.source == "synthetic" else cfg.split, s["users"], s["items"], s["train"],
+    split = "random" if cfg.source == "synthetic" else cfg.split
+    log.info("data %s (%s, split %s, validation %s): %d users, %d items, train %d / valid %d / test %d, "
+             "social %d, density %.5f, %.2f s", ds.name, cfg.source, split,
+             valid_split_mode(cfg.valid_split, split), s["users"], s["items"], s["train"],
              s["valid"], s["test"], s["social_edges"], s["density"], time.perf_counter() - t0)
     return ds
 
@@ -127,7 +131,7 @@ def load_dataset(cfg: DataConfig) -> Dataset:
 def _load_files(cfg: DataConfig) -> Dataset:
     src, split = cfg.source, cfg.split
     path = Path(cfg.path)
-    test_lines = None
+    test_lines, train_times = None, None
     if src == "lightgcn":
         if split == "temporal":
             raise DataError(f"{path}: data.split 'temporal' needs timestamps, which the LightGCN "
@@ -166,12 +170,14 @@ def _load_files(cfg: DataConfig) -> Dataset:
             if inter.times is None:
                 raise DataError(f"{path}: data.split 'temporal' needs timestamps; set data.time_col to "
                                 f"the timestamp column's header name")
-            train, test = temporal_split(inter.pairs, inter.times, cfg.test_fraction)
+            train, test, rows = temporal_split(inter.pairs, inter.times, cfg.test_fraction, index=True)
         else:
-            train, test = random_split(inter.pairs, cfg.test_fraction, cfg.seed)
+            train, test, rows = random_split(inter.pairs, cfg.test_fraction, cfg.seed, index=True)
+        train_times = inter.times[rows] if inter.times is not None else None
     if len(train) == 0:
         raise DataError(f"{path}: no training interactions (every line lists a user without items)")
-    train, valid = carve_valid(train, cfg.valid_fraction, cfg.seed)
+    train, valid = carve_valid(train, cfg.valid_fraction, cfg.seed,
+                               validation_times(cfg.valid_split, split, train_times, str(path)))
     if test_lines is not None:
         test = drop_users_without_train(train, test, n_users, "test", test_src, test_lines)
     else:

@@ -27,7 +27,7 @@ import numpy as np
 from ..config import DataConfig, SyntheticConfig
 from .dataset import DataError, Dataset
 from .loaders import Interactions, drop_duplicates, load_csv, load_movielens
-from .splits import carve_valid, drop_users_without_train
+from .splits import carve_valid, drop_users_without_train, validation_times
 from .synthetic import synthetic_interactions
 
 __all__ = ["RatingTable", "load_given_ratings", "synthetic_rating_table"]
@@ -126,7 +126,8 @@ def load_given_ratings(cfg: DataConfig) -> Dataset:
     n_users, n_items = len(user_ids), len(item_ids)
     table = RatingTable.from_pairs(np.concatenate([train_i.pairs, test_i.pairs]),
                                    np.concatenate([train_i.ratings, test_i.ratings]), n_items)
-    train, valid = carve_valid(train_i.pairs, cfg.valid_fraction, cfg.seed)
+    train, valid = carve_valid(train_i.pairs, cfg.valid_fraction, cfg.seed,
+                               validation_times(cfg.valid_split, cfg.split, train_i.times, str(train_i.path)))
     test = drop_users_without_train(train, test_i.pairs, n_users, "test", test_i.path, test_i.lines)
     name = Path(cfg.path).parent.name or Path(cfg.path).stem
     return Dataset(name, n_users, n_items, train, valid, test, user_ids=user_ids, item_ids=item_ids,

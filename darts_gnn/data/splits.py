@@ -20,8 +20,10 @@ import logging
 
 import numpy as np
 
+from ..errors import DataError
+
 __all__ = ["holdout_counts", "random_split", "temporal_split", "carve_valid", "user_ranks",
-           "drop_users_without_train"]
+           "drop_users_without_train", "valid_split_mode", "validation_times"]
 
 log = logging.getLogger("darts_gnn.data")
 
@@ -63,53 +65,81 @@ def user_ranks(users: np.ndarray, sort_key: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _split_by_rank(pairs: np.ndarray, rank: np.ndarray, count: np.ndarray, fraction: float,
-                   last: bool) -> tuple[np.ndarray, np.ndarray]:
+                   last: bool, index: bool = False):
     h = holdout_counts(count, fraction)
     held = rank >= count - h if last else rank < h
+    if index:
+        return pairs[~held], pairs[held], np.flatnonzero(~held)
     return pairs[~held], pairs[held]
 
 
-def random_split(pairs: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def random_split(pairs: np.ndarray, test_fraction: float, seed: int, index: bool = False):
     """Per-user random holdout: ``(train [n - t, 2], test [t, 2])``.
 
     Each user with ``n`` interactions gives ``h(n)`` uniformly chosen ones to the test side
-    (seeded by ``seed``); users with one interaction keep it in train.
+    (seeded by ``seed``); users with one interaction keep it in train. ``index=True`` also returns
+    the input rows of ``train`` (int64 ``[n - t]``), e.g. to carry their timestamps along.
     """
     pairs = _pairs(pairs)
     rng = np.random.default_rng(seed)
     rank, count = user_ranks(pairs[:, 0], rng.random(len(pairs)))
-    return _split_by_rank(pairs, rank, count, test_fraction, last=False)
+    return _split_by_rank(pairs, rank, count, test_fraction, last=False, index=index)
 
 
-def temporal_split(pairs: np.ndarray, times: np.ndarray, test_fraction: float
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def temporal_split(pairs: np.ndarray, times: np.ndarray, test_fraction: float, index: bool = False):
     """Per-user temporal leave-last-out: each user's latest ``h(n)`` interactions go to test.
 
     ``times`` float ``[n]``; ties in time are broken by input (file) order, later rows counting as
-    later. Deterministic, no seed.
+    later. Deterministic, no seed. ``index=True`` also returns the input rows of ``train``.
     """
     pairs = _pairs(pairs)
     times = np.asarray(times, dtype=np.float64)
     if times.shape != (len(pairs),):
         raise ValueError(f"times: expected shape ({len(pairs)},), got {times.shape}")
     rank, count = user_ranks(pairs[:, 0], times)
-    return _split_by_rank(pairs, rank, count, test_fraction, last=True)
+    return _split_by_rank(pairs, rank, count, test_fraction, last=True, index=index)
 
 
-def carve_valid(train: np.ndarray, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def carve_valid(train: np.ndarray, valid_fraction: float, seed: int, times: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Carve a validation set out of each user's training pairs: ``(train', valid)``.
 
     Per-user random holdout of ``h(n)`` pairs with the fraction ``valid_fraction`` (seeded; the
-    stream differs from :func:`random_split`'s for the same seed). A user keeps at least one
+    stream differs from :func:`random_split`'s for the same seed). With ``times`` (float ``[n]``, one
+    per training pair) the holdout is temporal instead: each user's latest ``h(n)`` training pairs,
+    as :func:`temporal_split` picks them (``seed`` unused), so that model selection on validation
+    faces the same forecasting task as a temporal test set. A user keeps at least one
     training pair; a user with a single training pair gives no validation pair.
     ``valid_fraction = 0`` returns ``(train, empty)``.
     """
     train = _pairs(train)
     if valid_fraction == 0.0:
         return train, train[:0]
+    if times is not None:
+        return temporal_split(train, times, valid_fraction)
     rng = np.random.default_rng([int(seed), 0x5A11D])
     rank, count = user_ranks(train[:, 0], rng.random(len(train)))
     return _split_by_rank(train, rank, count, valid_fraction, last=False)
+
+
+def valid_split_mode(valid_split: str, split: str) -> str:
+    """``data.valid_split`` resolved: ``random`` or ``temporal`` (``auto``: temporal exactly when the
+    test split is, so that validation asks what the test asks)."""
+    if valid_split == "auto":
+        return "temporal" if split == "temporal" else "random"
+    return valid_split
+
+
+def validation_times(valid_split: str, split: str, times: np.ndarray | None, where: str) -> np.ndarray | None:
+    """The ``times`` argument of :func:`carve_valid` for ``data.valid_split`` / ``data.split``: the
+    training pairs' timestamps when the validation holdout is temporal, else ``None``. Raises
+    :class:`DataError` (naming ``where``) when it is temporal and the data have no timestamps."""
+    if valid_split_mode(valid_split, split) != "temporal":
+        return None
+    if times is None:
+        raise DataError(f"{where}: data.valid_split 'temporal' needs timestamps, which these data do "
+                        f"not have; use data.valid_split: random (or auto)")
+    return times
 
 
 def drop_users_without_train(train: np.ndarray, other: np.ndarray, n_users: int, what: str,

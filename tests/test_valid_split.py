@@ -32,9 +32,9 @@ def _by_user(ds, pairs):
     return {u: sorted(_times(ds, pairs[pairs[:, 0] == u])) for u in range(ds.n_users)}
 
 
-def test_auto_is_temporal_under_a_temporal_split(tmp_path, caplog):
+def test_temporal_validation_under_a_temporal_split(tmp_path, caplog):
     cfg = DataConfig(source="csv", path=str(_csv(tmp_path)), time_col="t", split="temporal",
-                     test_fraction=0.2, valid_fraction=0.25)
+                     test_fraction=0.2, valid_fraction=0.25, valid_split="temporal")
     with caplog.at_level(logging.INFO, logger="darts_gnn.data"):
         ds = load_dataset(cfg)
     assert "split temporal, validation temporal" in caplog.text
@@ -45,16 +45,16 @@ def test_auto_is_temporal_under_a_temporal_split(tmp_path, caplog):
         assert train[u] == list(range(6))
 
 
-def test_random_validation_under_a_temporal_split_is_the_seeded_carve(tmp_path, caplog):
+def test_validation_is_random_by_default_also_under_a_temporal_split(tmp_path, caplog):
     base = dict(source="csv", path=str(_csv(tmp_path)), time_col="t", split="temporal",
                 test_fraction=0.2, valid_fraction=0.25)
     with caplog.at_level(logging.INFO, logger="darts_gnn.data"):
-        ds = load_dataset(DataConfig(valid_split="random", **base))
+        ds = load_dataset(DataConfig(**base))
     assert "validation random" in caplog.text
     inter = load_csv(base["path"], time_col="t")
     train, _ = temporal_split(inter.pairs, inter.times, 0.2)
     assert ds.valid.tolist() == carve_valid(train, 0.25, 2020)[1].tolist()     # the seeded random carve
-    temporal = load_dataset(DataConfig(**base))
+    temporal = load_dataset(DataConfig(valid_split="temporal", **base))
     assert not np.array_equal(np.sort(_times(ds, ds.valid)), np.sort(_times(temporal, temporal.valid)))
 
 
@@ -92,20 +92,20 @@ def test_temporal_validation_without_timestamps_is_refused(tmp_path, cfg):
 
 
 def test_unknown_valid_split_names_the_key():
-    with pytest.raises(ConfigError, match=r"data.valid_split.*auto, random, temporal"):
+    with pytest.raises(ConfigError, match=r"data.valid_split.*random, temporal"):
         load_config(None, ["data.valid_split=latest"])
 
 
 def test_a_run_saved_before_valid_split_evaluates_with_its_random_validation(tmp_path, capsys):
     """model.pt and config.yaml of an older darts-gnn have no data.valid_split; their validation was
-    random. evaluate must rebuild that data set, not the temporal one the new default would carve."""
+    random, and evaluate must rebuild that data set (the training pairs are checked)."""
     import torch
     from faultkit import cli, sets
     from darts_gnn.store.manifest import seal
 
     run = tmp_path / "run"
     data = ["data.source=csv", f"data.path={_csv(tmp_path, n_users=12)}", "data.time_col=t",
-            "data.split=temporal", "data.valid_split=random"]
+            "data.split=temporal"]
     assert cli(["train", *sets(*data), "--out", str(run)], capsys)[0] == 0
     ckpt = torch.load(run / "model.pt", weights_only=True)
     del ckpt["config"]["data"]["valid_split"]

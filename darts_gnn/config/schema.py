@@ -26,7 +26,7 @@ __all__ = [
 CHOICES: dict[str, tuple[str, ...]] = {
     "data.source": ("synthetic", "lightgcn", "movielens", "csv"),
     "data.split": ("given", "random", "temporal"),
-    "data.valid_split": ("auto", "random", "temporal"),
+    "data.valid_split": ("random", "temporal"),
     "data.duplicates": ("drop", "error"),
     "train.device": ("cpu", "cuda", "auto"),
 }
@@ -59,9 +59,8 @@ class DataConfig:
     the file ``test_path``, ratings kept for the ``rating`` task: e.g. ml-100k ``u1.base`` / ``u1.test``),
     ``random`` (per-user holdout of ``test_fraction``) or ``temporal`` (per-user last
     ``test_fraction`` by timestamp). Validation is always carved out of each user's training items
-    (``valid_fraction``): ``valid_split`` ``random`` (seeded), ``temporal`` (each user's latest
-    training items; needs timestamps) or ``auto`` (temporal when ``split`` is temporal, else random;
-    the data summary line says which). ``social_base``: the id the first user has in ``social_path`` (``0``,
+    (``valid_fraction``): ``valid_split`` ``random`` (seeded) or ``temporal`` (each user's latest
+    training items; needs timestamps). ``social_base``: the id the first user has in ``social_path`` (``0``,
     ``1``, or ``auto``: decided only when the file leaves no doubt, and always logged).
     """
     source: str = "synthetic"
@@ -72,7 +71,7 @@ class DataConfig:
     split: str = "given"
     test_fraction: float = 0.2
     valid_fraction: float = 0.1
-    valid_split: str = "auto"
+    valid_split: str = "random"
     min_rating: float | None = None
     duplicates: str = "drop"
     user_col: str = "user"

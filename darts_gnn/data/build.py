@@ -11,8 +11,7 @@ from ..config import DataConfig
 from .dataset import Dataset, DataError
 from .loaders import Interactions, drop_duplicates, load_csv, load_movielens, load_social, read_lightgcn
 from .ratings import RatingTable, load_given_ratings, synthetic_rating_table
-from .splits import (carve_valid, drop_users_without_train, random_split, temporal_split, valid_split_mode,
-                     validation_times)
+from .splits import carve_valid, drop_users_without_train, random_split, temporal_split, validation_times
 from .synthetic import make_synthetic
 
 __all__ = ["load_dataset", "load_lightgcn"]
@@ -98,7 +97,7 @@ def load_dataset(cfg: DataConfig) -> Dataset:
       always uses its own random holdout.
     * validation: ``valid_fraction`` of each user's training pairs
       (:func:`~darts_gnn.data.splits.carve_valid`): random, seeded by ``seed``, or each user's latest
-      ones (``valid_split``; ``auto``: temporal when ``split`` is temporal).
+      ones (``valid_split: temporal``).
     * duplicates: ``cfg.duplicates`` (see :func:`~darts_gnn.data.loaders.drop_duplicates`).
     * users with no training pairs: their test/valid pairs are dropped with a warning
       (:func:`drop_users_without_train`).
@@ -108,7 +107,7 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     """
     t0 = time.perf_counter()
     if cfg.source == "synthetic":
-        validation_times(cfg.valid_split, "random", None, "data.source 'synthetic'")   # refuses 'temporal'
+        validation_times(cfg.valid_split, None, "data.source 'synthetic'")   # refuses 'temporal'
         ds = make_synthetic(cfg.synthetic, cfg.seed, test_fraction=cfg.test_fraction,
                             valid_fraction=cfg.valid_fraction)
         if cfg.synthetic.ratings:
@@ -123,7 +122,7 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     split = "random" if cfg.source == "synthetic" else cfg.split
     log.info("data %s (%s, split %s, validation %s): %d users, %d items, train %d / valid %d / test %d, "
              "social %d, density %.5f, %.2f s", ds.name, cfg.source, split,
-             valid_split_mode(cfg.valid_split, split), s["users"], s["items"], s["train"],
+             cfg.valid_split, s["users"], s["items"], s["train"],
              s["valid"], s["test"], s["social_edges"], s["density"], time.perf_counter() - t0)
     return ds
 
@@ -177,7 +176,7 @@ def _load_files(cfg: DataConfig) -> Dataset:
     if len(train) == 0:
         raise DataError(f"{path}: no training interactions (every line lists a user without items)")
     train, valid = carve_valid(train, cfg.valid_fraction, cfg.seed,
-                               validation_times(cfg.valid_split, split, train_times, str(path)))
+                               validation_times(cfg.valid_split, train_times, str(path)))
     if test_lines is not None:
         test = drop_users_without_train(train, test, n_users, "test", test_src, test_lines)
     else:

@@ -127,7 +127,7 @@ def load_given_ratings(cfg: DataConfig) -> Dataset:
     table = RatingTable.from_pairs(np.concatenate([train_i.pairs, test_i.pairs]),
                                    np.concatenate([train_i.ratings, test_i.ratings]), n_items)
     train, valid = carve_valid(train_i.pairs, cfg.valid_fraction, cfg.seed,
-                               validation_times(cfg.valid_split, cfg.split, train_i.times, str(train_i.path)))
+                               validation_times(cfg.valid_split, train_i.times, str(train_i.path)))
     test = drop_users_without_train(train, test_i.pairs, n_users, "test", test_i.path, test_i.lines)
     name = Path(cfg.path).parent.name or Path(cfg.path).stem
     return Dataset(name, n_users, n_items, train, valid, test, user_ids=user_ids, item_ids=item_ids,

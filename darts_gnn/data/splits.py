@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import DataError
 
 __all__ = ["holdout_counts", "random_split", "temporal_split", "carve_valid", "user_ranks",
-           "drop_users_without_train", "valid_split_mode", "validation_times"]
+           "drop_users_without_train", "validation_times"]
 
 log = logging.getLogger("darts_gnn.data")
 
@@ -122,23 +122,15 @@ def carve_valid(train: np.ndarray, valid_fraction: float, seed: int, times: np.n
     return _split_by_rank(train, rank, count, valid_fraction, last=False)
 
 
-def valid_split_mode(valid_split: str, split: str) -> str:
-    """``data.valid_split`` resolved: ``random`` or ``temporal`` (``auto``: temporal exactly when the
-    test split is, so that validation asks what the test asks)."""
-    if valid_split == "auto":
-        return "temporal" if split == "temporal" else "random"
-    return valid_split
-
-
-def validation_times(valid_split: str, split: str, times: np.ndarray | None, where: str) -> np.ndarray | None:
-    """The ``times`` argument of :func:`carve_valid` for ``data.valid_split`` / ``data.split``: the
-    training pairs' timestamps when the validation holdout is temporal, else ``None``. Raises
-    :class:`DataError` (naming ``where``) when it is temporal and the data have no timestamps."""
-    if valid_split_mode(valid_split, split) != "temporal":
+def validation_times(valid_split: str, times: np.ndarray | None, where: str) -> np.ndarray | None:
+    """The ``times`` argument of :func:`carve_valid` for ``data.valid_split``: the training pairs'
+    timestamps when it is ``temporal``, else ``None``. Raises :class:`DataError` (naming ``where``)
+    when it is temporal and the data have no timestamps."""
+    if valid_split != "temporal":
         return None
     if times is None:
         raise DataError(f"{where}: data.valid_split 'temporal' needs timestamps, which these data do "
-                        f"not have; use data.valid_split: random (or auto)")
+                        f"not have; use data.valid_split: random")
     return times
 
 

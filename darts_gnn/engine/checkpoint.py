@@ -97,17 +97,10 @@ def run_config(path: Path, ckpt: dict) -> Config:
     paths are right), checked against the one stored in ``model.pt`` for the keys that define the
     model and the data; without ``config.yaml``, the stored one."""
     stored = config_from_dict(ckpt["config"])
-    legacy = "valid_split" not in (ckpt["config"].get("data") or {})
-    if legacy:                                   # saved before data.valid_split: validation was random
-        stored.data.valid_split = "random"
     if not (path / "config.yaml").is_file():
         log.warning("%s: no config.yaml; using the config stored in model.pt", path)
         return stored
     cfg = load_config(path / "config.yaml")
-    if legacy and cfg.data.valid_split == "auto":
-        log.info("%s: model.pt predates data.valid_split; its validation set was random "
-                 "(data.valid_split: random)", path)
-        cfg.data.valid_split = "random"
     a, b = _flat(config_to_dict(stored)), _flat(config_to_dict(cfg))
     defining = ("data.",) if ckpt.get("genotype") else ("data.", "model.")
     diff = [k for k in sorted(set(a) | set(b))

@@ -114,3 +114,10 @@ def test_a_run_saved_before_valid_split_evaluates_with_its_random_validation(tmp
     assert "valid_split: random\n" in text
     (run / "config.yaml").write_text("\n".join(ln for ln in text.splitlines() if "valid_split" not in ln) + "\n")
     assert cli(["evaluate", str(run)], capsys) == (0, "")
+
+
+def test_cli_refuses_temporal_validation_without_timestamps_with_exit_2(tmp_path, capsys):
+    from faultkit import cli, sets
+    rc, err = cli(["train", *sets("data.valid_split=temporal"), "--out", str(tmp_path / "run")], capsys)
+    assert rc == 2 and "data.valid_split 'temporal' needs timestamps" in err
+    assert not (tmp_path / "run").exists()

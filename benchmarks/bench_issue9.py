@@ -20,6 +20,9 @@ Per data set and seed, side by side in one process, every method chosen on valid
     python benchmarks/bench_issue9.py --datasets gowalla_u10=search_lastfm.yaml --set data.path=/tmp/gowalla_u10 --seeds 0
 
 Writes ``<out>/bench_issue9.json`` and ``<out>/bench_issue9.md`` after every seed.
+``--merge A.json B.json ...`` prints the merged table, then DARTS's paired differences against LightGCN,
+random search and evolution per data set and pooled over data sets with a one-sided 95% lower
+confidence bound (:mod:`paired_table`).
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_select import random_pool_with_baseline  # noqa: E402
+from paired_table import paired_markdown  # noqa: E402
 
 from darts_gnn.config import load_config  # noqa: E402
 from darts_gnn.engine import clock  # noqa: E402
@@ -299,7 +303,7 @@ def table(report: dict) -> str:
                 if key in r:
                     lines.append(f"| {name} | {r['seed']} | {key} | {r[key]['recall@20']:.4f} / "
                                  f"{r[key]['ndcg@20']:.4f} | `{_cell(r[key]['genotype'])}` |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + paired_markdown(report, "darts", ("lightgcn", "random", "evolution"), METRICS)
 
 
 def _write(out: Path, report: dict) -> None:

@@ -1,0 +1,65 @@
+"""The paired comparisons that ``bench_issue9.py --merge`` prints: per data set and pooled with a
+one-sided lower confidence bound."""
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from paired_table import paired_markdown, paired_rows, pooled_rows, student_t_quantile  # noqa: E402
+
+
+@pytest.mark.parametrize("df, want", [(1, 6.3138), (4, 2.1318), (19, 1.7291), (30, 1.6973), (200, 1.6525)])
+def test_student_t_quantile_matches_the_tables(df, want):
+    assert student_t_quantile(0.95, df) == pytest.approx(want, abs=2e-4)
+
+
+def test_student_t_quantile_rejects_a_lower_tail_or_no_freedom():
+    with pytest.raises(ValueError, match="0.5 <= p < 1"):
+        student_t_quantile(0.05, 3)
+    with pytest.raises(ValueError, match="df >= 1"):
+        student_t_quantile(0.95, 0)
+
+
+def _row(seed, **methods):
+    return {"seed": seed, **{k: {"recall@20": r, "ndcg@20": n} for k, (r, n) in methods.items()}}
+
+
+REPORT = {"datasets": {
+    "a": [_row(0, darts=(0.30, 0.40), random=(0.29, 0.40)), _row(1, darts=(0.31, 0.41), random=(0.32, 0.39)),
+          _row(2, darts=(0.33, 0.42), random=(0.30, 0.40)), _row(3, darts=(0.30, 0.40))],
+    "b": [_row(0, darts=(0.20, 0.10), random=(0.25, 0.10), evolution=(0.20, 0.10))]}}
+
+
+def test_paired_rows_count_only_seeds_where_both_ran():
+    rows = {(r["dataset"], r["other"], r["metric"]): r for r in paired_rows(REPORT, "darts", ("random", "evolution"),
+                                                                          ("recall@20", "ndcg@20"))}
+    a = rows[("a", "random", "recall@20")]
+    d = [0.01, -0.01, 0.03]
+    assert a["n"] == 3 and (a["wins"], a["losses"], a["ties"]) == (2, 1, 0)
+    assert a["mean"] == pytest.approx(statistics.fmean(d))
+    assert a["t"] == pytest.approx(statistics.fmean(d) / (statistics.stdev(d) / math.sqrt(3)))
+    assert ("a", "evolution", "recall@20") not in rows                     # data set a never ran evolution
+    b = rows[("b", "evolution", "ndcg@20")]
+    assert (b["n"], b["ties"]) == (1, 1) and math.isnan(b["t"])            # one seed: no t
+
+
+def test_pooled_rows_are_relative_and_bound_below_the_mean():
+    pooled = {(r["other"], r["metric"]): r for r in pooled_rows(REPORT, "darts", ("random",), ("recall@20",))}
+    rel = [0.30 / 0.29 - 1, 0.31 / 0.32 - 1, 0.33 / 0.30 - 1, 0.20 / 0.25 - 1]
+    r = pooled[("random", "recall@20")]
+    assert (r["n"], r["datasets"]) == (4, 2)
+    assert r["mean"] == pytest.approx(statistics.fmean(rel))
+    se = statistics.stdev(rel) / 2
+    assert r["bound"] == pytest.approx(statistics.fmean(rel) - student_t_quantile(0.95, 3) * se)
+    assert r["bound"] < r["mean"]
+
+
+def test_markdown_has_both_tables_or_nothing():
+    text = paired_markdown(REPORT, "darts", ("random",), ("recall@20",))
+    assert "| a | random | recall@20 | 3 |" in text and "| random | recall@20 | 4 | 2 |" in text
+    assert paired_markdown(REPORT, "darts", ("tuned",), ("recall@20",)) == ""

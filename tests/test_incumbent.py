@@ -18,6 +18,7 @@ from darts_gnn.search.pool import incumbent_candidate, reference_and_incumbent
 from darts_gnn.search.paired import incumbent_holds, paired_gain
 from darts_gnn.search.recipe import Recipe
 from darts_gnn.search.select import INCUMBENT, Candidate, select_genotype
+from darts_gnn.search.selection_result import RESOLUTION_WARN
 from darts_gnn.search.strategy import SearchContext, run_strategy
 from darts_gnn.tasks.metrics import Evaluator
 from test_strategies import TINY as STRATEGY_TINY
@@ -296,3 +297,27 @@ def test_the_recipe_stage_gives_a_lead_screened_architecture_its_own_norm(data):
     assert plan == [other.with_(recipe=Recipe(lr=lr)), screened]      # the second one is skipped as trained
     blind = list(select_mod._recipe_plan(done, [], grid, cfg.search, "recall@20", True))
     assert blind[0].norm is True          # without the origin: the lead's norm, which is what this fixes
+
+
+def test_the_selection_warns_when_validation_cannot_resolve_a_lead_that_matters(data, monkeypatch):
+    """``paired.resolution`` = z x se / incumbent score (the challenger, an MF run, validates above the
+    incumbent's 0.2; its per-user scores are set); above RESOLUTION_WARN (5%) a warning says the
+    pick may not hold on test, below it nothing is said."""
+    cfg, ds, graph, ev = data
+    users = ev.users("valid").numel()
+    g = Genotype.lightgcn(2, 16).with_(recipe=Recipe(lr=cfg.train.lr))
+    inc = Candidate(g, {"recall@20": 0.2}, 3.0, 5, stage=INCUMBENT, per_user=torch.full((users,), 0.2))
+    one = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, select_recipe_top=0))
+    spread = torch.full((users,), 0.3)
+    spread[::2] += 0.5                                       # +0.1 on average, paired sd 0.5
+    spread[1::2] -= 0.5
+    steady = torch.full((users,), 0.3)                       # +0.1 on every user: se 0
+    spread_se = float((spread - 0.2).double().std()) / math.sqrt(users)
+    for per_user, se in ((spread, spread_se), (steady, 0.0)):
+        monkeypatch.setattr(select_mod, "valid_per_user", lambda evaluator, model, v=per_user: v)
+        res = select_genotype([Genotype.mf(16)], ds, graph, one, ev, recipes=[], incumbent=inc)
+        p = res.paired
+        assert p["resolution"] == pytest.approx(p["z"] * se / 0.2, abs=1e-9)
+        warned = any(w.startswith("validation resolution") for w in res.warnings)
+        assert warned is (p["resolution"] > RESOLUTION_WARN)
+        assert warned is (per_user is spread)

@@ -389,6 +389,8 @@ def _decide(done: Sequence[Candidate], incumbent, metric: str, hib: bool, z: flo
     if incumbent is None or not hib:
         return best.genotype, {}
     keep, gain, se = incumbent_holds(best, incumbent, z)
+    base = abs(incumbent.score(metric))
     paired = {"gain": None if math.isnan(gain) else gain, "se": None if math.isnan(se) else se, "z": z,
-              "kept_incumbent": bool(keep and best is not incumbent)}
+              "kept_incumbent": bool(keep and best is not incumbent),
+              "resolution": z * se / base if z > 0 and base > 0 and not math.isnan(se) else None}
     return (incumbent if keep else best).genotype, paired

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from ..tasks.base import better
 
-__all__ = ["INCUMBENT", "PROXY_WARN", "MIN_POOL_FOR_PROXY", "spearman", "Candidate", "SelectionResult", "ranked",
+__all__ = ["INCUMBENT", "PROXY_WARN", "MIN_POOL_FOR_PROXY", "RESOLUTION_WARN", "spearman", "Candidate", "SelectionResult", "ranked",
            "best", "diagnose"]
 
 #: The stage of the incumbent: the config's baseline model trained with the ``train`` section's own
@@ -19,6 +19,11 @@ INCUMBENT = "incumbent"
 PROXY_WARN = 0.3
 #: Fewer scored candidates than this: no correlation is reported.
 MIN_POOL_FOR_PROXY = 3
+#: The paired test's resolution, ``z x se / incumbent score`` (the smallest relative lead it accepts),
+#: above which the selection warns that validation is too small to trust a pick. Measured: 1.9-4.4% on
+#: the benchmarks' data sets, where validated picks held on test; 7-9% on a 1,195-user Gowalla subsample,
+#: where one did not (BENCHMARKS.md, issue 9 session 14).
+RESOLUTION_WARN = 0.05
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
@@ -85,8 +90,9 @@ class SelectionResult:
     ``reserve_seconds`` (the predicted final retrain of the winner the budget kept free), ``pruned``
     (architectures not retrained: one-shot score far below the pool's best,
     :func:`~darts_gnn.search.early_cut.prune_by_one_shot`), ``paired`` (the best candidate against the
-    incumbent on the same validation users: ``gain``, ``se``, ``z``, ``kept_incumbent``;
-    :mod:`~darts_gnn.search.paired`)."""
+    incumbent on the same validation users: ``gain``, ``se``, ``z``, ``kept_incumbent``, ``resolution``
+    = ``z * se / |incumbent score|``, the smallest relative lead the test accepts (``None`` without a
+    test); :mod:`~darts_gnn.search.paired`)."""
     winner: Any
     candidates: list[Candidate]
     seconds: float
@@ -165,6 +171,14 @@ def diagnose(result: SelectionResult) -> None:
                                f"{p['gain']:+.4f} valid {result.metric}, within {p['z']} x its paired standard "
                                f"error ({p['se']:.4f}) over the same users: the incumbent (the train section's "
                                f"protocol) is kept (search.select_incumbent_z)")
+    res = result.paired.get("resolution")
+    if res is not None and res > RESOLUTION_WARN:
+        p = result.paired
+        result.warnings.append(f"validation resolution: the paired test accepts only leads above {100 * res:.1f}% "
+                               f"of the incumbent's valid {result.metric} ({p['z']} x se {p['se']:.4f}; warned "
+                               f"above {100 * RESOLUTION_WARN:.0f}%): on a validation split this small a pick may "
+                               f"not hold on test; compare several seeds (darts-gnn search --seeds N "
+                               f"--compare-baseline) before trusting it")
     shallow = [c for c in result.candidates if c.shallow]
     if shallow and result.winner == shallow[0].genotype:
         result.warnings.append(f"the winner is the shallow candidate ({shallow[0].genotype.summary()}, "

@@ -126,12 +126,20 @@ def test_the_incumbent_holds_unless_the_gain_clears_z_paired_standard_errors():
     assert incumbent_holds(inc, inc, 1.645)[0]
 
 
-def test_selection_keeps_the_incumbent_against_a_lead_within_the_noise(data, monkeypatch):
+def _mf_against_incumbent(data, score: float):
+    """``(users, incumbent genotype, incumbent, config with no recipe stage)``: a LightGCN incumbent whose
+    valid score and per-user scores are all ``score``, against which MF is selected."""
     cfg, ds, graph, ev = data
     users = ev.users("valid").numel()
     g = Genotype.lightgcn(2, 16).with_(recipe=Recipe(lr=cfg.train.lr))
-    inc = Candidate(g, {"recall@20": 0.0}, 3.0, 5, stage=INCUMBENT, per_user=torch.full((users,), 0.5))
-    one = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, select_recipe_top=0))
+    inc = Candidate(g, {"recall@20": score}, 3.0, 5, stage=INCUMBENT, per_user=torch.full((users,), score))
+    return users, g, inc, dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, select_recipe_top=0))
+
+
+def test_selection_keeps_the_incumbent_against_a_lead_within_the_noise(data, monkeypatch):
+    cfg, ds, graph, ev = data
+    users, g, inc, one = _mf_against_incumbent(data, 0.5)
+    inc = dataclasses.replace(inc, valid={"recall@20": 0.0})
     noisy = torch.full((users,), 0.5)
     noisy[::2] += 0.2                                        # +0.2 on half the users, -0.199 on the others
     noisy[1::2] -= 0.199
@@ -304,10 +312,7 @@ def test_the_selection_warns_when_validation_cannot_resolve_a_lead_that_matters(
     incumbent's 0.2; its per-user scores are set); above RESOLUTION_WARN (5%) a warning says the
     pick may not hold on test, below it nothing is said."""
     cfg, ds, graph, ev = data
-    users = ev.users("valid").numel()
-    g = Genotype.lightgcn(2, 16).with_(recipe=Recipe(lr=cfg.train.lr))
-    inc = Candidate(g, {"recall@20": 0.2}, 3.0, 5, stage=INCUMBENT, per_user=torch.full((users,), 0.2))
-    one = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, select_recipe_top=0))
+    users, g, inc, one = _mf_against_incumbent(data, 0.2)
     spread = torch.full((users,), 0.3)
     spread[::2] += 0.5                                       # +0.1 on average, paired sd 0.5
     spread[1::2] -= 0.5

@@ -9,8 +9,8 @@ from typing import Any, Sequence
 
 from ..tasks.base import better
 
-__all__ = ["INCUMBENT", "PROXY_WARN", "MIN_POOL_FOR_PROXY", "RESOLUTION_WARN", "spearman", "Candidate", "SelectionResult", "ranked",
-           "best", "diagnose"]
+__all__ = ["INCUMBENT", "PROXY_WARN", "MIN_POOL_FOR_PROXY", "RESOLUTION_WARN", "spearman", "Candidate",
+           "SelectionResult", "ranked", "best", "diagnose"]
 
 #: The stage of the incumbent: the config's baseline model trained with the ``train`` section's own
 #: recipe and full protocol (``search.select_incumbent``), which every other candidate must beat.

@@ -97,6 +97,11 @@ def pooled_rows(report: dict, key: str, others, metrics, level: float = 0.95) ->
     return out
 
 
+def _num(x: float, fmt: str, unit: str = "") -> str:
+    """``x`` formatted with ``unit``, or a dash for ``nan`` (one seed: no t, no bound)."""
+    return "—" if math.isnan(x) else format(x, fmt) + unit
+
+
 def paired_markdown(report: dict, key: str, others, metrics) -> str:
     """The two tables (per data set, pooled) as markdown, empty when ``key`` shares no seed with any other."""
     per, pooled = paired_rows(report, key, others, metrics), pooled_rows(report, key, others, metrics)
@@ -104,10 +109,10 @@ def paired_markdown(report: dict, key: str, others, metrics) -> str:
         return ""
     lines = ["", f"Paired differences, {key} minus the other method (mean, paired t; {key}'s wins / losses / ties):",
              "", "| data set | vs | metric | seeds | difference | t | W / L / T |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['dataset']} | {r['other']} | {r['metric']} | {r['n']} | {r['mean']:+.4f} | {r['t']:+.2f} | "
+    lines += [f"| {r['dataset']} | {r['other']} | {r['metric']} | {r['n']} | {r['mean']:+.4f} | {_num(r['t'], '+.2f')} | "
               f"{r['wins']} / {r['losses']} / {r['ties']} |" for r in per]
     lines += ["", f"Pooled over data sets, relative ({key} / other - 1); bound = one-sided 95% lower confidence bound:",
               "", "| vs | metric | pairs | data sets | mean | t | 95% lower bound |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['other']} | {r['metric']} | {r['n']} | {r['datasets']} | {100 * r['mean']:+.2f}% | "
-              f"{r['t']:+.2f} | {100 * r['bound']:+.2f}% |" for r in pooled]
+              f"{_num(r['t'], '+.2f')} | {_num(100 * r['bound'], '+.2f', '%')} |" for r in pooled]
     return "\n".join(lines) + "\n"

@@ -63,3 +63,10 @@ def test_markdown_has_both_tables_or_nothing():
     text = paired_markdown(REPORT, "darts", ("random",), ("recall@20",))
     assert "| a | random | recall@20 | 3 |" in text and "| random | recall@20 | 4 | 2 |" in text
     assert paired_markdown(REPORT, "darts", ("tuned",), ("recall@20",)) == ""
+
+
+def test_one_seed_shows_dashes_not_nan():
+    text = paired_markdown({"datasets": {"a": [_row(0, darts=(0.3, 0.4), random=(0.2, 0.4))]}}, "darts", ("random",),
+                           ("recall@20",))
+    assert "nan" not in text and "| a | random | recall@20 | 1 | +0.1000 | — | 1 / 0 / 0 |" in text
+    assert "| random | recall@20 | 1 | 1 | +50.00% | — | — |" in text

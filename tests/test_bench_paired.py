@@ -70,3 +70,20 @@ def test_one_seed_shows_dashes_not_nan():
                            ("recall@20",))
     assert "nan" not in text and "| a | random | recall@20 | 1 | +0.1000 | — | 1 / 0 / 0 |" in text
     assert "| random | recall@20 | 1 | 1 | +50.00% | — | — |" in text
+
+
+def test_the_threshold_counterfactual_keeps_the_incumbent_below_the_sidak_threshold():
+    from incumbent_threshold import redecided_gain, runs
+    cand = [{"stage": "incumbent"}] + [{"stage": "architecture"}] * 4     # k = 4: Šidák z = 2.23
+    lg = {"recall@20": 0.2, "ndcg@20": 0.1, "best_valid": {"recall@20": 0.1}}
+
+    def row(seed, gain, kept=False):
+        return {"seed": seed, "lightgcn": lg, "darts": {"recall@20": 0.22, "ndcg@20": 0.11, "candidates": cand,
+                                                         "paired": {"gain": gain, "se": 0.01, "z": 1.645,
+                                                                    "kept_incumbent": kept}}}
+    got = runs({"datasets": {"a": [row(0, 0.02), row(1, 0.03), row(2, 0.01, kept=True)]}})
+    assert [r["k"] for r in got] == [4, 4, 4] and got[0]["resolution"] == pytest.approx(1.645 * 0.01 / 0.1)
+    shipped = [redecided_gain(r, "recall@20", sidak=False) for r in got]
+    sidak = [redecided_gain(r, "recall@20", sidak=True) for r in got]
+    assert shipped == pytest.approx([0.1, 0.1, 0.0])                       # z 2 and 3 clear 1.645
+    assert sidak == pytest.approx([0.0, 0.1, 0.0])                         # z 2 does not clear 2.23

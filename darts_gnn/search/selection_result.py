@@ -20,9 +20,9 @@ PROXY_WARN = 0.3
 #: Fewer scored candidates than this: no correlation is reported.
 MIN_POOL_FOR_PROXY = 3
 #: The paired test's resolution, ``z x se / incumbent score`` (the smallest relative lead it accepts),
-#: above which the selection warns that validation is too small to trust a pick. Measured: 1.9-4.4% on
-#: the benchmarks' data sets, where validated picks held on test; 7-9% on a 1,195-user Gowalla subsample,
-#: where one did not (BENCHMARKS.md, issue 9 session 14).
+#: above which the selection warns that validation is too small to trust a pick. Measured: 1.9-3.8% on
+#: the benchmarks' data sets, where validated picks held on test; 7.2-8.9% on a 1,195-user Gowalla
+#: subsample, where one did not (BENCHMARKS.md, issue 9 session 14; benchmarks/incumbent_threshold.py).
 RESOLUTION_WARN = 0.05
 
 

@@ -87,3 +87,20 @@ def test_the_threshold_counterfactual_keeps_the_incumbent_below_the_sidak_thresh
     sidak = [redecided_gain(r, "recall@20", sidak=True) for r in got]
     assert shipped == pytest.approx([0.1, 0.1, 0.0])                       # z 2 and 3 clear 1.645
     assert sidak == pytest.approx([0.0, 0.1, 0.0])                         # z 2 does not clear 2.23
+
+
+def test_pool_spread_counts_finished_candidates_tied_with_the_best():
+    from pool_spread import spreads, table
+
+    def cand(score, stage="architecture", cut=False, deadline=False):
+        return {"valid": {"recall@20": score}, "stage": stage, "cut": cut, "deadline": deadline}
+    x = {"candidates": [cand(0.30, "incumbent"), cand(0.35), cand(0.345, "recipe"), cand(0.33),
+                        cand(0.36, cut=True), cand(0.20, deadline=True)],
+         "paired": {"gain": 0.05, "se": 0.004, "z": 1.645}}
+    rep = {"datasets": {"a": [{"seed": 0, "darts": x, "random": {"candidates": x["candidates"], "paired": {}}}]}}
+    got = spreads(rep)
+    assert len(got) == 1                                                   # random recorded no se
+    r = got[0]
+    assert r["finished"] == 3 and r["range"] == pytest.approx(0.02)       # cut, deadline, incumbent left out
+    assert r["tied"] == 2                                                  # 0.35 and 0.345: within 0.00658
+    assert "| a | 1 | 3 | 0.0200 | 0.0040 | 2 |" in table(got)

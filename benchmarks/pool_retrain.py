@@ -1,0 +1,186 @@
+r"""Test every finished candidate of a recorded selection: how good was the pool, and did validation
+pick its best?
+
+The final pick of a search is one draw from its finished candidates (those trained to their own
+stopping point; :mod:`pool_spread`), made by validation. This script retrains each of them as the
+final retrain does (full ``train`` protocol, the run's seed, the candidate's recipe) and tests it, so
+that a strategy's *proposals* can be compared apart from the validation noise of the pick:
+
+- per run: the finished candidates' validation (recorded) and test scores, which one was picked;
+- per run and pooled: the pool's mean test score, the pick's, the best's (an oracle no strategy
+  has), and Spearman's correlation of validation and test over the pool.
+
+Candidates are read back from their one-line summaries (``Genotype.summary()``; genotypes with
+content features are refused). The data set and config are given as for ``bench_issue9.py``:
+
+    python benchmarks/pool_retrain.py /tmp/b15/d0/bench_issue9.json --method darts --datasets ml100k \
+        --set search.budget_factor=6 --out OUT
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_issue9 import CONFIGS, METRICS  # noqa: E402
+
+from darts_gnn.space.genotype import Genotype, LayerGene  # noqa: E402
+from darts_gnn.space.recipe import Recipe  # noqa: E402
+
+_RECIPE = re.compile(r"^(?P<loss>\w+)(?:\(M=(?P<m>\d+)(?:, t=(?P<t>[0-9.eE+-]+))?\))?"
+                     r"(?: lr=(?P<lr>[0-9.eE+-]+))?(?: l2=(?P<l2>[0-9.eE+-]+))?$")
+
+
+def parse_summary(text: str) -> Genotype:
+    """The genotype whose :meth:`Genotype.summary` is ``text`` (raises ``ValueError`` on anything else)."""
+    parts = [p.strip() for p in text.split("|")]
+    if len(parts) < 3 or not parts[0].startswith("w") or not parts[2].startswith("combine="):
+        raise ValueError(f"not a genotype summary: {text!r}")
+    layers = []
+    if parts[1] != "no propagation (MF)":
+        for item in parts[1].split(","):
+            body, _, skip = item.strip().partition("+")
+            agg, _, transform = body.partition(">")
+            layers.append(LayerGene(agg, transform, {"": "none", "res": "residual"}.get(skip, skip)))
+    norm, recipe = False, None
+    for extra in parts[3:]:
+        if extra == "norm":
+            norm = True
+        elif extra.startswith("features="):
+            raise ValueError(f"genotypes with content features cannot be read back from a summary: {text!r}")
+        else:
+            m = _RECIPE.match(extra)
+            if m is None:
+                raise ValueError(f"not a recipe in a genotype summary: {extra!r}")
+            recipe = Recipe(loss=m["loss"], negatives=int(m["m"] or 1),
+                            temperature=float(m["t"]) if m["t"] else 1.0,
+                            lr=float(m["lr"]) if m["lr"] else None, l2=float(m["l2"]) if m["l2"] else None)
+    g = Genotype(tuple(layers), parts[2][len("combine="):], int(parts[0][1:]), norm=norm, recipe=recipe)
+    if g.summary() != text:
+        raise ValueError(f"genotype summary does not read back: {text!r} -> {g.summary()!r}")
+    return g
+
+
+def finished(x: dict) -> list[dict]:
+    """A recorded strategy's finished candidates (not the incumbent, not cut, not stopped by the deadline)."""
+    return [c for c in x.get("candidates") or [] if c.get("stage") != "incumbent" and not c.get("cut")
+            and not c.get("deadline")]
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    """Spearman's rank correlation (average ranks for ties); nan under 3 pairs or a constant side."""
+    if len(a) < 3:
+        return math.nan
+
+    def ranks(v):
+        order = sorted(range(len(v)), key=v.__getitem__)
+        r = [0.0] * len(v)
+        i = 0
+        while i < len(v):
+            j = i
+            while j + 1 < len(v) and v[order[j + 1]] == v[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                r[order[k]] = (i + j) / 2
+            i = j + 1
+        return r
+    ra, rb = ranks(a), ranks(b)
+    if len(set(ra)) < 2 or len(set(rb)) < 2:
+        return math.nan
+    return statistics.correlation(ra, rb)
+
+
+def summarize(cands: list[dict], picked: str) -> dict:
+    """Pool mean, pick, best (test Recall@20 / NDCG@20) and Spearman(valid, test) over ``cands``
+    (each with ``valid`` and ``test``)."""
+    out = {"n": len(cands), "spearman": spearman([c["valid"] for c in cands], [c["test"]["recall@20"] for c in cands])}
+    for m in METRICS:
+        scores = [c["test"][m] for c in cands]
+        out[m] = {"mean": statistics.fmean(scores), "best": max(scores),
+                  "pick": next((c["test"][m] for c in cands if c["genotype"] == picked), math.nan)}
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("report", help="a bench_issue9.json")
+    p.add_argument("--method", default="darts", choices=("darts", "random", "tuned"))
+    p.add_argument("--datasets", nargs="+", default=None, help="as bench_issue9.py (LABEL=CONFIG for unnamed)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", required=True, help="a directory; writes pool_retrain.json")
+    args = p.parse_args(argv)
+    import torch
+    from darts_gnn.config import load_config
+    from darts_gnn.data import Graph, load_dataset
+    from darts_gnn.pipeline import retrain
+    from darts_gnn.tasks.metrics import Evaluator
+    torch.set_num_threads(args.threads)
+    for spec in args.datasets or []:
+        if "=" in spec:
+            label, cfg_name = spec.split("=", 1)
+            CONFIGS[label] = cfg_name
+    report = json.loads(Path(args.report).read_text())
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = {"report": args.report, "method": args.method, "runs": []}
+    for name, rows in report["datasets"].items():
+        for r in rows:
+            x = r.get(args.method)
+            if not x or not finished(x):
+                continue
+            cfg = load_config(ROOT / "configs" / CONFIGS[name], list(args.set) + [
+                f"train.num_threads={args.threads}", f"train.seed={r['seed']}", f"search.seed={r['seed']}",
+                "train.progress=false"])
+            dataset = load_dataset(cfg.data)
+            graph = Graph.from_dataset(dataset, "train")
+            ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
+            cands = []
+            for c in finished(x):
+                _, _, test, seconds = retrain(parse_summary(c["genotype"]), dataset, graph, cfg, ev)
+                v = c["valid"]["recall@20"] if isinstance(c["valid"], dict) else c["valid"]
+                cands.append({"genotype": c["genotype"], "valid": v, "test": {m: test[m] for m in METRICS},
+                              "seconds": seconds})
+                print(f"[{name} seed {r['seed']} {args.method}] valid {v:.4f} test {test['recall@20']:.4f} / "
+                      f"{test['ndcg@20']:.4f}{' *' if c['genotype'] == x['genotype'] else ''}: {c['genotype']}",
+                      flush=True)
+            result["runs"].append({"dataset": name, "seed": r["seed"], "picked": x["genotype"],
+                                   "picked_test": {m: x[m] for m in METRICS}, "candidates": cands,
+                                   "summary": summarize(cands, x["genotype"])})
+            tmp = out_dir / "pool_retrain.json.tmp"
+            tmp.write_text(json.dumps(result, indent=1))
+            tmp.replace(out_dir / "pool_retrain.json")
+    print(table(result["runs"]))
+    return 0
+
+
+def table(runs: list[dict]) -> str:
+    """Per run: finished candidates, Spearman(valid, test), test Recall@20 of the pool's mean, the pick
+    and the best; then the means over runs."""
+    lines = ["| data set | seed | finished | Spearman(valid, test) | pool mean | pick | best |",
+             "|---|---|---|---|---|---|---|"]
+    for r in runs:
+        s = r["summary"]
+        rho = "—" if math.isnan(s["spearman"]) else f"{s['spearman']:+.2f}"
+        rec = s["recall@20"]
+        lines.append(f"| {r['dataset']} | {r['seed']} | {s['n']} | {rho} | {rec['mean']:.4f} | {rec['pick']:.4f} | "
+                     f"{rec['best']:.4f} |")
+    if runs:
+        mean = statistics.fmean
+        lines.append(f"| mean | | {mean(r['summary']['n'] for r in runs):.1f} | | "
+                     f"{mean(r['summary']['recall@20']['mean'] for r in runs):.4f} | "
+                     f"{mean(r['summary']['recall@20']['pick'] for r in runs):.4f} | "
+                     f"{mean(r['summary']['recall@20']['best'] for r in runs):.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

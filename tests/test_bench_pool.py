@@ -1,0 +1,55 @@
+"""``benchmarks/pool_retrain.py``: candidates read back from their summaries, and the pool's summary."""
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from pool_retrain import finished, parse_summary, spearman, summarize, table  # noqa: E402
+
+from darts_gnn.space.genotype import Genotype, LayerGene  # noqa: E402
+from darts_gnn.space.recipe import Recipe  # noqa: E402
+
+
+@pytest.mark.parametrize("g", [
+    Genotype.lightgcn(3, 64),
+    Genotype.mf(32).with_(norm=True, recipe=Recipe(loss="softmax", negatives=1024, temperature=0.2, lr=5e-3)),
+    Genotype((LayerGene("gcn_a75", "linear", "residual"), LayerGene("sum")), "learned", 128,
+             recipe=Recipe(lr=1e-3, l2=1e-4)),
+    Genotype((LayerGene("mean"),), "last", 16, recipe=Recipe(loss="bpr", negatives=64)),
+])
+def test_a_summary_reads_back_to_the_same_genotype(g):
+    assert parse_summary(g.summary()) == g
+
+
+@pytest.mark.parametrize("text", ["LightGCN lr=0.001 l2=0.0001", "w64 | gcn>identity | combine=mean | what(M=3)",
+                                  "w64 | gcn>identity | combine=mean | features=text"])
+def test_anything_else_is_refused(text):
+    with pytest.raises(ValueError):
+        parse_summary(text)
+
+
+def test_finished_leaves_out_the_incumbent_and_stopped_runs():
+    x = {"candidates": [{"stage": "incumbent"}, {"stage": "architecture", "cut": True}, {"stage": "recipe"},
+                        {"stage": "architecture", "deadline": True}, {"stage": "architecture", "cut": False}]}
+    assert finished(x) == [x["candidates"][2], x["candidates"][4]]
+
+
+def test_spearman_ranks_with_ties_and_needs_three_pairs():
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(0.9486833, abs=1e-6)
+    assert math.isnan(spearman([1, 2], [1, 2])) and math.isnan(spearman([1, 2, 3], [5, 5, 5]))
+
+
+def test_the_pool_summary_separates_pick_mean_and_best():
+    cands = [{"genotype": g, "valid": v, "test": {"recall@20": t, "ndcg@20": t / 2}}
+             for g, v, t in (("a", 0.30, 0.33), ("b", 0.32, 0.31), ("c", 0.31, 0.35))]
+    s = summarize(cands, "b")
+    assert s["recall@20"] == pytest.approx({"mean": 0.33, "best": 0.35, "pick": 0.31})
+    assert s["spearman"] == pytest.approx(-0.5)
+    text = table([{"dataset": "x", "seed": 0, "summary": s}])
+    assert "| x | 0 | 3 | -0.50 | 0.3300 | 0.3100 | 0.3500 |" in text and "| mean | | 3.0 |" in text

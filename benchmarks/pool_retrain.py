@@ -13,8 +13,8 @@ that a strategy's *proposals* can be compared apart from the validation noise of
 Candidates are read back from their one-line summaries (``Genotype.summary()``; genotypes with
 content features are refused). The data set and config are given as for ``bench_issue9.py``:
 
-    python benchmarks/pool_retrain.py /tmp/b15/d0/bench_issue9.json --method darts --datasets ml100k \
-        --set search.budget_factor=6 --out OUT
+    python benchmarks/pool_retrain.py REPORT.json --method darts --set search.budget_factor=6 --out OUT
+    python benchmarks/pool_retrain.py --merge OUT1/pool_retrain.json OUT2/pool_retrain.json
 """
 from __future__ import annotations
 
@@ -111,13 +111,19 @@ def summarize(cands: list[dict], picked: str) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("report", help="a bench_issue9.json")
+    p.add_argument("report", nargs="?", help="a bench_issue9.json")
+    p.add_argument("--merge", nargs="+", metavar="JSON", help="only print the tables of these pool_retrain.json files")
     p.add_argument("--method", default="darts", choices=("darts", "random", "tuned"))
     p.add_argument("--datasets", nargs="+", default=None, help="as bench_issue9.py (LABEL=CONFIG for unnamed)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", required=True, help="a directory; writes pool_retrain.json")
+    p.add_argument("--out", help="a directory; writes pool_retrain.json")
     args = p.parse_args(argv)
+    if args.merge:
+        print(merged_table([json.loads(Path(f).read_text()) for f in args.merge]))
+        return 0
+    if not args.report or not args.out:
+        p.error("give a report and --out (or --merge)")
     import torch
     from darts_gnn.config import load_config
     from darts_gnn.data import Graph, load_dataset
@@ -148,11 +154,11 @@ def main(argv=None) -> int:
                 _, _, test, seconds = retrain(parse_summary(c["genotype"]), dataset, graph, cfg, ev)
                 v = c["valid"]["recall@20"] if isinstance(c["valid"], dict) else c["valid"]
                 cands.append({"genotype": c["genotype"], "valid": v, "test": {m: test[m] for m in METRICS},
-                              "seconds": seconds})
+                              "seconds": seconds, "stage": c.get("stage"), "shallow": bool(c.get("shallow"))})
                 print(f"[{name} seed {r['seed']} {args.method}] valid {v:.4f} test {test['recall@20']:.4f} / "
                       f"{test['ndcg@20']:.4f}{' *' if c['genotype'] == x['genotype'] else ''}: {c['genotype']}",
                       flush=True)
-            result["runs"].append({"dataset": name, "seed": r["seed"], "picked": x["genotype"],
+            result["runs"].append({"dataset": name, "seed": r["seed"], "method": args.method, "picked": x["genotype"],
                                    "picked_test": {m: x[m] for m in METRICS}, "candidates": cands,
                                    "summary": summarize(cands, x["genotype"])})
             tmp = out_dir / "pool_retrain.json.tmp"
@@ -165,20 +171,60 @@ def main(argv=None) -> int:
 def table(runs: list[dict]) -> str:
     """Per run: finished candidates, Spearman(valid, test), test Recall@20 of the pool's mean, the pick
     and the best; then the means over runs."""
-    lines = ["| data set | seed | finished | Spearman(valid, test) | pool mean | pick | best |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| data set | seed | method | finished | Spearman(valid, test) | pool mean | pick | best |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in runs:
         s = r["summary"]
         rho = "—" if math.isnan(s["spearman"]) else f"{s['spearman']:+.2f}"
         rec = s["recall@20"]
-        lines.append(f"| {r['dataset']} | {r['seed']} | {s['n']} | {rho} | {rec['mean']:.4f} | {rec['pick']:.4f} | "
-                     f"{rec['best']:.4f} |")
+        lines.append(f"| {r['dataset']} | {r['seed']} | {r.get('method', '')} | {s['n']} | {rho} | "
+                     f"{rec['mean']:.4f} | {rec['pick']:.4f} | {rec['best']:.4f} |")
     if runs:
         mean = statistics.fmean
-        lines.append(f"| mean | | {mean(r['summary']['n'] for r in runs):.1f} | | "
+        lines.append(f"| mean | | | {mean(r['summary']['n'] for r in runs):.1f} | | "
                      f"{mean(r['summary']['recall@20']['mean'] for r in runs):.4f} | "
                      f"{mean(r['summary']['recall@20']['pick'] for r in runs):.4f} | "
                      f"{mean(r['summary']['recall@20']['best'] for r in runs):.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def own(cands: list[dict]) -> list[dict]:
+    """The strategy's own architectures: the architecture stage's runs, not the shallow candidate (the
+    recipe stage's runs and the shallow candidate are the same for every strategy)."""
+    return [c for c in cands if c.get("stage") == "architecture" and not c.get("shallow")]
+
+
+def merged_table(results: list[dict]) -> str:
+    """Per method over the runs of ``results``: Recall@20 / NDCG@20 of the pick, of the mean of the
+    strategy's own architectures and of the recipe stage's best validated run (the baseline
+    architecture with the winning recipe, where it ran), and the best of the pool; Spearman's
+    correlation of validation and test over every finished candidate, pooled per run by its mean."""
+    lines = [table([{"method": res["method"], **r} for res in results for r in res["runs"]]),
+             "| method | runs | own architectures | pick | own mean | recipe stage's best | pool's best "
+             "| mean Spearman |",
+             "|---|---|---|---|---|---|---|---|"]
+    for method in dict.fromkeys(res["method"] for res in results):
+        runs = [r for res in results if res["method"] == method for r in res["runs"]]
+        mean = statistics.fmean
+        cells = {m: {"pick": [], "own": [], "anchor": [], "best": []} for m in METRICS}
+        for r in runs:
+            mine = own(r["candidates"])
+            anchor = max((c for c in r["candidates"] if c.get("stage") == "recipe"), key=lambda c: c["valid"],
+                         default=None)
+            for m in METRICS:
+                cells[m]["pick"].append(r["summary"][m]["pick"])
+                cells[m]["best"].append(r["summary"][m]["best"])
+                if mine:
+                    cells[m]["own"].append(mean(c["test"][m] for c in mine))
+                if anchor is not None:
+                    cells[m]["anchor"].append(anchor["test"][m])
+
+        def cell(key):
+            return " / ".join(f"{mean(cells[m][key]):.4f}" if cells[m][key] else "—" for m in METRICS)
+        rhos = [r["summary"]["spearman"] for r in runs if not math.isnan(r["summary"]["spearman"])]
+        lines.append(f"| {method} | {len(runs)} | {sum(len(own(r['candidates'])) for r in runs)} | {cell('pick')} | "
+                     f"{cell('own')} | {cell('anchor')} | {cell('best')} | "
+                     f"{mean(rhos) if rhos else math.nan:+.2f} |")
     return "\n".join(lines) + "\n"
 
 

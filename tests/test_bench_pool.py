@@ -52,4 +52,20 @@ def test_the_pool_summary_separates_pick_mean_and_best():
     assert s["recall@20"] == pytest.approx({"mean": 0.33, "best": 0.35, "pick": 0.31})
     assert s["spearman"] == pytest.approx(-0.5)
     text = table([{"dataset": "x", "seed": 0, "summary": s}])
-    assert "| x | 0 | 3 | -0.50 | 0.3300 | 0.3100 | 0.3500 |" in text and "| mean | | 3.0 |" in text
+    assert "| x | 0 |  | 3 | -0.50 | 0.3300 | 0.3100 | 0.3500 |" in text and "| mean | | | 3.0 |" in text
+
+
+def test_the_merged_table_separates_own_architectures_from_the_shared_runs():
+    from pool_retrain import merged_table, own
+
+    def cand(g, v, t, stage="architecture", shallow=False):
+        return {"genotype": g, "valid": v, "test": {"recall@20": t, "ndcg@20": t / 2}, "stage": stage,
+                "shallow": shallow}
+    cands = [cand("anchor", 0.31, 0.30, "recipe"), cand("mf", 0.33, 0.40, shallow=True), cand("a", 0.32, 0.34),
+             cand("b", 0.30, 0.36)]
+    assert [c["genotype"] for c in own(cands)] == ["a", "b"]
+    run = {"dataset": "x", "seed": 0, "candidates": cands, "summary": summarize(cands, "a")}
+    text = merged_table([{"method": "darts", "runs": [run]}])
+    # pick a: 0.34; own mean (a, b): 0.35; the recipe stage's run: 0.30; the pool's best (mf): 0.40
+    assert "| darts | 1 | 2 | 0.3400 / 0.1700 | 0.3500 / 0.1750 | 0.3000 / 0.1500 | 0.4000 / 0.2000 |" in text
+    assert "| x | 0 | darts | 4 |" in text

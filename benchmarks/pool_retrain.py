@@ -34,6 +34,7 @@ from bench_issue9 import CONFIGS, METRICS  # noqa: E402
 
 from darts_gnn.space.genotype import Genotype, LayerGene  # noqa: E402
 from darts_gnn.space.recipe import Recipe  # noqa: E402
+from darts_gnn.search.selection_result import spearman as _spearman  # noqa: E402
 
 _RECIPE = re.compile(r"^(?P<loss>\w+)(?:\(M=(?P<m>\d+)(?:, t=(?P<t>[0-9.eE+-]+))?\))?"
                      r"(?: lr=(?P<lr>[0-9.eE+-]+))?(?: l2=(?P<l2>[0-9.eE+-]+))?$")
@@ -76,26 +77,8 @@ def finished(x: dict) -> list[dict]:
 
 
 def spearman(a: list[float], b: list[float]) -> float:
-    """Spearman's rank correlation (average ranks for ties); nan under 3 pairs or a constant side."""
-    if len(a) < 3:
-        return math.nan
-
-    def ranks(v):
-        order = sorted(range(len(v)), key=v.__getitem__)
-        r = [0.0] * len(v)
-        i = 0
-        while i < len(v):
-            j = i
-            while j + 1 < len(v) and v[order[j + 1]] == v[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                r[order[k]] = (i + j) / 2
-            i = j + 1
-        return r
-    ra, rb = ranks(a), ranks(b)
-    if len(set(ra)) < 2 or len(set(rb)) < 2:
-        return math.nan
-    return statistics.correlation(ra, rb)
+    """Spearman's rank correlation (:func:`darts_gnn.search.selection_result.spearman`); nan under 3 pairs."""
+    return _spearman(a, b) if len(a) >= 3 else math.nan
 
 
 def summarize(cands: list[dict], picked: str) -> dict:

@@ -71,9 +71,9 @@ def parse_summary(text: str) -> Genotype:
 
 
 def finished(x: dict) -> list[dict]:
-    """A recorded strategy's finished candidates (not the incumbent, not cut, not stopped by the deadline)."""
-    return [c for c in x.get("candidates") or [] if c.get("stage") != "incumbent" and not c.get("cut")
-            and not c.get("deadline")]
+    """A recorded strategy's candidates that a final retrain could have taken: not the incumbent, not
+    cut for trailing; a run the deadline stopped counts (the final retrain trains it to the end)."""
+    return [c for c in x.get("candidates") or [] if c.get("stage") != "incumbent" and not c.get("cut")]
 
 
 def spearman(a: list[float], b: list[float]) -> float:
@@ -101,6 +101,8 @@ def main(argv=None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", help="a directory; writes pool_retrain.json")
+    p.add_argument("--extend", metavar="JSON", help="an earlier pool_retrain.json of the same report: its "
+                   "candidates are kept, not trained again")
     args = p.parse_args(argv)
     if args.merge:
         print(merged_table([json.loads(Path(f).read_text()) for f in args.merge]))
@@ -121,6 +123,8 @@ def main(argv=None) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = {"report": args.report, "method": args.method, "runs": []}
+    earlier = {(r["dataset"], r["seed"]): r["candidates"]
+               for r in (json.loads(Path(args.extend).read_text())["runs"] if args.extend else [])}
     for name, rows in report["datasets"].items():
         for r in rows:
             x = r.get(args.method)
@@ -134,6 +138,10 @@ def main(argv=None) -> int:
             ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
             cands = []
             for c in finished(x):
+                old = [e for e in earlier.get((name, r["seed"]), []) if e["genotype"] == c["genotype"]]
+                if old:
+                    cands.append(old[0])
+                    continue
                 _, _, test, seconds = retrain(parse_summary(c["genotype"]), dataset, graph, cfg, ev)
                 v = c["valid"]["recall@20"] if isinstance(c["valid"], dict) else c["valid"]
                 cands.append({"genotype": c["genotype"], "valid": v, "test": {m: test[m] for m in METRICS},

@@ -32,10 +32,10 @@ def test_anything_else_is_refused(text):
         parse_summary(text)
 
 
-def test_finished_leaves_out_the_incumbent_and_stopped_runs():
+def test_finished_leaves_out_the_incumbent_and_cut_runs_but_keeps_deadline_stopped_ones():
     x = {"candidates": [{"stage": "incumbent"}, {"stage": "architecture", "cut": True}, {"stage": "recipe"},
                         {"stage": "architecture", "deadline": True}, {"stage": "architecture", "cut": False}]}
-    assert finished(x) == [x["candidates"][2], x["candidates"][4]]
+    assert finished(x) == x["candidates"][2:]
 
 
 def test_spearman_ranks_with_ties_and_needs_three_pairs():
@@ -69,3 +69,22 @@ def test_the_merged_table_separates_own_architectures_from_the_shared_runs():
     # pick a: 0.34; own mean (a, b): 0.35; the recipe stage's run: 0.30; the pool's best (mf): 0.40
     assert "| darts | 1 | 2 | 0.3400 / 0.1700 | 0.3500 / 0.1750 | 0.3000 / 0.1500 | 0.4000 / 0.2000 |" in text
     assert "| x | 0 | darts | 4 |" in text
+
+
+def test_extend_keeps_the_earlier_candidates_without_training_them(tmp_path, capsys):
+    from pool_retrain import main
+    g = Genotype.lightgcn(1, 8).summary()
+    cand = {"genotype": g, "valid": {"recall@20": 0.2}, "stage": "architecture", "cut": False, "deadline": True}
+    report = {"datasets": {"syn": [{"seed": 0, "darts": {"genotype": g, "recall@20": 0.3, "ndcg@20": 0.2,
+                                                         "candidates": [cand]}}]}}
+    earlier = {"runs": [{"dataset": "syn", "seed": 0, "candidates": [
+        {"genotype": g, "valid": 0.2, "test": {"recall@20": 0.31, "ndcg@20": 0.21}, "stage": "architecture",
+         "shallow": False}]}]}
+    (tmp_path / "r.json").write_text(__import__("json").dumps(report))
+    (tmp_path / "e.json").write_text(__import__("json").dumps(earlier))
+    assert main([str(tmp_path / "r.json"), "--datasets", "syn=search_synthetic.yaml", "--extend",
+                 str(tmp_path / "e.json"), "--out", str(tmp_path / "out")]) == 0
+    got = __import__("json").loads((tmp_path / "out" / "pool_retrain.json").read_text())
+    assert got["runs"][0]["candidates"] == earlier["runs"][0]["candidates"]     # nothing trained again
+    assert got["runs"][0]["summary"]["recall@20"]["pick"] == pytest.approx(0.31)
+    assert "[syn seed 0" not in capsys.readouterr().out

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_issue9 import CONFIGS, METRICS  # noqa: E402
+from pool_spread import valid_score  # noqa: E402
 
 from darts_gnn.space.genotype import Genotype, LayerGene  # noqa: E402
 from darts_gnn.space.recipe import Recipe  # noqa: E402
@@ -143,7 +144,7 @@ def main(argv=None) -> int:
                     cands.append(old[0])
                     continue
                 _, _, test, seconds = retrain(parse_summary(c["genotype"]), dataset, graph, cfg, ev)
-                v = c["valid"]["recall@20"] if isinstance(c["valid"], dict) else c["valid"]
+                v = valid_score(c)
                 cands.append({"genotype": c["genotype"], "valid": v, "test": {m: test[m] for m in METRICS},
                               "seconds": seconds, "stage": c.get("stage"), "shallow": bool(c.get("shallow"))})
                 print(f"[{name} seed {r['seed']} {args.method}] valid {v:.4f} test {test['recall@20']:.4f} / "

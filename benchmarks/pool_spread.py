@@ -31,7 +31,8 @@ STRATEGIES = ("darts", "random")
 METRIC = "recall@20"
 
 
-def _score(c: dict) -> float:
+def valid_score(c: dict) -> float:
+    """A recorded candidate's validation Recall@20 (a mapping of metrics, or the number itself)."""
     v = c.get("valid")
     return float(v[METRIC] if isinstance(v, dict) else v)
 
@@ -46,7 +47,7 @@ def spreads(report: dict) -> list[dict]:
                 if not x or not x.get("candidates") or not (x.get("paired") or {}).get("se"):
                     continue
                 p = x["paired"]
-                done = sorted((_score(c) for c in x["candidates"] if c.get("stage") != "incumbent"
+                done = sorted((valid_score(c) for c in x["candidates"] if c.get("stage") != "incumbent"
                                and not c.get("cut") and not c.get("deadline")), reverse=True)
                 z = p.get("z") or 1.645
                 out.append({"dataset": name, "seed": r["seed"], "method": key, "finished": len(done),

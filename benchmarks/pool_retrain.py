@@ -73,8 +73,21 @@ def parse_summary(text: str) -> Genotype:
 
 def finished(x: dict) -> list[dict]:
     """A recorded strategy's candidates that a final retrain could have taken: not the incumbent, not
-    cut for trailing; a run the deadline stopped counts (the final retrain trains it to the end)."""
-    return [c for c in x.get("candidates") or [] if c.get("stage") != "incumbent" and not c.get("cut")]
+    cut for trailing; a run the deadline stopped counts (the final retrain trains it to the end).
+    Each genotype once (:func:`unique`)."""
+    return unique(c for c in x.get("candidates") or [] if c.get("stage") != "incumbent" and not c.get("cut"))
+
+
+def unique(cands) -> list[dict]:
+    """``cands`` with each genotype once: a genotype trained twice (stopped by the deadline once,
+    finished once) is one architecture, and its run with the better validation score stands for it, at
+    the place of its first run."""
+    kept: dict[str, dict] = {}
+    for c in cands:
+        first = kept.setdefault(c["genotype"], c)
+        if valid_score(c) > valid_score(first):
+            kept[c["genotype"]] = c
+    return list(kept.values())
 
 
 def spearman(a: list[float], b: list[float]) -> float:
@@ -186,11 +199,19 @@ def own(cands: list[dict]) -> list[dict]:
     return [c for c in cands if c.get("stage") == "architecture" and not c.get("shallow")]
 
 
+def _deduped(run: dict) -> dict:
+    """A recorded run with each genotype once (:func:`unique`; files written before it counted a
+    genotype trained twice twice) and its summary recomputed."""
+    cands = unique(run["candidates"])
+    return dict(run, candidates=cands, summary=summarize(cands, run["picked"]))
+
+
 def merged_table(results: list[dict]) -> str:
     """Per method over the runs of ``results``: Recall@20 / NDCG@20 of the pick, of the mean of the
     strategy's own architectures and of the recipe stage's best validated run (the baseline
     architecture with the winning recipe, where it ran), and the best of the pool; Spearman's
     correlation of validation and test over every finished candidate, pooled per run by its mean."""
+    results = [dict(res, runs=[_deduped(r) for r in res["runs"]]) for res in results]
     lines = [table([{"method": res["method"], **r} for res in results for r in res["runs"]]),
              "| method | runs | own architectures | pick | own mean | recipe stage's best | pool's best "
              "| mean Spearman |",

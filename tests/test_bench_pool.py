@@ -33,9 +33,19 @@ def test_anything_else_is_refused(text):
 
 
 def test_finished_leaves_out_the_incumbent_and_cut_runs_but_keeps_deadline_stopped_ones():
-    x = {"candidates": [{"stage": "incumbent"}, {"stage": "architecture", "cut": True}, {"stage": "recipe"},
-                        {"stage": "architecture", "deadline": True}, {"stage": "architecture", "cut": False}]}
+    x = {"candidates": [dict(c, genotype=f"g{i}", valid=0.3) for i, c in enumerate([
+        {"stage": "incumbent"}, {"stage": "architecture", "cut": True}, {"stage": "recipe"},
+        {"stage": "architecture", "deadline": True}, {"stage": "architecture", "cut": False}])]}
     assert finished(x) == x["candidates"][2:]
+
+
+def test_a_genotype_trained_twice_counts_once_with_its_better_run_at_its_first_place():
+    runs = [("a", 0.30, True), ("b", 0.33, False), ("a", 0.34, False), ("b", 0.31, False)]
+    x = {"candidates": [{"genotype": g, "valid": {"recall@20": v}, "stage": "architecture", "deadline": d}
+                        for g, v, d in runs]}
+    kept = finished(x)
+    assert [c["genotype"] for c in kept] == ["a", "b"]
+    assert [c["valid"]["recall@20"] for c in kept] == [0.34, 0.33]
 
 
 def test_spearman_ranks_with_ties_and_needs_three_pairs():
@@ -62,9 +72,9 @@ def test_the_merged_table_separates_own_architectures_from_the_shared_runs():
         return {"genotype": g, "valid": v, "test": {"recall@20": t, "ndcg@20": t / 2}, "stage": stage,
                 "shallow": shallow}
     cands = [cand("anchor", 0.31, 0.30, "recipe"), cand("mf", 0.33, 0.40, shallow=True), cand("a", 0.32, 0.34),
-             cand("b", 0.30, 0.36)]
-    assert [c["genotype"] for c in own(cands)] == ["a", "b"]
-    run = {"dataset": "x", "seed": 0, "candidates": cands, "summary": summarize(cands, "a")}
+             cand("b", 0.30, 0.36), cand("b", 0.28, 0.36)]       # b twice: one architecture
+    assert [c["genotype"] for c in own(cands)] == ["a", "b", "b"]
+    run = {"dataset": "x", "seed": 0, "picked": "a", "candidates": cands, "summary": summarize(cands, "a")}
     text = merged_table([{"method": "darts", "runs": [run]}])
     # pick a: 0.34; own mean (a, b): 0.35; the recipe stage's run: 0.30; the pool's best (mf): 0.40
     assert "| darts | 1 | 2 | 0.3400 / 0.1700 | 0.3500 / 0.1750 | 0.3000 / 0.1500 | 0.4000 / 0.2000 |" in text

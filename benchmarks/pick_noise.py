@@ -42,18 +42,18 @@ from pool_retrain import parse_summary  # noqa: E402
 METRIC = "recall@20"
 
 
-def _mean_diff(a: list[float], b: list[float]) -> float:
-    return statistics.fmean(x - y for x, y in zip(a, b))
-
-
-def _paired_se(a: list[float], b: list[float]) -> float:
-    d = [x - y for x, y in zip(a, b)]
-    return statistics.stdev(d) / math.sqrt(len(d))
+def _gain(a: list[float], b: list[float]) -> tuple[float, float]:
+    """``(mean of a - b, its paired standard error)`` over the same users
+    (:func:`darts_gnn.search.paired.paired_gain`)."""
+    import torch
+    from darts_gnn.search.paired import paired_gain
+    return paired_gain(torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64))
 
 
 def pair_rows(runs: list[dict]) -> list[dict]:
     """Per pair of genotypes trained on the same seeds: ``{a, b, seeds, valid_diff, test_diff, se,
-    seed_sd, seed_share, k2_cut}`` (``runs``: ``{genotype, seed, valid, test}`` with per-user lists)."""
+    seed_sd, seed_share, k2}`` (``runs``: ``{genotype, seed, valid, test}`` with per-user lists; ``k2``:
+    the comparison's spread with 2 seeds per finalist relative to one seed's)."""
     by = {(r["genotype"], r["seed"]): r for r in runs}
     names = list(dict.fromkeys(r["genotype"] for r in runs))
     out = []
@@ -61,15 +61,14 @@ def pair_rows(runs: list[dict]) -> list[dict]:
         seeds = [s for s in dict.fromkeys(r["seed"] for r in runs) if (a, s) in by and (b, s) in by]
         if not seeds:
             continue
-        dv = [_mean_diff(by[a, s]["valid"], by[b, s]["valid"]) for s in seeds]
-        dt = [_mean_diff(by[a, s]["test"], by[b, s]["test"]) for s in seeds]
-        se = statistics.fmean(_paired_se(by[a, s]["valid"], by[b, s]["valid"]) for s in seeds)
-        sd = statistics.stdev(dv) if len(dv) > 1 else math.nan
-        share = sd ** 2 / (sd ** 2 + se ** 2) if not math.isnan(sd) else math.nan
+        valid = [_gain(by[a, s]["valid"], by[b, s]["valid"]) for s in seeds]
+        dv = [d for d, _ in valid]
+        se = statistics.fmean(e for _, e in valid)
+        var = statistics.variance(dv) if len(dv) > 1 else math.nan     # the seed's part (nan stays nan)
         out.append({"a": a, "b": b, "seeds": len(seeds), "valid_diff": statistics.fmean(dv),
-                    "test_diff": statistics.fmean(dt), "se": se, "seed_sd": sd, "seed_share": share,
-                    # the comparison's standard deviation with 2 seeds per finalist, relative to one seed
-                    "k2": math.sqrt((sd ** 2 / 2 + se ** 2) / (sd ** 2 + se ** 2)) if not math.isnan(sd) else math.nan})
+                    "test_diff": statistics.fmean(_gain(by[a, s]["test"], by[b, s]["test"])[0] for s in seeds),
+                    "se": se, "seed_sd": math.sqrt(var), "seed_share": var / (var + se ** 2),
+                    "k2": math.sqrt((var / 2 + se ** 2) / (var + se ** 2))})
     return out
 
 
@@ -81,8 +80,8 @@ def table(runs: list[dict]) -> str:
              "|---|---|---|---|---|---|---|---|"]
     for r in pair_rows(runs):
         lines.append(f"| {num[r['a']]} − {num[r['b']]} | {r['seeds']} | {r['valid_diff']:+.4f} | "
-                     f"{r['test_diff']:+.4f} | "
-                     f"{r['se']:.4f} | {r['seed_sd']:.4f} | {r['seed_share']:.0%} | {r['k2']:.2f}x |")
+                     f"{r['test_diff']:+.4f} | {r['se']:.4f} | {r['seed_sd']:.4f} | {r['seed_share']:.0%} | "
+                     f"{r['k2']:.2f}x |")
     lines += [""] + [f"{num[g]}. `{g}`" for g in names]
     return "\n".join(lines) + "\n"
 
@@ -103,28 +102,27 @@ def drift_table(runs: list[dict], pools: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _train(args) -> list[dict]:
+def _train(args, genotypes: dict) -> list[dict]:
     import torch
     from darts_gnn.config import load_config
     from darts_gnn.data import Graph, load_dataset
     from darts_gnn.search.select import train_candidate
     from darts_gnn.tasks.metrics import Evaluator
     torch.set_num_threads(args.threads)
+    cfg = load_config(ROOT / "configs" / CONFIGS[args.dataset], list(args.set) + [
+        f"train.num_threads={args.threads}", "train.progress=false"])
+    dataset = load_dataset(cfg.data)                                       # the split does not follow the seed
+    graph = Graph.from_dataset(dataset, "train")
+    ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
     runs = []
     for seed in args.seeds:
-        cfg = load_config(ROOT / "configs" / CONFIGS[args.dataset], list(args.set) + [
-            f"train.num_threads={args.threads}", f"train.seed={seed}", "train.progress=false"])
-        dataset = load_dataset(cfg.data)
-        graph = Graph.from_dataset(dataset, "train")
-        ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
-        for text in args.genotype:
-            model, res, sec = train_candidate(parse_summary(text), dataset, graph, cfg.train, ev,
+        for text, genotype in genotypes.items():
+            model, res, sec = train_candidate(genotype, dataset, graph, cfg.train, ev,
                                               patience=cfg.search.select_patience, seed=seed)
             valid, test = ([round(v, 6) for v in ev.per_user(model, split)[METRIC].tolist()]
                            for split in ("valid", "test"))
             runs.append({"genotype": text, "dataset": args.dataset, "seed": seed, "valid": valid, "test": test,
-                         "seconds": sec,
-                         "epochs": res.epochs_run})
+                         "seconds": sec, "epochs": res.epochs_run})
             print(f"[seed {seed}] valid {statistics.fmean(valid):.4f} test {statistics.fmean(test):.4f} "
                   f"({sec:.0f} s): {text}", flush=True)
             out = Path(args.out) / "pick_noise.json"
@@ -161,8 +159,12 @@ def main(argv=None) -> int:
         label, cfg_name = args.dataset.split("=", 1)
         CONFIGS[label] = cfg_name
         args.dataset = label
+    try:
+        genotypes = {text: parse_summary(text) for text in args.genotype}
+    except ValueError as e:
+        p.error(str(e))
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    print(table(_train(args)))
+    print(table(_train(args, genotypes)))
     return 0
 
 

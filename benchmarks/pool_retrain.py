@@ -140,18 +140,22 @@ def main(argv=None) -> int:
     earlier = {(r["dataset"], r["seed"]): r["candidates"]
                for r in (json.loads(Path(args.extend).read_text())["runs"] if args.extend else [])}
     for name, rows in report["datasets"].items():
+        data = None                                       # one data set for all its seeds: the split is fixed
         for r in rows:
             x = r.get(args.method)
-            if not x or not finished(x):
+            pool = finished(x) if x else []
+            if not pool:
                 continue
             cfg = load_config(ROOT / "configs" / CONFIGS[name], list(args.set) + [
                 f"train.num_threads={args.threads}", f"train.seed={r['seed']}", f"search.seed={r['seed']}",
                 "train.progress=false"])
-            dataset = load_dataset(cfg.data)
-            graph = Graph.from_dataset(dataset, "train")
-            ev = Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users)
+            if data is None:
+                dataset = load_dataset(cfg.data)
+                data = (dataset, Graph.from_dataset(dataset, "train"),
+                        Evaluator(dataset, ks=tuple(cfg.train.ks), batch_users=cfg.train.eval_batch_users))
+            dataset, graph, ev = data
             cands = []
-            for c in finished(x):
+            for c in pool:
                 old = [e for e in earlier.get((name, r["seed"]), []) if e["genotype"] == c["genotype"]]
                 if old:
                     cands.append(old[0])

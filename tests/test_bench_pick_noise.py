@@ -59,3 +59,11 @@ def test_the_drift_table_pairs_short_runs_with_final_retrains_of_the_same_seed_a
     text = drift_table(runs, pools)
     assert "| 1 | 1 | 0.6000 | 0.7000 | +0.1000 |" in text     # a, seed 1: short test mean of a0 = 0.6
     assert text.count("\n") == 3                                  # header, rule, one row: y is another data set
+
+
+def test_a_bad_summary_is_one_line_and_exit_2_before_any_training(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--genotype", "w16 | bogus", "--genotype", "w16 | no propagation (MF) | combine=mean",
+              "--out", str(tmp_path / "out")])
+    assert e.value.code == 2 and "not a genotype summary" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -169,7 +169,9 @@ class SearchConfig:
     :class:`~darts_gnn.tasks.metrics.SampledEvaluator`; null: all; candidates are always trained and
     compared on every validation user); ``select_lead`` (the baseline point gets the recipe grid
     before any other architecture, and the recipe that beats the incumbent there trains the
-    architecture stage instead of the short BPR recipe) and ``supernet_objective`` (``bpr``;
+    architecture stage instead of the short BPR recipe; ``select_lead_on: top`` gives the grid to the
+    strategy's first-ranked architecture instead, and to the baseline point only when no recipe won
+    there) and ``supernet_objective`` (``bpr``;
     ``lead``: that stage runs before the DARTS search and the supernet trains with the winning
     recipe's objective and output normalisation); ``budget_clock`` (what every budget and deadline of
     the search counts, the baseline training included: ``cpu``, this process's CPU time, which other
@@ -237,6 +239,7 @@ class SearchConfig:
     select_recipe_top: int = 1
     select_recipe_baseline: bool = True
     select_lead: bool = True
+    select_lead_on: str = "baseline"
     supernet_objective: str = "bpr"
     select_incumbent: bool = True
     select_incumbent_z: float = 1.645
@@ -284,6 +287,7 @@ class SearchConfig:
             ("search.scale_norm", self.scale_norm in ("rms", "none"), "rms or none"),
             ("search.width_search", self.width_search in ("fixed", "masked"), "fixed or masked"),
             ("search.supernet_objective", self.supernet_objective in ("bpr", "lead"), "bpr or lead"),
+            ("search.select_lead_on", self.select_lead_on in ("baseline", "top"), "baseline or top"),
             ("search.select_pool", self.select_pool >= 1, "a positive integer"),
             ("search.select_samples", self.select_samples >= 0, "a non-negative integer"),
             ("search.select_lr", 0 < self.select_lr < 1, "a number in (0, 1)"),

@@ -21,7 +21,6 @@ evolutionary strategy hands over its ranked population the same way.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any, Callable, Sequence
 
@@ -31,6 +30,8 @@ from ..space.recipe import recipe_entry
 from .early_cut import any_rule, curve_rule, cut_rule, deadline_rule, prune_by_one_shot
 from .selection_budget import START_FRACTION, budget_for, final_retrain_estimate
 from .paired import incumbent_holds
+from .lead import (_anchor_recipes, _architecture, _lead, _recipe_variants, _screened, _shallow_first, _short_bpr,
+                   _stood_in, _with_lr, lead_targets)
 from .recipe import (SOFTMAX_RECIPES, Recipe, RecipeTrainer, default_grid, default_recipes, recipe_cost_factor,
                      recipe_train_config)
 from ..engine.trial import fit_and_evaluate
@@ -72,12 +73,6 @@ def train_candidate(genotype, dataset, graph, train_cfg, evaluator, *, patience:
     trial = fit_and_evaluate(lambda: genotype.build_model(dataset, graph, **(features or {})), dataset, tcfg,
                              evaluator, graph=graph, splits=(), writer=writer, task=task, trainer=trainer)
     return trial.model, trial.train, trial.fit_seconds
-
-
-def _with_lr(genotype, lr: float):
-    """``genotype`` with a recipe whose ``lr`` is set (kept when the recipe already names one)."""
-    r = genotype.recipe or Recipe()
-    return genotype.with_(recipe=r if r.lr is not None else dataclasses.replace(r, lr=lr))
 
 
 def _mean_factor(done: Sequence[Candidate]) -> float:
@@ -142,25 +137,6 @@ def _grid(cfg, recipes: Sequence | None, own_loss: bool = False) -> list:
     return [recipe_entry(r) for r in (recipes if recipes is not None else s.select_recipes)]
 
 
-def _recipe_variants(genotype, grid: list, lr: float):
-    """``genotype`` once per grid entry: with that recipe (``lr`` when it names none) and its ``norm``."""
-    for r, norm in grid:
-        g = genotype.with_(recipe=r if r.lr is not None else dataclasses.replace(r, lr=lr))
-        yield g if norm is None else g.with_(norm=norm)
-
-
-def _architecture(genotype):
-    """``genotype`` without its training recipe and output normalisation: the architecture alone."""
-    return genotype.with_(recipe=None, norm=False)
-
-
-def _short_bpr(entry, lr: float) -> bool:
-    """Whether a grid entry is the architecture stage's own recipe (BPR, one negative, the selection's
-    ``lr`` and the ``train`` section's L2, the architecture's ``norm``)."""
-    r, norm = entry
-    return norm is None and r.loss == "bpr" and r.negatives == 1 and r.lr in (None, lr) and r.l2 is None
-
-
 def _recipe_plan(done: Sequence[Candidate], anchors: Sequence, grid: list, s, metric: str, hib: bool,
                  origin: dict | None = None):
     """The genotypes (with their recipes) of the recipe stage, recipe-major over the
@@ -183,51 +159,6 @@ def _recipe_plan(done: Sequence[Candidate], anchors: Sequence, grid: list, s, me
         for t in targets:
             if not (_short_bpr(entry, s.select_lr) and _architecture(t) in standing):
                 yield next(_recipe_variants(t, [entry], s.select_lr))
-
-
-def _anchor_recipes(done: Sequence[Candidate], anchors: Sequence, grid: list, s):
-    """The lead stage's runs: every grid entry on each anchor, recipe-major, except the short BPR
-    recipe on an architecture the incumbent stands in for."""
-    standing = {_architecture(c.genotype) for c in done if c.stage == INCUMBENT}
-    for entry in grid:
-        for a in anchors:
-            if not (_short_bpr(entry, s.select_lr) and _architecture(a) in standing):
-                yield next(_recipe_variants(a, [entry], s.select_lr))
-
-
-def _lead(done: Sequence[Candidate], metric: str, hib: bool):
-    """The ``(Recipe, norm)`` the architecture stage trains with: the recipe of the best run so far
-    when that is one of the anchors' recipe runs (it beat the incumbent), else ``None`` (the short BPR
-    recipe, ``select_lr``)."""
-    if not done or (best := _best(done, metric, hib)).stage != "recipe":
-        return None
-    return best.genotype.recipe, best.genotype.norm
-
-
-def _screened(genotype, lead, lr: float):
-    """``genotype`` as the architecture stage trains it: with the ``lead`` recipe and norm (a genotype
-    that names no recipe of its own), else with the short BPR recipe at ``lr``."""
-    if lead is None or genotype.recipe is not None:
-        return _with_lr(genotype, lr)
-    return genotype.with_(recipe=lead[0], norm=lead[1])
-
-
-def _stood_in(genotype, lead, incumbent) -> bool:
-    """Whether the architecture stage skips ``genotype``: the incumbent stands in for its
-    architecture's short BPR run (no ``lead`` recipe)."""
-    return lead is None and incumbent is not None and _architecture(genotype) == _architecture(incumbent.genotype)
-
-
-def _shallow_first(shallow: Sequence, lead, s) -> list:
-    """The shallow candidates to retrain first (``search.select_shallow``): all of ``shallow`` when the
-    architecture stage trains with a ``lead`` recipe while the supernet was trained with BPR
-    (``supernet_objective: bpr``), else none. The one-shot score ranks depths as BPR retrains rank them
-    (deep, normalised propagation first); under another objective (sampled softmax on cosine scores)
-    shallow models do as well, and the baseline point, already trained with that recipe, stands for
-    the deep end (BENCHMARKS.md, issue 9 sessions 10 and 11)."""
-    if not s.select_shallow or lead is None or s.supernet_objective != "bpr":
-        return []
-    return list(shallow)
 
 
 class _Runner:
@@ -287,15 +218,30 @@ class _Runner:
                 return
             self(run, "architecture", one_shot.get(g))
 
-    def lead(self, anchors: Sequence, grid: list):
-        """The lead stage (``search.select_lead``): the anchors' recipes (:func:`_anchor_recipes`); returns
-        :func:`_lead`, logged."""
-        for g in _anchor_recipes(self.done, anchors, grid, self.cfg.search):
-            self(g, "recipe")
-        lead = _lead(self.done, self.metric, self.hib)
+    def lead(self, anchors: Sequence, grid: list, own: Sequence = ()):
+        """The lead stage (``search.select_lead``): the anchors' recipes (:func:`_anchor_recipes`), or
+        the grid on the search's own ``own`` architectures (``select_lead_on: top``; their runs count
+        as architecture runs, the short BPR one left to the architecture stage); returns :func:`_lead`,
+        logged."""
+        for g in _anchor_recipes(self.done, own or anchors, grid, self.cfg.search, skip_short=bool(own)):
+            self(g, "architecture" if own else "recipe")
+        lead = _lead(self.done, self.metric, self.hib, own)
         if lead is not None:
-            self.say(f"select: the architecture stage trains with the recipe that won on the baseline point: "
+            where = "the search's first architecture" if own else "the baseline point"
+            self.say(f"select: the architecture stage trains with the recipe that won on {where}: "
                      f"{self.best().genotype.summary()}")
+        return lead
+
+    def lead_stage(self, pool: Sequence, anchors: Sequence, grid: list):
+        """The lead stage on :func:`~darts_gnn.search.lead.lead_targets`; with ``select_lead_on: top``,
+        when no recipe won on the search's first architecture, on the anchors as well."""
+        targets = lead_targets(pool, anchors, self.cfg.search)
+        if targets == list(anchors):
+            return self.lead(anchors, grid)
+        if (lead := self.lead((), grid, own=targets)) is None and anchors:
+            self.say("select: no recipe beat the incumbent on the search's first architecture; the baseline "
+                     "point gets the grid (search.select_lead_on: top)")
+            lead = self.lead(anchors, grid)
         return lead
 
 
@@ -352,7 +298,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
                   ([incumbent] if incumbent is not None else []) + list(prior))
     metric, hib, done = run.metric, run.hib, run.done
     pool, pruned = prune_by_one_shot(pool, one_shot, s.select_prune if hib else 0.0, keep=anchors)
-    lead = run.lead(anchors, grid) if s.select_lead else None   # the recipe that won on the anchors
+    lead = run.lead_stage(pool, anchors, grid) if s.select_lead else None   # the recipe that screens the pool
     if first := _shallow_first(shallow, lead, s):
         run.say(f"select: the supernet trained with BPR cannot rank depths under the lead recipe; first the "
                 f"shallow candidate {', '.join(g.summary() for g in first)} (search.select_shallow)")

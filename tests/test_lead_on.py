@@ -38,8 +38,10 @@ def test_a_recipe_that_wins_on_the_first_architecture_screens_the_pool(data, mon
     and the baseline point gets no lead runs of its own."""
     cfg, ds, graph, ev = data
     base, other, inc, grid, trained = _lead_setup(cfg, ev, monkeypatch, -1.0)
-    res = select_genotype([other, base], ds, graph, _top(cfg), ev, recipes=grid, anchors=[base], incumbent=inc)
+    res = select_genotype([other, base], ds, graph, _top(cfg), ev, recipes=grid, anchors=[base], incumbent=inc,
+                          one_shot={other: 0.25, base: 0.2})
     assert [_arch(g) for g in trained[:2]] == [other, other]
+    assert [c.one_shot for c in res.candidates[1:3]] == [0.25, 0.25]     # the proxy diagnostics see them
     assert [(g.recipe.loss, g.recipe.l2) for g in trained[:2]] == [("softmax", None), ("bpr", 1e-3)]
     assert [c.stage for c in res.candidates[1:3]] == ["architecture", "architecture"]
     lead = max(res.candidates[1:3], key=lambda c: c.score("recall@20")).genotype
@@ -62,3 +64,19 @@ def test_without_a_winning_recipe_the_baseline_point_gets_the_grid(data, monkeyp
         lr=cfg.search.select_lr)]
     assert [_arch(g) for g in short] == [other] and not short[0].norm
     assert len(set(trained)) == len(trained)
+
+
+def test_a_lead_run_on_the_first_architecture_leaves_half_the_budget_for_the_fallback(data, monkeypatch):
+    """Its deadline is LEAD_TOP_SHARE of the budget left at its start; every other run gets all of it."""
+    import darts_gnn.search.select as select_mod
+    from darts_gnn.search.lead import LEAD_TOP_SHARE
+    cfg, ds, graph, ev = data
+    base, other, inc, grid, trained = _lead_setup(cfg, ev, monkeypatch, -1.0)
+    deadlines, real = [], select_mod.deadline_rule
+    monkeypatch.setattr(select_mod, "deadline_rule", lambda sec: deadlines.append(sec) or real(sec))
+    select_genotype([other, base], ds, graph, _top(cfg), ev, recipes=grid, anchors=[base], incumbent=inc,
+                    budget_seconds=1000.0)
+    assert len(deadlines) == len(trained) >= 3
+    first, later = deadlines[0], deadlines[2]
+    assert first == pytest.approx(LEAD_TOP_SHARE * 1000.0, rel=0.05)
+    assert later > first * 1.5                     # the architecture stage's runs: the whole budget left

@@ -19,10 +19,16 @@ from .recipe import Recipe
 from .selection_result import INCUMBENT
 from .selection_result import best as _best
 
-__all__ = ["lead_targets", "LEAD_ON"]
+__all__ = ["lead_targets", "LEAD_ON", "LEAD_TOP_SHARE"]
 
 #: Values of ``search.select_lead_on``.
 LEAD_ON = ("baseline", "top")
+
+#: With ``select_lead_on: top``, the share of the selection budget left that a lead run on the
+#: search's first architecture may use: the rest stays for the baseline point's grid when no recipe
+#: wins there (a slow first architecture took 1.4x a baseline training on ml-100k and left an
+#: evolutionary run nothing for it: BENCHMARKS.md, issue 9 session 17).
+LEAD_TOP_SHARE = 0.5
 
 
 def _with_lr(genotype, lr: float):

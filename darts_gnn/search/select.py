@@ -31,7 +31,7 @@ from .early_cut import any_rule, curve_rule, cut_rule, deadline_rule, prune_by_o
 from .selection_budget import START_FRACTION, budget_for, final_retrain_estimate
 from .paired import incumbent_holds
 from .lead import (_anchor_recipes, _architecture, _lead, _recipe_variants, _screened, _shallow_first, _short_bpr,
-                   _stood_in, _with_lr, lead_targets)
+                   _stood_in, _with_lr, LEAD_TOP_SHARE, lead_targets)
 from .recipe import (SOFTMAX_RECIPES, Recipe, RecipeTrainer, default_grid, default_recipes, recipe_cost_factor,
                      recipe_train_config)
 from ..engine.trial import fit_and_evaluate
@@ -179,7 +179,8 @@ class _Runner:
     def best(self) -> Candidate:
         return _best(self.done, self.metric, self.hib)
 
-    def __call__(self, g, stage: str, shot=None, shallow: bool = False, curve_cut: bool = True) -> None:
+    def __call__(self, g, stage: str, shot=None, shallow: bool = False, curve_cut: bool = True,
+                 share: float = 1.0) -> None:
         s, budget, done = self.cfg.search, self.budget, self.done
         if g in self.tried:
             return
@@ -188,7 +189,9 @@ class _Runner:
             budget.skipped += 1
             return
         own = [c for c in done if c.stage != INCUMBENT]    # the cut compares runs of the same protocol
-        cut, end = _cut_for(own, s.select_cut, self.metric, self.hib), deadline_rule(budget.left())
+        left = budget.left()
+        cut = _cut_for(own, s.select_cut, self.metric, self.hib)
+        end = deadline_rule(None if left is None else left * share)
         curves = _curve_rules(done, g, s.select_curve_cut, self.metric, self.hib) if curve_cut else []
         model, res, sec = train_candidate(g, self.dataset, self.graph, self.cfg.train, self.evaluator,
                                           patience=s.select_patience, features=self.features,
@@ -218,13 +221,14 @@ class _Runner:
                 return
             self(run, "architecture", one_shot.get(g))
 
-    def lead(self, anchors: Sequence, grid: list, own: Sequence = ()):
+    def lead(self, anchors: Sequence, grid: list, own: Sequence = (), one_shot: dict | None = None):
         """The lead stage (``search.select_lead``): the anchors' recipes (:func:`_anchor_recipes`), or
         the grid on the search's own ``own`` architectures (``select_lead_on: top``; their runs count
         as architecture runs, the short BPR one left to the architecture stage); returns :func:`_lead`,
         logged."""
         for g in _anchor_recipes(self.done, own or anchors, grid, self.cfg.search, skip_short=bool(own)):
-            self(g, "architecture" if own else "recipe")
+            self(g, "architecture" if own else "recipe", (one_shot or {}).get(_architecture(g)) if own else None,
+                 share=LEAD_TOP_SHARE if own else 1.0)
         lead = _lead(self.done, self.metric, self.hib, own)
         if lead is not None:
             where = "the search's first architecture" if own else "the baseline point"
@@ -232,13 +236,13 @@ class _Runner:
                      f"{self.best().genotype.summary()}")
         return lead
 
-    def lead_stage(self, pool: Sequence, anchors: Sequence, grid: list):
+    def lead_stage(self, pool: Sequence, anchors: Sequence, grid: list, one_shot: dict):
         """The lead stage on :func:`~darts_gnn.search.lead.lead_targets`; with ``select_lead_on: top``,
         when no recipe won on the search's first architecture, on the anchors as well."""
         targets = lead_targets(pool, anchors, self.cfg.search)
         if targets == list(anchors):
             return self.lead(anchors, grid)
-        if (lead := self.lead((), grid, own=targets)) is None and anchors:
+        if (lead := self.lead((), grid, own=targets, one_shot=one_shot)) is None and anchors:
             self.say("select: no recipe beat the incumbent on the search's first architecture; the baseline "
                      "point gets the grid (search.select_lead_on: top)")
             lead = self.lead(anchors, grid)
@@ -298,7 +302,7 @@ def select_genotype(candidates: Sequence, dataset, graph, cfg, evaluator, *,
                   ([incumbent] if incumbent is not None else []) + list(prior))
     metric, hib, done = run.metric, run.hib, run.done
     pool, pruned = prune_by_one_shot(pool, one_shot, s.select_prune if hib else 0.0, keep=anchors)
-    lead = run.lead_stage(pool, anchors, grid) if s.select_lead else None   # the recipe that screens the pool
+    lead = run.lead_stage(pool, anchors, grid, one_shot) if s.select_lead else None   # the recipe that screens the pool
     if first := _shallow_first(shallow, lead, s):
         run.say(f"select: the supernet trained with BPR cannot rank depths under the lead recipe; first the "
                 f"shallow candidate {', '.join(g.summary() for g in first)} (search.select_shallow)")

@@ -26,8 +26,8 @@ METRICS = ("recall@20", "ndcg@20")
 
 
 def pair_settings(a_paths, b_paths, method: str, names=("a", "b")) -> dict:
-    """A report whose rows hold ``names`` (the first setting's, the second's): ``method``'s row of each (data set, seed) in the
-    reports ``a_paths`` and ``b_paths`` (merged as :func:`bench_issue9.merge` merges)."""
+    """A report whose rows hold ``names`` (the first setting's, the second's): ``method``'s row of each
+    (data set, seed) in the reports ``a_paths`` and ``b_paths`` (merged as :func:`bench_issue9.merge` merges)."""
     a, b = merge(a_paths), merge(b_paths)
     out: dict = {"datasets": {}}
     for label, rep in (("a", a), ("b", b)):
@@ -56,8 +56,11 @@ def main(argv=None) -> int:
         print(f"setting_diff: {e}", file=sys.stderr)
         return 2
     text = paired_markdown(report, args.names[0], [args.names[1]], METRICS)
-    print(text or f"setting_diff: the two settings share no (data set, seed) of {args.method}")
-    return 0 if text else 2
+    if not text:
+        print(f"setting_diff: the two settings share no (data set, seed) of {args.method}", file=sys.stderr)
+        return 2
+    print(text)
+    return 0
 
 
 if __name__ == "__main__":

@@ -216,6 +216,7 @@ def test_the_recipe_that_wins_on_the_baseline_point_screens_the_pool(data, monke
     architecture; when one of them beats the incumbent, the architecture stage trains the pool with it
     (and its norm); when none does, with the short BPR recipe. Nothing is trained twice."""
     cfg, ds, graph, ev = data
+    cfg = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, select_lead_on="baseline"))
     base, other, inc, grid, trained = _lead_setup(cfg, ev, monkeypatch, incumbent_score)
     res = select_genotype([other, base], ds, graph, cfg, ev, recipes=grid, anchors=[base], incumbent=inc)
     assert [g.with_(recipe=None, norm=False) for g in trained[:2]] == [base, base]   # the lead stage first

@@ -23,7 +23,9 @@ def _arch(g):
 def test_lead_targets_follow_the_setting():
     cfg = load_config(None, [])
     base, a, b = Genotype.lightgcn(2, 16), Genotype.mf(16), Genotype.lightgcn(1, 16)
-    assert lead_targets([a, b, base], [base], cfg.search) == [base]                   # the default
+    assert cfg.search.select_lead_on == "top"                                          # the default
+    baseline = dataclasses.replace(cfg.search, select_lead_on="baseline")
+    assert lead_targets([a, b, base], [base], baseline) == [base]
     top = _top(cfg).search
     assert lead_targets([a, b, base], [base], top) == [a]
     assert lead_targets([a.with_(recipe=Recipe(lr=0.01)), b], [base], top) == [b]    # a named recipe is not a target

@@ -82,6 +82,7 @@ def _architectures(res):
 
 def test_shallow_candidate_goes_first_only_when_the_lead_recipe_replaced_bpr(data):
     cfg, ds, graph, ev, _ = data
+    cfg = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, select_lead_on="baseline"))
     base = Genotype.lightgcn(3, 16)
     pool = [Genotype.lightgcn(2, 16), Genotype((LayerGene("mean", "identity", "none"),) * 2, "mean", 16)]
     shallow = Genotype.mf(16)

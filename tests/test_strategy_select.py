@@ -17,7 +17,7 @@ SELECT = ["search.select=true", "search.select_pool=2", "search.select_patience=
 
 
 def test_selection_pool_holds_strategy_candidates_and_baseline():
-    cfg = load_config(None, TINY + SELECT + ["search.strategy=random"])
+    cfg = load_config(None, TINY + SELECT + ["search.strategy=random", "search.select_lead_on=baseline"])
     ctx = SearchContext.from_config(cfg)
     found = run_strategy(ctx)
     winner, sel, diag = select_after_strategy(cfg, found, ctx.dataset, ctx.graph, ctx.evaluator)

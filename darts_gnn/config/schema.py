@@ -167,11 +167,11 @@ class SearchConfig:
     its ``budget_seconds``; null, the default: ``epochs`` alone; the shipped search configs set 0.5); ``proxy_users`` (the one-shot evaluations of the supernet,
     greedy derivation and pool scores, use a fixed random subset of at most this many validation users,
     :class:`~darts_gnn.tasks.metrics.SampledEvaluator`; null: all; candidates are always trained and
-    compared on every validation user); ``select_lead`` (the baseline point gets the recipe grid
-    before any other architecture, and the recipe that beats the incumbent there trains the
-    architecture stage instead of the short BPR recipe; ``select_lead_on: top`` gives the grid to the
-    strategy's first-ranked architecture instead, and to the baseline point only when no recipe won
-    there) and ``supernet_objective`` (``bpr``;
+    compared on every validation user); ``select_lead`` (the recipe grid is tried before the pool,
+    and the recipe that beats the incumbent there trains the architecture stage instead of the short
+    BPR recipe; ``select_lead_on: top``, the default, gives the grid to the strategy's first-ranked
+    architecture, and to the baseline point only when no recipe won there; ``baseline``: to the
+    baseline point) and ``supernet_objective`` (``bpr``;
     ``lead``: that stage runs before the DARTS search and the supernet trains with the winning
     recipe's objective and output normalisation); ``budget_clock`` (what every budget and deadline of
     the search counts, the baseline training included: ``cpu``, this process's CPU time, which other
@@ -239,7 +239,7 @@ class SearchConfig:
     select_recipe_top: int = 1
     select_recipe_baseline: bool = True
     select_lead: bool = True
-    select_lead_on: str = "baseline"
+    select_lead_on: str = "top"
     supernet_objective: str = "bpr"
     select_incumbent: bool = True
     select_incumbent_z: float = 1.645

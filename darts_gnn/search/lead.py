@@ -3,10 +3,10 @@ r"""The selection's lead stage: which recipe the architecture stage trains with,
 The recipe grid (:func:`~darts_gnn.search.recipe.default_grid`) is tried on one or a few **lead
 targets** before the pool; when one of those runs beats every run so far, the incumbent included,
 its ``(Recipe, norm)`` becomes the **lead** and the pool is trained with it instead of the short BPR
-recipe (``search.select_lead``). The target is the config's baseline point (LightGCN;
-``search.select_lead_on: baseline``) or the strategy's first-ranked architecture
-(``top``: the lead run is then already one of the search's own architectures, and the baseline point
-gets the grid only when no recipe won there). Helpers shared with
+recipe (``search.select_lead``). The target is the strategy's first-ranked architecture
+(``search.select_lead_on: top``, the default: the lead run is then already one of the search's own
+architectures, and the baseline point gets the grid only when no recipe won there) or the config's
+baseline point (LightGCN; ``baseline``). Helpers shared with
 :mod:`darts_gnn.search.select`: a genotype with a recipe's ``lr``, its recipe variants, its
 architecture alone, whether a grid entry is the short BPR recipe.
 """
@@ -61,7 +61,7 @@ def lead_targets(pool: Sequence, anchors: Sequence, s) -> list:
     with ``search.select_lead_on: baseline``; with ``top``, the first architecture of the ranked
     ``pool`` that names no recipe of its own (the strategy's best-ranked one: DARTS's best one-shot
     score, random search's best short run), when there are anchors at all (else none, as before)."""
-    if getattr(s, "select_lead_on", "baseline") != "top" or not anchors:
+    if getattr(s, "select_lead_on", "top") != "top" or not anchors:
         return list(anchors)
     first = next((g for g in pool if g.recipe is None), None)
     return [first] if first is not None else list(anchors)
